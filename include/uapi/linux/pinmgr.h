@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * pinmgr: long-term pinning of user memory for DMA-style use.
+ *
+ * This is the only file shared by the kernel module and userspace.
+ */
+#ifndef _UAPI_LINUX_PINMGR_H
+#define _UAPI_LINUX_PINMGR_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define PINMGR_ABI_VERSION	1
+
+#define PINMGR_TYPE		0xBC
+
+/**
+ * DOC: General ioctl format
+ *
+ * Every ioctl takes a pointer to a struct whose first two fields are
+ * ``__u32 size`` and ``__u32 flags``. @size is the size of the struct as
+ * userspace knows it; it lets the ABI grow at the end: a smaller struct from
+ * older userspace is zero-extended, a larger one from newer userspace is
+ * accepted if every byte the module does not know is zero. The command is
+ * matched on its type, number and direction (always read-write); the size
+ * encoded in the command word is not used, @size is. Output fields are
+ * prefixed ``out_`` and are written
+ * back only when the ioctl succeeds, and only up to @size bytes.
+ *
+ * Every ioctl must be issued by a process sharing the memory (``mm``) of the
+ * process that opened the device. A file inherited across fork() or passed
+ * over a UNIX socket can still be closed; the last close unpins every region
+ * and returns the charge to the opener's locked-memory accounting.
+ *
+ * The errnos mean:
+ *
+ * - ENOTTY: unknown ioctl command (type, number or direction).
+ * - EFAULT: the struct or an array it points to cannot be read or written;
+ *   or a pinned range lies beyond the user address space, is not mapped
+ *   (including a hole between mappings), is not accessible (``PROT_NONE``;
+ *   a read-only mapping pinned with %PINMGR_PIN_WRITE) or is a mapping
+ *   without struct pages (``VM_IO``/``VM_PFNMAP``).
+ * - EINVAL: @size smaller than the first version of the struct, unknown
+ *   @flags bits, a non-zero reserved field, or a zero length.
+ * - E2BIG: @size larger than the module's struct with non-zero bytes past
+ *   its end; or a PIN of more pages than the ``max_pages_per_pin`` limit
+ *   reported by %PINMGR_INFO.
+ * - EOVERFLOW: address + length wraps around.
+ * - EACCES: the caller's mm is not the mm of the process that opened the
+ *   file.
+ * - ENOENT: no region has that handle on this file (never pinned, or
+ *   already unpinned).
+ * - ENOSPC: the file already holds ``max_regions`` regions, or it has used
+ *   up its 2^32 - 1 handles (handles are never reused while it is open).
+ * - ENOMEM: pinning would exceed ``RLIMIT_MEMLOCK`` (checked against the
+ *   opener's pinned memory unless the caller has ``CAP_IPC_LOCK``), or the
+ *   kernel (or the memory cgroup) is out of memory.
+ * - EOPNOTSUPP: %PINMGR_PIN_WRITE on a shared file mapping whose
+ *   filesystem writes pages back (ext4, xfs, ...). Long-term writable pins
+ *   of such pages corrupt data or crash the filesystem; anonymous memory,
+ *   shmem/tmpfs/memfd, hugetlbfs and private file mappings are allowed.
+ * - EPERM: %PINMGR_SEGMENTS_PHYS on a file opened without
+ *   ``CAP_SYS_ADMIN``.
+ * - EINTR: a fatal signal arrived during a long PIN; nothing stays pinned.
+ *
+ * PIN checks its arguments in this order: @flags and reserved fields, zero
+ * length, wrap-around, the user address space, ``max_pages_per_pin``,
+ * ``max_regions``, ``RLIMIT_MEMLOCK``, the file mapping policy, then the
+ * pages themselves.
+ */
+
+/**
+ * enum pinmgr_pin_flags - flags for &struct pinmgr_pin
+ * @PINMGR_PIN_WRITE: the device may write to the pages. They are pinned
+ *	with ``FOLL_WRITE`` (breaking copy-on-write now) and are marked dirty
+ *	when unpinned.
+ */
+enum pinmgr_pin_flags {
+	PINMGR_PIN_WRITE = 1 << 0,
+};
+
+/**
+ * enum pinmgr_segments_flags - flags for &struct pinmgr_segments
+ * @PINMGR_SEGMENTS_PHYS: fill in &struct pinmgr_segment.phys. Needs a file
+ *	opened with ``CAP_SYS_ADMIN`` (else EPERM).
+ */
+enum pinmgr_segments_flags {
+	PINMGR_SEGMENTS_PHYS = 1 << 0,
+};
+
+/**
+ * enum pinmgr_caps - capability bits of &struct pinmgr_info.out_caps
+ * @PINMGR_CAP_PHYS: this file may ask for physical addresses
+ *	(%PINMGR_SEGMENTS_PHYS); it was opened with ``CAP_SYS_ADMIN``.
+ */
+enum pinmgr_caps {
+	PINMGR_CAP_PHYS = 1 << 0,
+};
+
+enum {
+	PINMGR_CMD_INFO = 0x00,
+	PINMGR_CMD_PIN,
+	PINMGR_CMD_UNPIN,
+	PINMGR_CMD_QUERY,
+	PINMGR_CMD_SEGMENTS,
+	PINMGR_CMD_STATS,
+};
+
+/**
+ * struct pinmgr_info - ioctl(PINMGR_INFO)
+ * @size: sizeof(struct pinmgr_info)
+ * @flags: must be 0
+ * @out_abi_version: %PINMGR_ABI_VERSION of the module
+ * @out_page_size: the kernel's page size in bytes; regions are made of
+ *	whole pages of this size
+ * @out_pin_flags: the &enum pinmgr_pin_flags this module accepts
+ * @out_segments_flags: the &enum pinmgr_segments_flags this module accepts
+ * @out_caps: &enum pinmgr_caps that hold for this file
+ * @out_max_pages_per_pin: the most pages one PIN may cover (E2BIG beyond)
+ * @out_max_regions: the most regions this file may hold (ENOSPC beyond)
+ *
+ * Feature discovery. The limits are the module parameters in force when
+ * this file was opened.
+ */
+struct pinmgr_info {
+	__u32 size;
+	__u32 flags;
+	__u32 out_abi_version;
+	__u32 out_page_size;
+	__aligned_u64 out_pin_flags;
+	__aligned_u64 out_segments_flags;
+	__aligned_u64 out_caps;
+	__aligned_u64 out_max_pages_per_pin;
+	__aligned_u64 out_max_regions;
+};
+
+#define PINMGR_INFO _IOWR(PINMGR_TYPE, PINMGR_CMD_INFO, struct pinmgr_info)
+
+/**
+ * struct pinmgr_pin - ioctl(PINMGR_PIN)
+ * @size: sizeof(struct pinmgr_pin)
+ * @flags: &enum pinmgr_pin_flags
+ * @addr: user address of the first byte; any alignment
+ * @length: length in bytes, not 0
+ * @out_handle: handle of the new region, never 0, never reused while the
+ *	file is open
+ * @out_offset: offset of @addr in the first pinned page
+ * @out_npages: number of pages pinned: every page @addr..@addr+@length-1
+ *	touches
+ *
+ * Pins the pages long-term (``FOLL_LONGTERM``): they are migrated out of
+ * ZONE_MOVABLE and CMA first and stay put until unpinned. All or nothing: on
+ * failure nothing stays pinned and nothing stays charged.
+ */
+struct pinmgr_pin {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 addr;
+	__aligned_u64 length;
+	__u32 out_handle;
+	__u32 out_offset;
+	__aligned_u64 out_npages;
+};
+
+#define PINMGR_PIN _IOWR(PINMGR_TYPE, PINMGR_CMD_PIN, struct pinmgr_pin)
+
+/**
+ * struct pinmgr_unpin - ioctl(PINMGR_UNPIN)
+ * @size: sizeof(struct pinmgr_unpin)
+ * @flags: must be 0
+ * @handle: handle returned by PIN
+ * @__reserved: must be 0
+ *
+ * Unpins the region (marking its pages dirty if it was pinned with
+ * %PINMGR_PIN_WRITE) and uncharges it.
+ */
+struct pinmgr_unpin {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 __reserved;
+};
+
+#define PINMGR_UNPIN _IOWR(PINMGR_TYPE, PINMGR_CMD_UNPIN, struct pinmgr_unpin)
+
+/**
+ * struct pinmgr_query - ioctl(PINMGR_QUERY)
+ * @size: sizeof(struct pinmgr_query)
+ * @flags: must be 0
+ * @handle: handle returned by PIN
+ * @out_flags: the &enum pinmgr_pin_flags the region was pinned with
+ * @out_addr: the address given to PIN
+ * @out_length: the length given to PIN
+ * @out_npages: number of pinned pages
+ * @out_nsegs: number of physically contiguous segments
+ * @out_offset: offset of @out_addr in the first pinned page
+ * @__reserved: must be 0
+ */
+struct pinmgr_query {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 out_flags;
+	__aligned_u64 out_addr;
+	__aligned_u64 out_length;
+	__aligned_u64 out_npages;
+	__aligned_u64 out_nsegs;
+	__u32 out_offset;
+	__u32 __reserved;
+};
+
+#define PINMGR_QUERY _IOWR(PINMGR_TYPE, PINMGR_CMD_QUERY, struct pinmgr_query)
+
+/**
+ * struct pinmgr_segment - one physically contiguous run of pinned pages
+ * @offset: byte offset of the run from the start of the region's first
+ *	page (a multiple of the page size)
+ * @length: length of the run in bytes (a multiple of the page size)
+ * @phys: physical address of the run with %PINMGR_SEGMENTS_PHYS, else 0
+ */
+struct pinmgr_segment {
+	__aligned_u64 offset;
+	__aligned_u64 length;
+	__aligned_u64 phys;
+};
+
+/**
+ * struct pinmgr_segments - ioctl(PINMGR_SEGMENTS)
+ * @size: sizeof(struct pinmgr_segments)
+ * @flags: &enum pinmgr_segments_flags
+ * @handle: handle returned by PIN
+ * @__reserved: must be 0
+ * @start: index of the first segment to copy out
+ * @capacity: number of &struct pinmgr_segment at @segs
+ * @segs: user pointer to an array of &struct pinmgr_segment
+ * @out_count: number of segments written (0 when @start is past the end)
+ * @out_total: number of segments in the region
+ *
+ * Copies out min(@capacity, @out_total - @start) segments in order; to read
+ * a region in pieces, call again with @start += @out_count until @start
+ * reaches @out_total.
+ */
+struct pinmgr_segments {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 __reserved;
+	__aligned_u64 start;
+	__aligned_u64 capacity;
+	__aligned_u64 segs;
+	__aligned_u64 out_count;
+	__aligned_u64 out_total;
+};
+
+#define PINMGR_SEGMENTS _IOWR(PINMGR_TYPE, PINMGR_CMD_SEGMENTS, struct pinmgr_segments)
+
+/**
+ * struct pinmgr_stats - ioctl(PINMGR_STATS)
+ * @size: sizeof(struct pinmgr_stats)
+ * @flags: must be 0
+ * @out_regions: regions held now (including PINs in progress)
+ * @out_pinned_pages: pages pinned now
+ * @out_peak_pages: most pages pinned at once since open
+ * @out_pins: successful PINs since open
+ * @out_unpins: regions unpinned by UNPIN since open
+ * @out_failed_pins: PINs since open that passed the argument checks
+ *	(EINVAL, EOVERFLOW, EFAULT for a range outside the user address
+ *	space, E2BIG) and then failed
+ *
+ * Counters of this file.
+ */
+struct pinmgr_stats {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 out_regions;
+	__aligned_u64 out_pinned_pages;
+	__aligned_u64 out_peak_pages;
+	__aligned_u64 out_pins;
+	__aligned_u64 out_unpins;
+	__aligned_u64 out_failed_pins;
+};
+
+#define PINMGR_STATS _IOWR(PINMGR_TYPE, PINMGR_CMD_STATS, struct pinmgr_stats)
+
+#endif /* _UAPI_LINUX_PINMGR_H */

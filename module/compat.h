@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Everything that differs between the kernels pinmgr builds for lives here.
+ *
+ * compat_probes.h is generated at build time by compiling each file in
+ * probes/ against the target kernel's build tree (see module.mk): a probe
+ * that compiles defines PINMGR_HAVE_<NAME>. Probes test what the kernel
+ * offers, not its version number, so distribution backports are honoured.
+ */
+#ifndef PINMGR_COMPAT_H
+#define PINMGR_COMPAT_H
+
+#include <linux/backing-dev.h>
+#include <linux/fs.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+
+#include "compat_probes.h"
+
+/**
+ * compat_vma_needs_dirty_tracking() - would writes through @vma be tracked
+ * for writeback by its filesystem?
+ * @vma: a VMA of the caller's mm, under mmap_lock
+ *
+ * A long-term writable pin of such a mapping lets the device write to pages
+ * the filesystem believes clean (Documentation/core-api/pin_user_pages.rst).
+ * Mirrors upstream's vma_needs_dirty_tracking() (6.5), which is not exported:
+ * shared file mappings whose backing device writes back, or whose driver
+ * wants to hear of the first write. shmem, tmpfs, memfd, hugetlbfs and
+ * private mappings are fine.
+ *
+ * Context: mmap_lock held for read.
+ * Return: true if a writable long-term pin must be refused.
+ */
+static inline bool compat_vma_needs_dirty_tracking(struct vm_area_struct *vma)
+{
+	if (!(vma->vm_flags & VM_SHARED) || !vma->vm_file)
+		return false;
+	if (vma->vm_ops && vma->vm_ops->pfn_mkwrite)
+		return true;
+	return mapping_can_writeback(vma->vm_file->f_mapping);
+}
+
+/**
+ * compat_pages_longterm_writable_ok() - may these pages stay pinned writable?
+ * @pages: pages just pinned with FOLL_WRITE | FOLL_LONGTERM
+ * @n: number of entries in @pages
+ *
+ * Kernels before 6.5 let GUP pin writable page cache of any filesystem. The
+ * VMA check done before pinning cannot see a mapping replaced by another
+ * thread in the meantime, so each pinned folio is checked as well, as
+ * upstream's gup-fast does. Anonymous and hugetlb folios are always fine;
+ * for the rest the folio lock keeps ->mapping and its inode stable.
+ *
+ * Context: may sleep (folio lock).
+ * Return: false if a folio belongs to a mapping that needs dirty tracking.
+ */
+static inline bool compat_pages_longterm_writable_ok(struct page **pages,
+						     unsigned long n)
+{
+#ifdef PINMGR_HAVE_GUP_REFUSES_WRITABLE_FILE_LONGTERM
+	/* GUP refused such folios already (with EFAULT). */
+	return true;
+#else
+	struct folio *folio, *prev = NULL;
+	struct address_space *mapping;
+	unsigned long i;
+	bool ok = true;
+
+	for (i = 0; i < n && ok; i++) {
+		folio = page_folio(pages[i]);
+		if (folio == prev)
+			continue;
+		prev = folio;
+		if (folio_test_anon(folio) || folio_test_hugetlb(folio))
+			continue;
+		folio_lock(folio);
+		mapping = folio->mapping;
+		if (mapping && !((unsigned long)mapping & PAGE_MAPPING_FLAGS))
+			ok = !mapping_can_writeback(mapping);
+		folio_unlock(folio);
+	}
+	return ok;
+#endif
+}
+
+/**
+ * compat_unpin_range() - unpin @npages physically contiguous pinned pages
+ * @page: first page
+ * @npages: number of pages
+ * @dirty: mark them dirty first
+ *
+ * Context: may sleep.
+ */
+static inline void compat_unpin_range(struct page *page, unsigned long npages,
+				      bool dirty)
+{
+#ifdef PINMGR_HAVE_UNPIN_USER_PAGE_RANGE_DIRTY_LOCK
+	unpin_user_page_range_dirty_lock(page, npages, dirty);
+#else
+	/* Before 5.12 ("mm/gup: add a range variant of unpin_user_pages_dirty_lock()"). */
+	unsigned long i;
+
+	for (i = 0; i < npages; i++) {
+		struct page *p = nth_page(page, i);
+
+		unpin_user_pages_dirty_lock(&p, 1, dirty);
+	}
+#endif
+}
+
+#endif /* PINMGR_COMPAT_H */

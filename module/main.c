@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pinmgr: the /dev/pinmgr misc device.
+ *
+ * Each open file owns a pin_tracker bound to the opener's mm. The ioctls are
+ * thin wrappers around it; the ABI is include/uapi/linux/pinmgr.h.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <uapi/linux/pinmgr.h>
+
+#include "pin_tracker.h"
+
+static unsigned long max_pages_per_pin = 1UL << 20;
+module_param(max_pages_per_pin, ulong, 0644);
+MODULE_PARM_DESC(max_pages_per_pin,
+		 "Most pages one PIN may cover; read at open() (default 1M pages)");
+
+static unsigned int max_regions = 1U << 20;
+module_param(max_regions, uint, 0644);
+MODULE_PARM_DESC(max_regions,
+		 "Most regions one open file may hold; read at open() (default 1M)");
+
+/**
+ * struct pinmgr_file - state of one open /dev/pinmgr
+ * @tracker: the regions pinned through this file; has its own locking
+ * @owner: thread group that opened the file (for fdinfo)
+ * @phys_allowed: the opener had CAP_SYS_ADMIN
+ *
+ * @owner and @phys_allowed are set at open() and never change.
+ */
+struct pinmgr_file {
+	struct pin_tracker tracker;
+	struct pid *owner;
+	bool phys_allowed;
+};
+
+/**
+ * struct pinmgr_ucmd - one ioctl call in flight
+ * @pf: the file
+ * @ubuffer: the user's struct
+ * @user_size: the size userspace gave in the struct
+ * @cmd: the struct, copied in and zero-extended to the module's size
+ */
+struct pinmgr_ucmd {
+	struct pinmgr_file *pf;
+	void __user *ubuffer;
+	u32 user_size;
+	void *cmd;
+};
+
+/* Copy the (updated) struct back, no more than userspace gave. */
+static int pinmgr_ucmd_respond(struct pinmgr_ucmd *ucmd, size_t cmd_len)
+{
+	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
+			 min_t(size_t, ucmd->user_size, cmd_len)))
+		return -EFAULT;
+	return 0;
+}
+
+static int pinmgr_info(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_info *cmd = ucmd->cmd;
+	struct pin_tracker *t = &ucmd->pf->tracker;
+
+	if (cmd->flags)
+		return -EINVAL;
+	cmd->out_abi_version = PINMGR_ABI_VERSION;
+	cmd->out_page_size = PAGE_SIZE;
+	cmd->out_pin_flags = PINMGR_PIN_WRITE;
+	cmd->out_segments_flags = PINMGR_SEGMENTS_PHYS;
+	cmd->out_caps = ucmd->pf->phys_allowed ? PINMGR_CAP_PHYS : 0;
+	cmd->out_max_pages_per_pin = t->max_pages;
+	cmd->out_max_regions = t->max_regions;
+	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
+static int pinmgr_pin(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_pin *cmd = ucmd->cmd;
+	struct pin_tracker *t = &ucmd->pf->tracker;
+	unsigned long npages;
+	u32 handle;
+	int ret;
+
+	if (cmd->flags & ~PINMGR_PIN_WRITE)
+		return -EINVAL;
+	ret = pin_tracker_pin(t, cmd->addr, cmd->length,
+			      cmd->flags & PINMGR_PIN_WRITE, &handle, &npages);
+	if (ret)
+		return ret;
+	cmd->out_handle = handle;
+	cmd->out_offset = offset_in_page(cmd->addr);
+	cmd->out_npages = npages;
+	ret = pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
+	if (ret)
+		/* Userspace cannot know the handle: undo. */
+		pin_tracker_unpin(t, handle);
+	return ret;
+}
+
+static int pinmgr_unpin(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_unpin *cmd = ucmd->cmd;
+
+	if (cmd->flags || cmd->__reserved)
+		return -EINVAL;
+	return pin_tracker_unpin(&ucmd->pf->tracker, cmd->handle);
+}
+
+static int pinmgr_query(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_query *cmd = ucmd->cmd;
+	struct pin_tracker *t = &ucmd->pf->tracker;
+	struct pin_region *r;
+
+	if (cmd->flags || cmd->__reserved)
+		return -EINVAL;
+	r = pin_tracker_get(t, cmd->handle);
+	if (!r)
+		return -ENOENT;
+	cmd->out_flags = r->writable ? PINMGR_PIN_WRITE : 0;
+	cmd->out_addr = r->addr;
+	cmd->out_length = r->length;
+	cmd->out_npages = r->npages;
+	cmd->out_nsegs = r->nr_runs;
+	cmd->out_offset = offset_in_page(r->addr);
+	pin_tracker_put(t, r);
+	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
+/* Segments copied out per copy_to_user(). */
+#define PINMGR_SEG_CHUNK 8
+
+static int pinmgr_copy_segments(struct pin_region *r, u64 start, u64 count,
+				bool phys, struct pinmgr_segment __user *usegs)
+{
+	struct pinmgr_segment buf[PINMGR_SEG_CHUNK];
+	unsigned long pfn, pgoff, npages;
+	u64 done, i;
+	unsigned int n;
+
+	for (done = 0; done < count; done += n) {
+		n = min_t(u64, count - done, PINMGR_SEG_CHUNK);
+		for (i = 0; i < n; i++) {
+			pin_region_run(r, start + done + i, &pfn, &pgoff,
+				       &npages);
+			buf[i].offset = (u64)pgoff << PAGE_SHIFT;
+			buf[i].length = (u64)npages << PAGE_SHIFT;
+			buf[i].phys = phys ? PFN_PHYS(pfn) : 0;
+		}
+		if (copy_to_user(usegs + done, buf, n * sizeof(buf[0])))
+			return -EFAULT;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int pinmgr_segments(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_segments *cmd = ucmd->cmd;
+	struct pin_tracker *t = &ucmd->pf->tracker;
+	bool phys = cmd->flags & PINMGR_SEGMENTS_PHYS;
+	struct pin_region *r;
+	u64 count = 0;
+	int ret = 0;
+
+	if (cmd->flags & ~PINMGR_SEGMENTS_PHYS || cmd->__reserved)
+		return -EINVAL;
+	if (phys && !ucmd->pf->phys_allowed)
+		return -EPERM;
+	r = pin_tracker_get(t, cmd->handle);
+	if (!r)
+		return -ENOENT;
+	if (cmd->start < r->nr_runs) {
+		count = min_t(u64, cmd->capacity, r->nr_runs - cmd->start);
+		ret = pinmgr_copy_segments(r, cmd->start, count, phys,
+					   u64_to_user_ptr(cmd->segs));
+	}
+	cmd->out_count = count;
+	cmd->out_total = r->nr_runs;
+	pin_tracker_put(t, r);
+	if (ret)
+		return ret;
+	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
+static int pinmgr_stats(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_stats *cmd = ucmd->cmd;
+	struct pin_tracker_stats s;
+
+	if (cmd->flags)
+		return -EINVAL;
+	pin_tracker_read_stats(&ucmd->pf->tracker, &s);
+	cmd->out_regions = s.regions;
+	cmd->out_pinned_pages = s.pinned_pages;
+	cmd->out_peak_pages = s.peak_pages;
+	cmd->out_pins = s.pins;
+	cmd->out_unpins = s.unpins;
+	cmd->out_failed_pins = s.failed_pins;
+	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
+union pinmgr_ucmd_buffer {
+	struct pinmgr_info info;
+	struct pinmgr_pin pin;
+	struct pinmgr_unpin unpin;
+	struct pinmgr_query query;
+	struct pinmgr_segments segments;
+	struct pinmgr_stats stats;
+};
+
+/**
+ * struct pinmgr_ioctl_op - one ioctl of the dispatch table
+ * @size: the module's size of the struct
+ * @min_size: the smallest size accepted: the struct's first version
+ * @execute: the handler
+ */
+struct pinmgr_ioctl_op {
+	unsigned int size;
+	unsigned int min_size;
+	int (*execute)(struct pinmgr_ucmd *ucmd);
+};
+
+#define PINMGR_OP(_nr, _fn, _struct, _last)				\
+	[_nr] = {							\
+		.size = sizeof(_struct),				\
+		.min_size = offsetofend(_struct, _last),		\
+		.execute = _fn,						\
+	}
+
+static const struct pinmgr_ioctl_op pinmgr_ops[] = {
+	PINMGR_OP(PINMGR_CMD_INFO, pinmgr_info, struct pinmgr_info,
+		  out_max_regions),
+	PINMGR_OP(PINMGR_CMD_PIN, pinmgr_pin, struct pinmgr_pin, out_npages),
+	PINMGR_OP(PINMGR_CMD_UNPIN, pinmgr_unpin, struct pinmgr_unpin,
+		  __reserved),
+	PINMGR_OP(PINMGR_CMD_QUERY, pinmgr_query, struct pinmgr_query,
+		  __reserved),
+	PINMGR_OP(PINMGR_CMD_SEGMENTS, pinmgr_segments, struct pinmgr_segments,
+		  out_total),
+	PINMGR_OP(PINMGR_CMD_STATS, pinmgr_stats, struct pinmgr_stats,
+		  out_failed_pins),
+};
+
+static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
+			      unsigned long arg)
+{
+	struct pinmgr_file *pf = filp->private_data;
+	union pinmgr_ucmd_buffer buf;
+	const struct pinmgr_ioctl_op *op;
+	struct pinmgr_ucmd ucmd = {
+		.pf = pf,
+		.ubuffer = (void __user *)arg,
+		.cmd = &buf,
+	};
+	unsigned int nr = _IOC_NR(cmd);
+	int ret;
+
+	if (_IOC_TYPE(cmd) != PINMGR_TYPE ||
+	    _IOC_DIR(cmd) != (_IOC_READ | _IOC_WRITE) ||
+	    nr >= ARRAY_SIZE(pinmgr_ops) || !pinmgr_ops[nr].execute)
+		return -ENOTTY;
+	op = &pinmgr_ops[nr];
+
+	/* Only the opener's mm may pin, look or unpin; anyone may close. */
+	if (current->mm != pf->tracker.mm)
+		return -EACCES;
+
+	if (get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer))
+		return -EFAULT;
+	if (ucmd.user_size < op->min_size)
+		return -EINVAL;
+	ret = copy_struct_from_user(&buf, op->size, ucmd.ubuffer,
+				    ucmd.user_size);
+	if (ret)
+		return ret;
+	return op->execute(&ucmd);
+}
+
+static int pinmgr_fops_open(struct inode *inode, struct file *filp)
+{
+	struct pinmgr_file *pf;
+
+	if (!current->mm)
+		return -EINVAL;
+	pf = kzalloc(sizeof(*pf), GFP_KERNEL_ACCOUNT);
+	if (!pf)
+		return -ENOMEM;
+	pin_tracker_init(&pf->tracker, current->mm, READ_ONCE(max_pages_per_pin),
+			 READ_ONCE(max_regions));
+	pf->owner = get_pid(task_tgid(current));
+	pf->phys_allowed = capable(CAP_SYS_ADMIN);
+	filp->private_data = pf;
+	return 0;
+}
+
+static int pinmgr_fops_release(struct inode *inode, struct file *filp)
+{
+	struct pinmgr_file *pf = filp->private_data;
+
+	pin_tracker_destroy(&pf->tracker);
+	put_pid(pf->owner);
+	kfree(pf);
+	return 0;
+}
+
+static void pinmgr_fops_show_fdinfo(struct seq_file *m, struct file *filp)
+{
+	struct pinmgr_file *pf = filp->private_data;
+	struct pin_tracker_stats s;
+
+	pin_tracker_read_stats(&pf->tracker, &s);
+	seq_printf(m, "pinmgr-owner-tgid:\t%d\n", pid_vnr(pf->owner));
+	seq_printf(m, "pinmgr-regions:\t%llu\n", s.regions);
+	seq_printf(m, "pinmgr-pinned-pages:\t%llu\n", s.pinned_pages);
+	seq_printf(m, "pinmgr-pinned-bytes:\t%llu\n",
+		   s.pinned_pages << PAGE_SHIFT);
+	seq_printf(m, "pinmgr-peak-pages:\t%llu\n", s.peak_pages);
+}
+
+static const struct file_operations pinmgr_fops = {
+	.owner = THIS_MODULE,
+	.open = pinmgr_fops_open,
+	.release = pinmgr_fops_release,
+	.unlocked_ioctl = pinmgr_fops_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.show_fdinfo = pinmgr_fops_show_fdinfo,
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice pinmgr_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "pinmgr",
+	.fops = &pinmgr_fops,
+	.mode = 0600,
+};
+
+module_misc_device(pinmgr_misc);
+
+MODULE_DESCRIPTION("Long-term pinning of user memory for DMA-style use");
+MODULE_AUTHOR("The pinmgr authors");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pin_tracker: long-term pins of user memory, tracked by handle.
+ *
+ * Pins are taken with pin_user_pages_fast(FOLL_LONGTERM [| FOLL_WRITE]) in
+ * batches of one page of page pointers, charged to the owner's
+ * mm->pinned_vm against RLIMIT_MEMLOCK beforehand (as ib_umem does), and
+ * recorded as runs of physically contiguous pages rather than one pointer
+ * per page. Every run is released with the range variant of
+ * unpin_user_pages_dirty_lock(), dirtying it if the pin was writable.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "pin_tracker.h"
+
+/* Pages pinned per pin_user_pages_fast() call: one page of pointers. */
+#define PIN_BATCH	(PAGE_SIZE / sizeof(struct page *))
+
+/* Smallest allocation of a region's run array, in entries. */
+#define PIN_RUNS_MIN	8
+
+/**
+ * pin_tracker_init() - set up an empty tracker
+ * @t: the tracker
+ * @mm: the mm to charge; the tracker holds it with mmgrab() until
+ *	pin_tracker_destroy()
+ * @max_pages: most pages one pin may cover
+ * @max_regions: most regions held at once
+ *
+ * Context: any context that may sleep.
+ */
+void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
+		      unsigned long max_pages, unsigned int max_regions)
+{
+	xa_init(&t->regions);
+	t->next_handle = 1;
+	mmgrab(mm);
+	t->mm = mm;
+	t->max_pages = max_pages;
+	t->max_regions = max_regions;
+	atomic_set(&t->nr_regions, 0);
+	atomic64_set(&t->pinned_pages, 0);
+	atomic64_set(&t->peak_pages, 0);
+	atomic64_set(&t->pins, 0);
+	atomic64_set(&t->unpins, 0);
+	atomic64_set(&t->failed_pins, 0);
+}
+
+/**
+ * pin_region_run() - describe one run of a region
+ * @r: the region
+ * @i: index of the run, below @r->nr_runs
+ * @pfn: set to the run's first page frame number
+ * @pgoff: set to the index of the run's first page in the region
+ * @npages: set to the number of pages in the run
+ *
+ * Context: any; the caller holds a reference on @r.
+ */
+void pin_region_run(const struct pin_region *r, unsigned long i,
+		    unsigned long *pfn, unsigned long *pgoff,
+		    unsigned long *npages)
+{
+	unsigned long end = i + 1 < r->nr_runs ? r->runs[i + 1].pgoff :
+						 r->npages;
+
+	*pfn = r->runs[i].pfn;
+	*pgoff = r->runs[i].pgoff;
+	*npages = end - *pgoff;
+}
+
+static int pin_tracker_charge(struct pin_tracker *t, unsigned long npages)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	u64 pinned = atomic64_add_return(npages, &t->mm->pinned_vm);
+
+	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
+		atomic64_sub(npages, &t->mm->pinned_vm);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void pin_tracker_uncharge(struct pin_tracker *t, unsigned long npages)
+{
+	atomic64_sub(npages, &t->mm->pinned_vm);
+}
+
+/*
+ * Refuse writable pins of shared file mappings that the filesystem writes
+ * back: GUP on kernels before 6.5 allows them, and a device writing to pages
+ * the filesystem thinks are clean corrupts data (pin_user_pages.rst, "case
+ * 1"). Checked on every kernel so the errno is the same everywhere.
+ */
+static int pin_check_vmas(struct mm_struct *mm, unsigned long start,
+			  unsigned long end)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr = start;
+	int ret = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	while (addr < end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start >= end)
+			break;	/* a hole: GUP reports it */
+		if (compat_vma_needs_dirty_tracking(vma)) {
+			ret = -EOPNOTSUPP;
+			break;
+		}
+		addr = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/* Make room in @r->runs for @n more runs; @total bounds the array. */
+static int pin_region_reserve_runs(struct pin_region *r, unsigned long *cap,
+				   unsigned long n, unsigned long total)
+{
+	unsigned long need = r->nr_runs + n, new_cap;
+	struct pin_run *runs;
+
+	if (need <= *cap)
+		return 0;
+	new_cap = min(max3(need, *cap * 2, (unsigned long)PIN_RUNS_MIN), total);
+	runs = kvmalloc_array(new_cap, sizeof(*runs), GFP_KERNEL_ACCOUNT);
+	if (!runs)
+		return -ENOMEM;
+	if (r->nr_runs)
+		memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
+	kvfree(r->runs);
+	r->runs = runs;
+	*cap = new_cap;
+	return 0;
+}
+
+/* Give back what the run array over-allocated; keep it if that fails. */
+static void pin_region_shrink_runs(struct pin_region *r, unsigned long cap)
+{
+	struct pin_run *runs;
+
+	if (cap - r->nr_runs <= r->nr_runs / 4)
+		return;
+	runs = kvmalloc_array(r->nr_runs, sizeof(*runs), GFP_KERNEL_ACCOUNT);
+	if (!runs)
+		return;
+	memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
+	kvfree(r->runs);
+	r->runs = runs;
+}
+
+/* Append @n pinned pages to @r, extending the last run where contiguous. */
+static void pin_region_add_pages(struct pin_region *r, struct page **pages,
+				 unsigned long n)
+{
+	unsigned long i, pfn;
+	struct pin_run *last;
+
+	for (i = 0; i < n; i++, r->npages++) {
+		pfn = page_to_pfn(pages[i]);
+		if (r->nr_runs) {
+			last = &r->runs[r->nr_runs - 1];
+			if (pfn == last->pfn + (r->npages - last->pgoff))
+				continue;
+		}
+		r->runs[r->nr_runs].pfn = pfn;
+		r->runs[r->nr_runs].pgoff = r->npages;
+		r->nr_runs++;
+	}
+}
+
+static void pin_region_unpin(struct pin_region *r, bool dirty)
+{
+	unsigned long i, pfn, pgoff, npages;
+
+	for (i = 0; i < r->nr_runs; i++) {
+		pin_region_run(r, i, &pfn, &pgoff, &npages);
+		compat_unpin_range(pfn_to_page(pfn), npages, dirty);
+		cond_resched();
+	}
+}
+
+static void pin_tracker_update_peak(struct pin_tracker *t, s64 now)
+{
+	s64 peak = atomic64_read(&t->peak_pages);
+
+	while (now > peak && !atomic64_try_cmpxchg(&t->peak_pages, &peak, now))
+		;
+}
+
+/* Count @r as pinned and give it the next handle. */
+static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
+			       u32 *handle)
+{
+	u32 id;
+	int ret;
+
+	pin_tracker_update_peak(t, atomic64_add_return(r->npages,
+						       &t->pinned_pages));
+	xa_lock(&t->regions);
+	id = t->next_handle;
+	if (id) {
+		t->next_handle = id + 1;	/* 0 after U32_MAX: used up */
+		ret = __xa_insert(&t->regions, id, r, GFP_KERNEL_ACCOUNT);
+	} else {
+		ret = -ENOSPC;
+	}
+	xa_unlock(&t->regions);
+	if (ret) {
+		atomic64_sub(r->npages, &t->pinned_pages);
+		return ret;
+	}
+	*handle = id;
+	return 0;
+}
+
+/**
+ * pin_tracker_pin() - pin a user range long-term and track it
+ * @t: the tracker
+ * @addr: first byte of the range in current->mm, which must be @t's mm
+ * @length: length of the range in bytes
+ * @writable: the device may write (FOLL_WRITE; dirtied on unpin)
+ * @handle: set to the new region's handle on success
+ * @npages: set to the number of pages pinned on success
+ *
+ * Pins every page that [@addr, @addr + @length) touches. All or nothing:
+ * on failure nothing stays pinned and nothing stays charged.
+ *
+ * Context: process context of @t's mm, may sleep.
+ * Return: 0 on success; -EINVAL if @length is 0; -EOVERFLOW if the range
+ * wraps; -EFAULT if it leaves the user address space or GUP finds a page
+ * it cannot pin; -E2BIG beyond the tracker's page limit; -ENOSPC beyond its
+ * region limit or when its handles are used up; -ENOMEM past
+ * RLIMIT_MEMLOCK without CAP_IPC_LOCK, or out of memory; -EOPNOTSUPP for a
+ * writable pin of file pages that are written back; -EINTR on a fatal
+ * signal; another negative errno from GUP.
+ */
+int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
+		    bool writable, u32 *handle, unsigned long *npages)
+{
+	unsigned int gup_flags = FOLL_LONGTERM | (writable ? FOLL_WRITE : 0);
+	unsigned long start, end, total, cap = 0;
+	struct page **batch = NULL;
+	struct pin_region *r;
+	long got;
+	int ret;
+
+	if (!length)
+		return -EINVAL;
+	if (addr + length < addr)
+		return -EOVERFLOW;
+	if (addr + length > TASK_SIZE)
+		return -EFAULT;
+	start = addr & PAGE_MASK;
+	end = PAGE_ALIGN(addr + length);
+	total = (end - start) >> PAGE_SHIFT;
+	if (total > t->max_pages)
+		return -E2BIG;
+
+	if ((unsigned int)atomic_inc_return(&t->nr_regions) > t->max_regions) {
+		ret = -ENOSPC;
+		goto out_unreserve;
+	}
+	ret = pin_tracker_charge(t, total);
+	if (ret)
+		goto out_unreserve;
+	if (writable) {
+		ret = pin_check_vmas(t->mm, start, end);
+		if (ret)
+			goto out_uncharge;
+	}
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r) {
+		ret = -ENOMEM;
+		goto out_uncharge;
+	}
+	refcount_set(&r->ref, 1);
+	r->addr = addr;
+	r->length = length;
+	r->writable = writable;
+
+	batch = kmalloc(PAGE_SIZE, GFP_KERNEL);
+	if (!batch) {
+		ret = -ENOMEM;
+		goto out_free_region;
+	}
+	while (r->npages < total) {
+		got = pin_user_pages_fast(start + (r->npages << PAGE_SHIFT),
+					  min(total - r->npages, PIN_BATCH),
+					  gup_flags, batch);
+		if (got <= 0) {
+			ret = got ? got : -EFAULT;
+			goto out_unpin;
+		}
+		if (writable && !compat_pages_longterm_writable_ok(batch, got)) {
+			unpin_user_pages(batch, got);
+			ret = -EOPNOTSUPP;
+			goto out_unpin;
+		}
+		ret = pin_region_reserve_runs(r, &cap, got, total);
+		if (ret) {
+			unpin_user_pages(batch, got);
+			goto out_unpin;
+		}
+		pin_region_add_pages(r, batch, got);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto out_unpin;
+		}
+		cond_resched();
+	}
+	kfree(batch);
+	batch = NULL;
+	pin_region_shrink_runs(r, cap);
+
+	ret = pin_tracker_publish(t, r, handle);
+	if (ret)
+		goto out_unpin;
+	atomic64_inc(&t->pins);
+	*npages = total;
+	return 0;
+
+out_unpin:
+	/* Nothing was written through these pins: no dirtying. */
+	pin_region_unpin(r, false);
+	kvfree(r->runs);
+	kfree(batch);
+out_free_region:
+	kfree(r);
+out_uncharge:
+	pin_tracker_uncharge(t, total);
+out_unreserve:
+	atomic_dec(&t->nr_regions);
+	atomic64_inc(&t->failed_pins);
+	return ret;
+}
+
+static void pin_region_release(struct pin_tracker *t, struct pin_region *r)
+{
+	pin_region_unpin(r, r->writable);
+	pin_tracker_uncharge(t, r->npages);
+	atomic64_sub(r->npages, &t->pinned_pages);
+	atomic_dec(&t->nr_regions);
+	kvfree(r->runs);
+	kfree(r);
+}
+
+/**
+ * pin_tracker_get() - look up a region and take a reference on it
+ * @t: the tracker
+ * @handle: the region's handle
+ *
+ * The region stays valid, and pinned, until pin_tracker_put(), even if it is
+ * unpinned meanwhile.
+ *
+ * Context: may not be called from hard interrupt context (takes xa_lock).
+ * Return: the region, or NULL if @handle is not in use.
+ */
+struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle)
+{
+	struct pin_region *r;
+
+	xa_lock(&t->regions);
+	r = xa_load(&t->regions, handle);
+	if (r)
+		refcount_inc(&r->ref);
+	xa_unlock(&t->regions);
+	return r;
+}
+
+/**
+ * pin_tracker_put() - drop a reference taken by pin_tracker_get()
+ * @t: the tracker the region came from
+ * @r: the region
+ *
+ * Dropping the last reference of an unpinned region releases its pages.
+ *
+ * Context: may sleep.
+ */
+void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
+{
+	if (refcount_dec_and_test(&r->ref))
+		pin_region_release(t, r);
+}
+
+/**
+ * pin_tracker_unpin() - unpin a region
+ * @t: the tracker
+ * @handle: the region's handle; it is never handed out again
+ *
+ * The pages are released (dirtied first if the pin was writable) and
+ * uncharged now, or when the last concurrent pin_tracker_get() user puts
+ * the region.
+ *
+ * Context: may sleep.
+ * Return: 0 on success, -ENOENT if @handle is not in use.
+ */
+int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
+{
+	struct pin_region *r = xa_erase(&t->regions, handle);
+
+	if (!r)
+		return -ENOENT;
+	atomic64_inc(&t->unpins);
+	pin_tracker_put(t, r);
+	return 0;
+}
+
+/**
+ * pin_tracker_destroy() - unpin every region and release the tracker
+ * @t: the tracker; nothing else may use it any more
+ *
+ * Works from any process, also after the tracker's mm has exited: the
+ * charge goes back to that mm, which mmgrab() kept alive.
+ *
+ * Context: may sleep.
+ */
+void pin_tracker_destroy(struct pin_tracker *t)
+{
+	struct pin_region *r;
+	unsigned long index;
+
+	xa_for_each(&t->regions, index, r) {
+		xa_erase(&t->regions, index);
+		pin_tracker_put(t, r);
+		cond_resched();
+	}
+	xa_destroy(&t->regions);
+	mmdrop(t->mm);
+}
+
+/**
+ * pin_tracker_read_stats() - read the tracker's counters
+ * @t: the tracker
+ * @stats: filled with a snapshot; the counters are read one by one
+ *
+ * Context: any.
+ */
+void pin_tracker_read_stats(struct pin_tracker *t,
+			    struct pin_tracker_stats *stats)
+{
+	stats->regions = atomic_read(&t->nr_regions);
+	stats->pinned_pages = atomic64_read(&t->pinned_pages);
+	stats->peak_pages = atomic64_read(&t->peak_pages);
+	stats->pins = atomic64_read(&t->pins);
+	stats->unpins = atomic64_read(&t->unpins);
+	stats->failed_pins = atomic64_read(&t->failed_pins);
+}

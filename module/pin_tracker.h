@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pin_tracker: long-term pins of user memory, tracked by handle.
+ *
+ * A self-contained unit: it knows nothing of pinmgr's character device and
+ * can be copied, with compat.h and the probes, into another driver. One
+ * tracker belongs to one owner (an open file, a device context ...) and
+ * charges every pinned page to one mm's pinned_vm.
+ */
+#ifndef PIN_TRACKER_H
+#define PIN_TRACKER_H
+
+#include <linux/atomic.h>
+#include <linux/refcount.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
+
+struct mm_struct;
+
+/**
+ * struct pin_run - physically contiguous pinned pages
+ * @pfn: page frame number of the first page
+ * @pgoff: index of that page within the region
+ *
+ * A run ends where the next one starts (or at the region's end).
+ */
+struct pin_run {
+	unsigned long pfn;
+	unsigned long pgoff;
+};
+
+/**
+ * struct pin_region - one pinned range
+ * @ref: references: one for the tracker's xarray, one per lookup in flight.
+ *	The last put unpins the pages.
+ * @addr: user address given to pin_tracker_pin()
+ * @length: length given to pin_tracker_pin()
+ * @npages: number of pinned pages
+ * @nr_runs: number of entries in @runs
+ * @runs: the pinned pages as physically contiguous runs, in order
+ * @writable: pinned with FOLL_WRITE; unpinned with dirtying
+ *
+ * Everything but @ref is written once before the region is published in the
+ * tracker and is read-only afterwards, so holders of a reference read it
+ * without locking.
+ */
+struct pin_region {
+	refcount_t ref;
+	u64 addr;
+	u64 length;
+	unsigned long npages;
+	unsigned long nr_runs;
+	struct pin_run *runs;
+	bool writable;
+};
+
+/**
+ * struct pin_tracker_stats - counters of one tracker
+ * @regions: regions held (and being pinned)
+ * @pinned_pages: pages pinned now
+ * @peak_pages: most pages pinned at once
+ * @pins: successful pins
+ * @unpins: successful pin_tracker_unpin() calls
+ * @failed_pins: pins that failed after argument checks
+ */
+struct pin_tracker_stats {
+	u64 regions;
+	u64 pinned_pages;
+	u64 peak_pages;
+	u64 pins;
+	u64 unpins;
+	u64 failed_pins;
+};
+
+/**
+ * struct pin_tracker - the regions pinned by one owner
+ * @regions: handle -> &struct pin_region. Its internal spinlock (xa_lock)
+ *	serialises insertion, removal and lookup-with-reference.
+ * @next_handle: the next handle to hand out; 0 once all are used. Protected
+ *	by xa_lock(&@regions).
+ * @mm: the mm whose pinned_vm is charged, held with mmgrab(). Pins are taken
+ *	from current->mm, which the owner must ensure is @mm.
+ * @max_pages: most pages per pin (E2BIG beyond)
+ * @max_regions: most regions held at once (ENOSPC beyond)
+ * @nr_regions: regions held or being pinned (atomic)
+ * @pinned_pages: pages pinned now (atomic)
+ * @peak_pages: high-water mark of @pinned_pages (atomic, monotonic)
+ * @pins: see &struct pin_tracker_stats (atomic)
+ * @unpins: see &struct pin_tracker_stats (atomic)
+ * @failed_pins: see &struct pin_tracker_stats (atomic)
+ */
+struct pin_tracker {
+	struct xarray regions;
+	u32 next_handle;
+	struct mm_struct *mm;
+	unsigned long max_pages;
+	unsigned int max_regions;
+	atomic_t nr_regions;
+	atomic64_t pinned_pages;
+	atomic64_t peak_pages;
+	atomic64_t pins;
+	atomic64_t unpins;
+	atomic64_t failed_pins;
+};
+
+void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
+		      unsigned long max_pages, unsigned int max_regions);
+void pin_tracker_destroy(struct pin_tracker *t);
+int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
+		    bool writable, u32 *handle, unsigned long *npages);
+int pin_tracker_unpin(struct pin_tracker *t, u32 handle);
+struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle);
+void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);
+void pin_tracker_read_stats(struct pin_tracker *t,
+			    struct pin_tracker_stats *stats);
+void pin_region_run(const struct pin_region *r, unsigned long i,
+		    unsigned long *pfn, unsigned long *pgoff,
+		    unsigned long *npages);
+
+#endif /* PIN_TRACKER_H */
