@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * libpinmgr: userspace access to /dev/pinmgr.
+ *
+ * A thin, stateless wrapper around the ioctls of <linux/pinmgr.h>. A
+ * context only holds the file descriptor and is never modified after
+ * pinmgr_open_path() returned it, so any number of threads may use it at
+ * once (closing it while another thread still uses it is, as for any file
+ * descriptor, the caller's bug).
+ *
+ * Error convention (as liburing's): every function returns 0, or a
+ * non-negative count, on success and a negative errno on failure. errno is
+ * never the way a result is reported: every function leaves it as it found
+ * it, success or failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "pinmgr.h"
+
+/*
+ * Built with -fvisibility=hidden: only what is marked here is exported, and
+ * libpinmgr.map gives it the LIBPINMGR_0.1 version.
+ */
+#define PINMGR_EXPORT __attribute__((visibility("default")))
+
+struct pinmgr_ctx {
+	int fd;
+};
+
+/*
+ * The one place a libc return value is turned into our convention: @ret, or
+ * -errno if it is negative; errno goes back to @saved_errno, the caller's
+ * value from before the call.
+ */
+static inline int pinmgr_ret(int ret, int saved_errno)
+{
+	if (ret < 0)
+		ret = -errno;
+	errno = saved_errno;
+	return ret;
+}
+
+static int pinmgr_ioctl(const struct pinmgr_ctx *ctx, unsigned long cmd,
+			void *arg)
+{
+	int saved_errno = errno;
+
+	return pinmgr_ret(ioctl(ctx->fd, cmd, arg), saved_errno);
+}
+
+/**
+ * pinmgr_open_path() - open a pinmgr device node
+ * @path: the device node, e.g. %PINMGR_DEFAULT_PATH
+ * @ctxp: where to store the new context
+ *
+ * Opens @path O_RDWR | O_CLOEXEC. The file's limits (see PINMGR_INFO) and
+ * its right to physical addresses are fixed now, and only this process (and
+ * its threads) may issue ioctls on it.
+ *
+ * Return: 0 and *@ctxp set; or -EINVAL if @path or @ctxp is NULL, -ENOMEM,
+ * or the negative errno of open(2) (-ENOENT when the module is not loaded,
+ * -EACCES without permission, ...), with *@ctxp set to NULL.
+ */
+PINMGR_EXPORT int pinmgr_open_path(const char *path, struct pinmgr_ctx **ctxp)
+{
+	int saved_errno = errno;
+	struct pinmgr_ctx *ctx;
+	int fd;
+
+	if (!ctxp)
+		return -EINVAL;
+	*ctxp = NULL;
+	if (!path)
+		return -EINVAL;
+
+	fd = pinmgr_ret(open(path, O_RDWR | O_CLOEXEC), saved_errno);
+	if (fd < 0)
+		return fd;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		close(fd);
+		errno = saved_errno;
+		return -ENOMEM;
+	}
+	ctx->fd = fd;
+	*ctxp = ctx;
+	return 0;
+}
+
+/**
+ * pinmgr_open() - open %PINMGR_DEFAULT_PATH
+ * @ctxp: where to store the new context
+ *
+ * Return: as pinmgr_open_path().
+ */
+PINMGR_EXPORT int pinmgr_open(struct pinmgr_ctx **ctxp)
+{
+	return pinmgr_open_path(PINMGR_DEFAULT_PATH, ctxp);
+}
+
+/**
+ * pinmgr_close() - close a context
+ * @ctx: the context, or NULL (nothing is done)
+ *
+ * Closes the file descriptor and frees @ctx. When this was the last
+ * reference to the open file, the module unpins every region still pinned
+ * through it.
+ */
+PINMGR_EXPORT void pinmgr_close(struct pinmgr_ctx *ctx)
+{
+	int saved_errno = errno;
+
+	if (!ctx)
+		return;
+	close(ctx->fd);
+	free(ctx);
+	errno = saved_errno;
+}
+
+/**
+ * pinmgr_fd() - the file descriptor of a context
+ * @ctx: the context
+ *
+ * The descriptor stays owned by @ctx: do not close it.
+ *
+ * Return: the descriptor, or -EINVAL if @ctx is NULL.
+ */
+PINMGR_EXPORT int pinmgr_fd(const struct pinmgr_ctx *ctx)
+{
+	if (!ctx)
+		return -EINVAL;
+	return ctx->fd;
+}
+
+/**
+ * pinmgr_info() - PINMGR_INFO
+ * @ctx: the context
+ * @info: filled in on success
+ *
+ * The library zero-fills @info and sets @info->size itself: whatever the
+ * caller left there is ignored.
+ *
+ * Return: 0, or -EINVAL if @ctx or @info is NULL, or the ioctl's -errno.
+ */
+PINMGR_EXPORT int pinmgr_info(struct pinmgr_ctx *ctx, struct pinmgr_info *info)
+{
+	if (!ctx || !info)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	return pinmgr_ioctl(ctx, PINMGR_INFO, info);
+}
+
+/**
+ * pinmgr_pin() - PINMGR_PIN
+ * @ctx: the context
+ * @addr: first byte to pin, any alignment
+ * @length: number of bytes, not 0
+ * @flags: &enum pinmgr_pin_flags
+ * @handle: the new region's handle on success; untouched on failure
+ *
+ * Use pinmgr_query() for the region's page count, offset and segments.
+ *
+ * Return: 0, or -EINVAL if @ctx or @handle is NULL, or the ioctl's -errno
+ * (see the errno table of <linux/pinmgr.h>).
+ */
+PINMGR_EXPORT int pinmgr_pin(struct pinmgr_ctx *ctx, const void *addr,
+			     size_t length, unsigned int flags,
+			     uint32_t *handle)
+{
+	struct pinmgr_pin pin;
+	int ret;
+
+	if (!ctx || !handle)
+		return -EINVAL;
+	memset(&pin, 0, sizeof(pin));
+	pin.size = sizeof(pin);
+	pin.flags = flags;
+	pin.addr = (uintptr_t)addr;
+	pin.length = length;
+	ret = pinmgr_ioctl(ctx, PINMGR_PIN, &pin);
+	if (ret < 0)
+		return ret;
+	*handle = pin.out_handle;
+	return 0;
+}
+
+/**
+ * pinmgr_unpin() - PINMGR_UNPIN
+ * @ctx: the context
+ * @handle: a handle returned by pinmgr_pin() on this context
+ *
+ * Return: 0, -EINVAL if @ctx is NULL, -ENOENT if no region has @handle, or
+ * the ioctl's -errno.
+ */
+PINMGR_EXPORT int pinmgr_unpin(struct pinmgr_ctx *ctx, uint32_t handle)
+{
+	struct pinmgr_unpin unpin;
+
+	if (!ctx)
+		return -EINVAL;
+	memset(&unpin, 0, sizeof(unpin));
+	unpin.size = sizeof(unpin);
+	unpin.handle = handle;
+	return pinmgr_ioctl(ctx, PINMGR_UNPIN, &unpin);
+}
+
+/**
+ * pinmgr_query() - PINMGR_QUERY
+ * @ctx: the context
+ * @handle: the region
+ * @query: filled in on success
+ *
+ * The library zero-fills @query and sets @query->size and @query->handle
+ * itself.
+ *
+ * Return: 0, -EINVAL if @ctx or @query is NULL, -ENOENT if no region has
+ * @handle, or the ioctl's -errno.
+ */
+PINMGR_EXPORT int pinmgr_query(struct pinmgr_ctx *ctx, uint32_t handle,
+			       struct pinmgr_query *query)
+{
+	if (!ctx || !query)
+		return -EINVAL;
+	memset(query, 0, sizeof(*query));
+	query->size = sizeof(*query);
+	query->handle = handle;
+	return pinmgr_ioctl(ctx, PINMGR_QUERY, query);
+}
+
+/**
+ * pinmgr_segments() - PINMGR_SEGMENTS
+ * @ctx: the context
+ * @handle: the region
+ * @flags: &enum pinmgr_segments_flags
+ * @start: index of the first segment wanted
+ * @segs: array of @capacity segments to fill in (may be NULL if @capacity
+ *	is 0)
+ * @capacity: number of entries at @segs
+ *
+ * The module may return fewer segments than asked for (it copies at most a
+ * page of them per call): call again with @start increased by the return
+ * value until it returns 0. The total number of segments is
+ * &pinmgr_query.out_nsegs.
+ *
+ * Return: the number of segments written (0 when @start is at or past the
+ * end), -EINVAL if @ctx is NULL or @segs is NULL with a non-zero
+ * @capacity, -ENOENT if no region has @handle, -EPERM for
+ * %PINMGR_SEGMENTS_PHYS on a file opened without CAP_SYS_ADMIN, or the
+ * ioctl's -errno.
+ */
+PINMGR_EXPORT int pinmgr_segments(struct pinmgr_ctx *ctx, uint32_t handle,
+				  unsigned int flags, uint64_t start,
+				  struct pinmgr_segment *segs,
+				  unsigned int capacity)
+{
+	struct pinmgr_segments req;
+	int ret;
+
+	if (!ctx || (!segs && capacity))
+		return -EINVAL;
+	/* The count is returned as an int: never ask for more. */
+	if (capacity > INT_MAX)
+		capacity = INT_MAX;
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.flags = flags;
+	req.handle = handle;
+	req.start = start;
+	req.capacity = capacity;
+	req.segs = (uintptr_t)segs;
+	ret = pinmgr_ioctl(ctx, PINMGR_SEGMENTS, &req);
+	if (ret < 0)
+		return ret;
+	if (req.out_count > capacity)	/* cannot happen with a sane module */
+		return -EPROTO;
+	return (int)req.out_count;
+}
+
+/**
+ * pinmgr_stats() - PINMGR_STATS
+ * @ctx: the context
+ * @stats: filled in on success
+ *
+ * The library zero-fills @stats and sets @stats->size itself.
+ *
+ * Return: 0, -EINVAL if @ctx or @stats is NULL, or the ioctl's -errno.
+ */
+PINMGR_EXPORT int pinmgr_stats(struct pinmgr_ctx *ctx,
+			       struct pinmgr_stats *stats)
+{
+	if (!ctx || !stats)
+		return -EINVAL;
+	memset(stats, 0, sizeof(*stats));
+	stats->size = sizeof(*stats);
+	return pinmgr_ioctl(ctx, PINMGR_STATS, stats);
+}

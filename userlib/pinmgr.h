@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libpinmgr: userspace access to /dev/pinmgr.
+ *
+ * Every function returns 0 (or a count) on success and a negative errno on
+ * failure; none sets or relies on errno. A context may be used by any number
+ * of threads at once. See pinmgr(3) and <linux/pinmgr.h> for what each errno
+ * means.
+ */
+#ifndef PINMGR_H
+#define PINMGR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/pinmgr.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PINMGR_DEFAULT_PATH "/dev/pinmgr"
+
+struct pinmgr_ctx;
+
+int pinmgr_open(struct pinmgr_ctx **ctxp);
+int pinmgr_open_path(const char *path, struct pinmgr_ctx **ctxp);
+void pinmgr_close(struct pinmgr_ctx *ctx);
+int pinmgr_fd(const struct pinmgr_ctx *ctx);
+
+int pinmgr_info(struct pinmgr_ctx *ctx, struct pinmgr_info *info);
+int pinmgr_pin(struct pinmgr_ctx *ctx, const void *addr, size_t length,
+	       unsigned int flags, uint32_t *handle);
+int pinmgr_unpin(struct pinmgr_ctx *ctx, uint32_t handle);
+int pinmgr_query(struct pinmgr_ctx *ctx, uint32_t handle,
+		 struct pinmgr_query *query);
+int pinmgr_segments(struct pinmgr_ctx *ctx, uint32_t handle,
+		    unsigned int flags, uint64_t start,
+		    struct pinmgr_segment *segs, unsigned int capacity);
+int pinmgr_stats(struct pinmgr_ctx *ctx, struct pinmgr_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PINMGR_H */
