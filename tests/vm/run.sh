@@ -1,0 +1,502 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot Debian's kernel in QEMU with a busybox initramfs holding pinmgr.ko and
+# the test programs, run them there, and report one line per test case.
+#
+#   tests/vm/run.sh check     every program in $BUILD/tests/bin (make check)
+#   tests/vm/run.sh demo      $BUILD/tests/demo/pinmgr-demo (make demo)
+#
+# See tests/vm/README.md for the environment knobs, the output format and how
+# the guest side (tests/vm/init.sh) talks to this script.
+
+set -eu -o pipefail
+
+# The whole script is one brace group, read in full before it runs, so that
+# editing or checking out this file while a VM is running cannot derail it.
+{
+
+usage() {
+	echo "usage: $0 check|demo" >&2
+	exit 2
+}
+[ $# -eq 1 ] || usage
+MODE=$1
+case $MODE in check | demo) ;; *) usage ;; esac
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BUILD=${BUILD:-$REPO/build}
+VM=$BUILD/vm
+
+die() {
+	echo "vm: error: $*" >&2
+	exit 2
+}
+note() { echo "vm: $*"; }
+
+KVER=${KVER:-}
+if [ -z "$KVER" ]; then
+	KVER=$("$REPO/scripts/kver.sh") || die "cannot tell the kernel version (scripts/kver.sh failed)"
+fi
+[ -n "$KVER" ] || die "KVER is empty"
+
+# --- knobs -------------------------------------------------------------------
+if [ "$MODE" = check ]; then default_timeout=600; else default_timeout=300; fi
+MEM=${PINMGR_VM_MEM:-2048}			# MiB
+SMP=${PINMGR_VM_SMP:-2}
+TIMEOUT=${PINMGR_VM_TIMEOUT:-$default_timeout}	# whole VM run, seconds
+TEST_TIMEOUT=${PINMGR_TEST_TIMEOUT:-120}	# each test program, seconds
+SETTLE_TIMEOUT=${PINMGR_SETTLE_TIMEOUT:-5}	# async unpin/close grace, seconds
+APPEND=${PINMGR_VM_APPEND:-}			# extra kernel command line
+QEMU_EXTRA=${PINMGR_VM_QEMU_ARGS:-}		# extra QEMU arguments (word-split)
+CPU=${PINMGR_VM_CPU:-max}
+PVH=${PINMGR_VM_PVH:-1}				# 0: boot the bzImage as is
+KERNEL=${PINMGR_VM_KERNEL:-/boot/vmlinuz-$KVER}
+KO=${PINMGR_KO:-$REPO/pinmgr.ko}
+TESTS_DIR=${PINMGR_TESTS_DIR:-$BUILD/tests/bin}
+TESTS_ONLY=${PINMGR_TESTS:-}			# names of the programs to run
+DEMO=${PINMGR_DEMO:-$BUILD/tests/demo/pinmgr-demo}
+EXTRA=${PINMGR_VM_EXTRA:-$VM/extra}		# copied over the initramfs root
+DISK=${PINMGR_VM_DISK:-}			# raw image -> /dev/vda
+MODULES=${PINMGR_VM_MODULES:-}			# extra kernel modules to load
+
+for v in MEM:PINMGR_VM_MEM SMP:PINMGR_VM_SMP TIMEOUT:PINMGR_VM_TIMEOUT \
+	TEST_TIMEOUT:PINMGR_TEST_TIMEOUT SETTLE_TIMEOUT:PINMGR_SETTLE_TIMEOUT; do
+	val=${v%%:*}
+	[[ ${!val} =~ ^[1-9][0-9]*$ ]] || die "${v#*:} must be a positive integer (got '${!val}')"
+done
+
+MARK='@@PINMGR@@'	# must match M in init.sh
+
+# --- host tools and inputs ------------------------------------------------------
+for tool in qemu-system-x86_64 cpio gzip timeout modinfo modprobe; do
+	command -v "$tool" >/dev/null || die "$tool not found (run 'make deps')"
+done
+BUSYBOX=/bin/busybox
+[ -x "$BUSYBOX" ] || die "$BUSYBOX not found (run 'make deps': busybox-static)"
+
+is_elf() { [ "$(head -c 4 "$1" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ]; }
+is_dynamic() { readelf -lW "$1" 2>/dev/null | grep -q 'program interpreter'; }
+
+if command -v readelf >/dev/null && is_dynamic "$BUSYBOX"; then
+	die "$BUSYBOX is dynamically linked; the initramfs needs busybox-static"
+fi
+
+# kernel_release FILE: the release string (uname -r) of a bzImage or vmlinux.
+kernel_release() {
+	local off
+	if [ "$(dd if="$1" bs=1 skip=514 count=4 2>/dev/null | tr -d '\0')" = HdrS ]; then
+		# x86 boot protocol: the 16-bit word at 0x20e, plus 0x200, is the
+		# offset of "RELEASE (builder) #1 ..." in the file.
+		off=$(od -An -tu2 -j 526 -N 2 "$1" | tr -d ' ')
+		dd if="$1" bs=1 skip=$((off + 512)) count=256 2>/dev/null |
+			tr '\0' '\n' | head -n 1 | cut -d' ' -f1
+	else
+		{ LC_ALL=C grep -a -o -m 1 'Linux version [^ ]*' "$1" || true; } |
+			head -n 1 | cut -d' ' -f3
+	fi
+}
+
+[ -e "$KERNEL" ] || die "kernel $KERNEL not found (run 'make deps': linux-image-amd64 for $KVER)"
+[ -r "$KERNEL" ] || die "cannot read $KERNEL (Debian makes it readable by root only)"
+krel=$(kernel_release "$KERNEL")
+[ "$krel" = "$KVER" ] ||
+	die "$KERNEL is kernel '$krel', but KVER is '$KVER' (is linux-image-amd64 at the same version as linux-headers-amd64?)"
+
+[ -f "$KO" ] || die "$KO not found (run 'make module')"
+vermagic=$(modinfo -F vermagic "$KO" | cut -d' ' -f1)
+[ "$vermagic" = "$KVER" ] ||
+	die "$KO was built for kernel '$vermagic', but the VM boots '$KVER' (run 'make module')"
+
+# Test programs: the top-level executables of $TESTS_DIR, by name.
+PROGS=()
+if [ "$MODE" = check ]; then
+	if [ -d "$TESTS_DIR" ]; then
+		while IFS= read -r p; do
+			PROGS+=("$p")
+		done < <(cd "$TESTS_DIR" && find . -mindepth 1 -maxdepth 1 -type f -perm -u+x -printf '%f\n' | LC_ALL=C sort)
+	fi
+	if [ -n "$TESTS_ONLY" ]; then
+		for t in $TESTS_ONLY; do
+			[ -x "$TESTS_DIR/$t" ] || die "PINMGR_TESTS: no executable $TESTS_DIR/$t"
+		done
+		sel=()
+		for p in "${PROGS[@]}"; do
+			[[ " $TESTS_ONLY " == *" $p "* ]] && sel+=("$p")
+		done
+		PROGS=("${sel[@]}")
+	fi
+	for p in "${PROGS[@]}"; do
+		[[ $p =~ ^[A-Za-z0-9._+-]+$ ]] || die "test program name '$p' has characters other than A-Za-z0-9._+-"
+		if is_elf "$TESTS_DIR/$p" && is_dynamic "$TESTS_DIR/$p"; then
+			die "$TESTS_DIR/$p is dynamically linked; the guest has no C library (link it with -static)"
+		fi
+	done
+else
+	[ -x "$DEMO" ] || die "$DEMO not found (run 'make tests')"
+	if is_elf "$DEMO" && is_dynamic "$DEMO"; then
+		die "$DEMO is dynamically linked; the guest has no C library (link it with -static)"
+	fi
+fi
+
+# --- kernel to boot -----------------------------------------------------------
+# Debian's bzImage is xz-compressed, and decompressing it under TCG takes
+# about 3.5 s of every boot. The kernel has CONFIG_PVH, so QEMU can boot the
+# uncompressed ELF vmlinux directly: extract it once and cache it.
+has_pvh_note() {	# XEN_ELFNOTE_PHYS32_ENTRY (18): the PVH entry point
+	readelf -nW "$1" 2>/dev/null | grep -qE 'note type: \(0x00000012\)|PHYS32_ENTRY'
+}
+mkdir -p "$VM"
+# One run at a time per $BUILD/vm: runs share the initramfs tree, the FIFO
+# and the console log. (Use another BUILD to run several at once.)
+exec 9>"$VM/lock"
+if ! flock -n 9; then
+	note "waiting for the other run.sh using $VM to finish..."
+	flock 9
+fi
+BOOT_KERNEL=$KERNEL
+BOOT_HOW=bzImage
+if is_elf "$KERNEL"; then
+	# QEMU boots an ELF kernel only through its PVH entry point.
+	has_pvh_note "$KERNEL" || die "$KERNEL is an ELF kernel without a PVH entry point (CONFIG_PVH); use its bzImage"
+	BOOT_HOW="vmlinux, PVH"
+elif [ "$PVH" = 1 ] && command -v readelf >/dev/null; then
+	cache=$VM/vmlinux.pvh
+	stamp="$KERNEL $(stat -L -c '%s %Y' "$KERNEL")"
+	if [ ! -s "$cache" ] || [ "$(cat "$cache.src" 2>/dev/null)" != "$stamp" ]; then
+		rm -f "$cache" "$cache.src"
+		off=$(LC_ALL=C grep -m 1 -obUaP '\xfd7zXZ\x00' "$KERNEL" | head -n 1 | cut -d: -f1) || true
+		if [ -n "$off" ] &&
+			# (xz stops reading at the end of the stream: no pipe, no SIGPIPE)
+			xz -dc --single-stream < <(tail -c +$((off + 1)) "$KERNEL") >"$cache.tmp" 2>/dev/null &&
+			has_pvh_note "$cache.tmp"; then
+			mv "$cache.tmp" "$cache"
+			echo "$stamp" >"$cache.src"
+		else
+			rm -f "$cache.tmp"
+			note "cannot extract a PVH-bootable vmlinux from $KERNEL; booting the bzImage (slower)"
+		fi
+	fi
+	if [ -s "$cache" ]; then
+		BOOT_KERNEL=$cache
+		BOOT_HOW="vmlinux, PVH"
+	fi
+fi
+
+# --- initramfs ---------------------------------------------------------------
+ROOT=$VM/root
+INITRD=$VM/initramfs.cpio.gz
+rm -rf "$ROOT"
+mkdir -p "$ROOT"/{bin,dev,etc,mnt,proc,root,sys,tmp,tests}
+cp "$BUSYBOX" "$ROOT/bin/busybox"
+for applet in $("$BUSYBOX" --list); do
+	[ "$applet" = busybox ] || ln -s busybox "$ROOT/bin/$applet"
+done
+# The kernel's built-in initramfs has /dev/console too; this is insurance.
+mknod -m 600 "$ROOT/dev/console" c 5 1 2>/dev/null || true
+install -m 755 "$HERE/init.sh" "$ROOT/init"
+install -m 644 "$KO" "$ROOT/pinmgr.ko"
+
+if [ "$MODE" = check ] && [ -d "$TESTS_DIR" ]; then
+	# Everything except the top-level executables not selected to run:
+	# subdirectories and data files can hold what the tests need.
+	(cd "$TESTS_DIR" && find . -mindepth 1 -maxdepth 1 ! \( -type f -perm -u+x \) -exec cp -a {} "$ROOT/tests/" \;)
+	for p in "${PROGS[@]}"; do
+		cp -a "$TESTS_DIR/$p" "$ROOT/tests/"
+	done
+fi
+[ "$MODE" = demo ] && install -m 755 "$DEMO" "$ROOT/pinmgr-demo"
+
+# Kernel modules to load before pinmgr.ko, with their dependencies, in order.
+# pinmgr.ko's own dependencies (if any) come first.
+want=$(modinfo -F depends "$KO" | tr ',' ' ')
+want="$want $MODULES"
+# virtio_blk and virtio_pci are modules in Debian's kernel (so are ext4 & co:
+# add them with PINMGR_VM_MODULES and mount from an extra/etc/pinmgr-vm.d hook).
+[ -n "$DISK" ] && want="$want virtio_pci virtio_blk"
+: >"$ROOT/etc/pinmgr-vm.modules"
+for m in $want; do
+	modprobe -S "$KVER" --show-depends "$m" >"$VM/modules.deps" 2>&1 ||
+		die "kernel module '$m' not found for $KVER: $(cat "$VM/modules.deps")"
+	while read -r verb path _; do
+		[ "$verb" = insmod ] || continue	# "builtin NAME": nothing to load
+		# busybox insmod wants plain .ko files
+		dst=${path%.xz}
+		dst=${dst%.zst}
+		grep -qxF "$dst" "$ROOT/etc/pinmgr-vm.modules" && continue
+		mkdir -p "$ROOT$(dirname "$dst")"
+		case $path in
+		*.xz) xz -dc "$path" >"$ROOT$dst" ;;
+		*.zst) zstd -qdc "$path" >"$ROOT$dst" ;;
+		*) cp "$path" "$ROOT$dst" ;;
+		esac
+		echo "$dst" >>"$ROOT/etc/pinmgr-vm.modules"
+	done <"$VM/modules.deps"
+done
+
+cat >"$ROOT/etc/pinmgr-vm.conf" <<EOF
+MODE=$MODE
+TEST_TIMEOUT=$TEST_TIMEOUT
+SETTLE_TIMEOUT=$SETTLE_TIMEOUT
+EOF
+# Later work drops files here (e.g. etc/pinmgr-vm.d/*.sh hooks, data files).
+[ -d "$EXTRA" ] && cp -a "$EXTRA/." "$ROOT/"
+
+(cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort |
+	cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$INITRD"
+
+# --- boot --------------------------------------------------------------------
+QEMU=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$SMP"
+	-nographic -nodefaults -serial stdio -no-reboot
+	-kernel "$BOOT_KERNEL" -initrd "$INITRD"
+	-append "console=ttyS0 quiet panic=-1 mitigations=off $APPEND")
+[ -n "$DISK" ] && QEMU+=(-drive "file=$DISK,if=virtio,format=raw")
+# shellcheck disable=SC2206 # word splitting wanted
+[ -n "$QEMU_EXTRA" ] && QEMU+=($QEMU_EXTRA)
+
+LOG=$VM/console.log
+FIFO=$VM/console.fifo
+rm -f "$FIFO"
+mkfifo "$FIFO"
+
+ntests=${#PROGS[@]}
+what=$([ "$MODE" = check ] && echo "$ntests test programs" || echo "demo")
+note "booting $KVER ($BOOT_HOW, cpu $CPU, $SMP CPUs, $MEM MiB, timeout $TIMEOUT s): $what"
+
+qpid=
+# shellcheck disable=SC2317 # invoked by the trap
+cleanup() {
+	if [ -n "$qpid" ]; then kill -TERM "$qpid" 2>/dev/null || true; fi
+	rm -f "$FIFO"
+}
+trap cleanup EXIT
+trap 'echo "vm: interrupted" >&2; exit 130' INT TERM HUP
+
+# From here on, failures are counted, not fatal: no errexit while parsing.
+set +e
+t0=$EPOCHREALTIME
+# timeout(1) sends QEMU SIGTERM at the deadline (SIGKILL 10 s later).
+timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$FIFO" 2>&1 &
+qpid=$!
+
+# --- parse the console ---------------------------------------------------------
+pass=0 fail=0 skip=0
+got_end=0 klog_failed=0 hello_up='' end_up=''
+prog='' plan='' nres=0 prog_failed=0 exit_skipped=0
+ctx=() errs=()
+
+IND='        '	# indentation of details under a result line
+
+result() {	# result ok|FAIL|SKIP NAME TEXT
+	case $1 in
+	ok) pass=$((pass + 1)) ;;
+	FAIL)
+		fail=$((fail + 1))
+		[ "$2" = "$prog" ] && prog_failed=1
+		;;
+	SKIP) skip=$((skip + 1)) ;;
+	esac
+	printf '%-8s%s: %s\n' "$1" "$2" "$3"
+}
+
+show() {	# show LINE...: indented details
+	local l
+	for l in "$@"; do printf '%s| %s\n' "$IND" "$l"; done
+}
+
+# tap_line LINE: a top-level TAP line of the current program's stdout.
+tap_line() {
+	local line=$1 not num rest desc dir st reason
+	if [[ $line =~ ^(not\ )?ok(\ (.*))?$ ]]; then	# same test as the guest's count
+		not=${BASH_REMATCH[1]} rest=${BASH_REMATCH[3]} num=''
+		if [[ $rest =~ ^\ *([0-9]+)(.*)$ ]]; then
+			num=${BASH_REMATCH[1]} rest=${BASH_REMATCH[2]}
+		fi
+		rest=${rest#" - "}
+		rest=${rest# }
+		# "desc # directive"; kselftest also writes "ok 3 # SKIP why".
+		if [[ $rest == "# "* ]]; then
+			desc='' dir=${rest#"# "}
+		elif [[ $rest == *" # "* ]]; then
+			desc=${rest%%" # "*} dir=${rest#*" # "}
+		else
+			desc=$rest dir=''
+		fi
+		[ -n "$desc" ] || desc="case ${num:-$((nres + 1))}"
+		nres=$((nres + 1))
+		st=ok reason=$dir
+		shopt -s nocasematch
+		if [[ $dir =~ ^skip([[:space:]:]+|$)(.*) ]]; then
+			st=SKIP reason=${BASH_REMATCH[2]}
+		elif [[ $dir =~ ^todo([[:space:]:]+|$)(.*) ]]; then
+			st=SKIP reason="TODO ${BASH_REMATCH[2]}"
+			[ -z "$not" ] && st=ok
+		elif [ -n "$not" ]; then
+			st=FAIL
+		fi
+		shopt -u nocasematch
+		result "$st" "$prog" "$desc${reason:+ ($reason)}"
+		if [ "$st" = FAIL ]; then
+			# Output since the previous result, then the TAP line itself.
+			local n=${#ctx[@]}
+			((n <= 30)) || { show "... ($((n - 30)) earlier lines)"; ctx=("${ctx[@]:n-30}"); }
+			show "${ctx[@]}" "$line"
+		fi
+		ctx=()
+	elif [[ $line =~ ^1\.\.([0-9]+)(.*)$ ]]; then
+		plan=${BASH_REMATCH[1]}
+		if [ "$plan" = 0 ]; then	# "1..0 # SKIP reason": nothing to test
+			reason=${BASH_REMATCH[2]#*# }
+			reason=${reason#[Ss][Kk][Ii][Pp]}
+			reason=${reason# }
+			result SKIP "$prog" "all cases${reason:+ ($reason)}"
+			exit_skipped=1
+		fi
+	elif [[ $line == "Bail out!"* ]]; then
+		desc=${line#Bail out!}
+		result FAIL "$prog" "bail out: ${desc# }"
+		show "${ctx[@]}" "$line"
+		ctx=()
+	elif [[ $line != "TAP version"* ]]; then
+		ctx+=("$line")
+	fi
+}
+
+prog_end() {	# prog_end GUEST_TAP_COUNT
+	local gtap=${1#tap=}
+	if [ "$gtap" != "$nres" ]; then
+		result FAIL "$prog" "console output intact (guest saw $gtap TAP results, host parsed $nres)"
+	fi
+	if [ -n "$plan" ] && [ "$plan" != 0 ] && [ "$plan" != "$nres" ]; then
+		result FAIL "$prog" "TAP plan 1..$plan but $nres results"
+	elif [ -z "$plan" ] && [ "$nres" = 0 ] && [ "$exit_skipped" = 0 ]; then
+		result FAIL "$prog" "TAP output (no plan and no ok/not ok lines)"
+	fi
+	if [ "$prog_failed" = 1 ]; then
+		if [ ${#ctx[@]} -gt 0 ]; then
+			echo "${IND}stdout of $prog after its last result:"
+			show "${ctx[@]}"
+		fi
+		if [ ${#errs[@]} -gt 0 ]; then
+			echo "${IND}stderr of $prog:"
+			show "${errs[@]}"
+		else
+			echo "${IND}(stderr of $prog was empty)"
+		fi
+	fi
+	prog=
+}
+
+# event LINE: one line of the console that starts with the marker.
+event() {
+	local ev=${1%% *} rest name st desc reason
+	rest=${1#"$ev"}
+	rest=${rest# }
+	case $ev in
+	hello)
+		hello_up=${rest##*uptime=}
+		;;
+	begin)
+		prog=$rest plan='' nres=0 prog_failed=0 exit_skipped=0 ctx=() errs=()
+		;;
+	out)
+		name=${rest%% *}
+		if [[ $rest == *" "* ]]; then rest=${rest#* }; else rest=''; fi
+		[ "$name" = "$prog" ] && tap_line "$rest"
+		;;
+	err)
+		if [[ $rest == *" "* ]]; then errs+=("${rest#* }"); else errs+=(""); fi
+		;;
+	check)
+		read -r name st desc <<<"$rest"
+		reason=
+		if [[ $desc == *" # "* ]]; then
+			reason=${desc#*" # "} desc=${desc%%" # "*}
+		fi
+		[ "$st" = SKIP ] && [ "$name" = "$prog" ] && exit_skipped=1
+		[ "$st" = FAIL ] && [[ $desc == *"kernel log"* ]] && klog_failed=1
+		result "$st" "$name" "$desc${reason:+ ($reason)}"
+		;;
+	detail)
+		if [[ $rest == *" "* ]]; then show "${rest#* }"; else show ""; fi
+		;;
+	prog-end)
+		prog_end "${rest#* }"
+		;;
+	demo)
+		printf '%s\n' "$rest"
+		;;
+	info)
+		note "guest: $rest"
+		;;
+	end)
+		got_end=1
+		end_up=${rest##*uptime=}
+		;;
+	esac
+}
+
+if [ "$MODE" = check ] && [ "$ntests" = 0 ]; then
+	result FAIL vm "test programs present (no executables in $TESTS_DIR)"
+fi
+
+while IFS= read -r line || [ -n "$line" ]; do
+	line=${line%$'\r'}
+	[[ $line == "$MARK "* ]] && event "${line#"$MARK "}"
+done < <(tee "$LOG" <"$FIFO")
+
+qrc=0
+wait "$qpid" || qrc=$?
+qpid=
+t1=$EPOCHREALTIME
+
+# --- verdict -----------------------------------------------------------------
+if [ "$got_end" != 1 ]; then
+	case $qrc in
+	124 | 137) why="timed out after $TIMEOUT s" ;;
+	*) why="QEMU exited with status $qrc before the end marker" ;;
+	esac
+	[ -n "$prog" ] && why="$why, while running $prog"
+	echo "vm: --- last 40 lines of $LOG ---"
+	tail -n 40 "$LOG" | tr -d '\r'
+	echo "vm: ---"
+	result FAIL vm "guest did not finish ($why)"
+fi
+
+# Backstop: a crash the guest could not report itself. The guest's own log
+# scan prints kernel lines behind the marker, so skip those.
+crash=$(grep -a -v "^$MARK" "$LOG" | tr -d '\r' | grep -a -E 'Kernel panic|BUG:|Oops' | head -n 20) || true
+if [ -n "$crash" ]; then
+	if [ "$klog_failed" = 1 ]; then
+		note "the console shows kernel errors too (already counted above):"
+		mapfile -t crash_lines <<<"$crash"
+		show "${crash_lines[@]}"
+	else
+		result FAIL vm "kernel console free of panics, BUG: and Oops"
+		mapfile -t crash_lines <<<"$crash"
+		show "${crash_lines[@]}"
+	fi
+fi
+
+ds=$(((${t1//[.,]/} - ${t0//[.,]/}) / 100000))	# EPOCHREALTIME is s.us: tenths of s
+secs=$((ds / 10)).$((ds % 10))
+note "QEMU ran ${secs} s (guest /init at ${hello_up:-?} s, end marker at ${end_up:-?} s uptime); console: $LOG"
+
+if [ "$MODE" = demo ]; then
+	if [ "$fail" = 0 ] && [ "$got_end" = 1 ]; then
+		note "demo ok"
+		exit 0
+	fi
+	note "demo FAILED"
+	exit 1
+fi
+
+summary="$pass passed, $fail failed"
+[ "$skip" = 0 ] || summary="$summary, $skip skipped"
+echo "$summary"
+if [ "$fail" = 0 ] && [ "$pass" -gt 0 ]; then
+	exit 0
+fi
+exit 1
+}
