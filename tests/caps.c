@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * PINMGR_SEGMENTS_PHYS and PINMGR_CAP_PHYS: physical addresses only for a
+ * file opened with CAP_SYS_ADMIN. The unprivileged side runs in children
+ * that drop CAP_SYS_ADMIN with capset() (still uid 0, so the 0600 device
+ * node can be opened).
+ */
+#include <errno.h>
+#include <linux/capability.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define NPAGES 32
+
+static void check_phys_segments(struct pinmgr_ctx *ctx, uint32_t h,
+				const void *addr, uint64_t len)
+{
+	struct pinmgr_segment *got, *want;
+	size_t n, m, i;
+
+	m = h_expected_segments(addr, len, &want);
+	n = h_read_segments(ctx, h, PINMGR_SEGMENTS_PHYS, 4, &got);
+	ASSERT_EQ(n, m);
+	for (i = 0; i < n; i++) {
+		ASSERT_MSG(got[i].phys && got[i].phys % h_ps == 0,
+			   "segment %zu: phys 0x%llx is 0 or not page aligned",
+			   i, (unsigned long long)got[i].phys);
+		ASSERT_EQ(got[i].offset, want[i].offset);
+		ASSERT_EQ(got[i].length, want[i].length);
+		ASSERT_EQ(got[i].phys, want[i].phys);
+	}
+}
+
+CASE(root_has_cap_phys)
+{
+	struct pinmgr_info in;
+
+	ASSERT(h_cap_has(CAP_SYS_ADMIN));
+	ASSERT_OK(pinmgr_info(h_open(), &in));
+	ASSERT_EQ(in.out_caps & PINMGR_CAP_PHYS, PINMGR_CAP_PHYS);
+}
+
+CASE(root_phys_nonzero_aligned)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(NPAGES * h_ps);
+	uint32_t h = h_pin(ctx, buf, NPAGES * h_ps, 0);
+	struct pinmgr_segment *segs;
+	size_t n, i;
+
+	n = h_read_segments(ctx, h, PINMGR_SEGMENTS_PHYS, 1000, &segs);
+	h_check_segments_cover(segs, n, NPAGES);
+	for (i = 0; i < n; i++)
+		ASSERT_MSG(segs[i].phys && segs[i].phys % h_ps == 0,
+			   "segment %zu: phys 0x%llx is 0 or not page aligned",
+			   i, (unsigned long long)segs[i].phys);
+}
+
+CASE(root_phys_matches_pagemap)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(NPAGES * h_ps + h_ps);
+	uint32_t h = h_pin(ctx, buf + 123, NPAGES * h_ps,
+			   PINMGR_PIN_WRITE);
+
+	check_phys_segments(ctx, h, buf + 123, NPAGES * h_ps);
+}
+
+/* Untouched memory read-pinned maps the shared zero page everywhere:
+ * one page-sized segment per page, all with the same phys. */
+CASE(root_phys_zero_page)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon_untouched(8 * h_ps);
+	uint32_t h = h_pin(ctx, buf, 8 * h_ps, 0);
+
+	check_phys_segments(ctx, h, buf, 8 * h_ps);
+}
+
+CASE(root_no_phys_flag_zero)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(NPAGES * h_ps);
+	uint32_t h = h_pin(ctx, buf, NPAGES * h_ps, 0);
+	struct pinmgr_segment *segs;
+	size_t n, i;
+
+	n = h_read_segments(ctx, h, 0, 1000, &segs);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(segs[i].phys, 0);
+}
+
+static void run(void (*fn)(void *))
+{
+	h_child_wait(h_child_start(fn, NULL));
+}
+
+static void child_no_cap_info(void *arg)
+{
+	struct pinmgr_info in;
+
+	(void)arg;
+	h_cap_drop(CAP_SYS_ADMIN);
+	ASSERT_OK(pinmgr_info(h_open(), &in));
+	ASSERT_EQ(in.out_caps & PINMGR_CAP_PHYS, 0);
+}
+
+CASE(no_cap_info)
+{
+	run(child_no_cap_info);
+}
+
+static void child_no_cap_phys_eperm(void *arg)
+{
+	struct pinmgr_ctx *ctx;
+	struct pinmgr_segment segs[4];
+	char *buf = h_anon(4 * h_ps);
+	uint32_t h;
+
+	(void)arg;
+	h_cap_drop(CAP_SYS_ADMIN);
+	ctx = h_open();
+	h = h_pin(ctx, buf, 4 * h_ps, 0);
+	memset(segs, 0xa5, sizeof(segs));
+	ASSERT_ERR(pinmgr_segments(ctx, h, PINMGR_SEGMENTS_PHYS, 0, segs, 4),
+		   EPERM);
+	ASSERT_EQ(segs[0].phys, 0xa5a5a5a5a5a5a5a5ULL);
+}
+
+CASE(no_cap_phys_eperm)
+{
+	run(child_no_cap_phys_eperm);
+}
+
+static void child_no_cap_plain_ok(void *arg)
+{
+	struct pinmgr_ctx *ctx;
+	struct pinmgr_segment *segs;
+	struct pinmgr_query q;
+	char *buf = h_anon(4 * h_ps);
+	size_t n, i;
+	uint32_t h;
+
+	(void)arg;
+	h_cap_drop(CAP_SYS_ADMIN);
+	ctx = h_open();
+	h = h_pin(ctx, buf + 1, 3 * h_ps, PINMGR_PIN_WRITE);
+	ASSERT_OK(pinmgr_query(ctx, h, &q));
+	ASSERT_EQ(q.out_npages, 4);
+	n = h_read_segments(ctx, h, 0, 2, &segs);
+	h_check_segments_cover(segs, n, 4);
+	for (i = 0; i < n; i++)
+		ASSERT_EQ(segs[i].phys, 0);
+	ASSERT_OK(pinmgr_unpin(ctx, h));
+}
+
+CASE(no_cap_plain_ok)
+{
+	run(child_no_cap_plain_ok);
+}
+
+/* The right is the file's, taken at open: dropping the capability later
+ * does not take it away. */
+static void child_dropped_after_open(void *arg)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(8 * h_ps);
+	struct pinmgr_segment *segs;
+	struct pinmgr_info in;
+	size_t n, i;
+	uint32_t h;
+
+	(void)arg;
+	h_cap_drop(CAP_SYS_ADMIN);
+	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_EQ(in.out_caps & PINMGR_CAP_PHYS, PINMGR_CAP_PHYS);
+	h = h_pin(ctx, buf, 8 * h_ps, 0);
+	n = h_read_segments(ctx, h, PINMGR_SEGMENTS_PHYS, 8, &segs);
+	for (i = 0; i < n; i++)
+		ASSERT_NE(segs[i].phys, 0);
+}
+
+CASE(dropped_after_open)
+{
+	run(child_dropped_after_open);
+}
+
+/* ...and a file opened without it stays without it. */
+static void child_opened_without(void *arg)
+{
+	struct pinmgr_ctx *without, *with;
+	char *buf = h_anon(h_ps);
+	struct pinmgr_segment seg;
+	struct pinmgr_info in;
+	uint32_t h1, h2;
+
+	(void)arg;
+	with = h_open();
+	h_cap_drop(CAP_SYS_ADMIN);
+	without = h_open();
+	h1 = h_pin(with, buf, h_ps, 0);
+	h2 = h_pin(without, buf, h_ps, 0);
+	ASSERT_RET(pinmgr_segments(with, h1, PINMGR_SEGMENTS_PHYS, 0, &seg, 1), 1);
+	ASSERT_ERR(pinmgr_segments(without, h2, PINMGR_SEGMENTS_PHYS, 0, &seg, 1),
+		   EPERM);
+	ASSERT_OK(pinmgr_info(without, &in));
+	ASSERT_EQ(in.out_caps & PINMGR_CAP_PHYS, 0);
+}
+
+CASE(opened_without)
+{
+	run(child_opened_without);
+}
+
+static const struct h_case cases[] = {
+	H_CASE(root_has_cap_phys, "root: INFO out_caps has PINMGR_CAP_PHYS"),
+	H_CASE(root_phys_nonzero_aligned, "root: SEGMENTS PHYS -> phys non-zero and page aligned"),
+	H_CASE(root_phys_matches_pagemap, "root: SEGMENTS PHYS == /proc/self/pagemap runs and PFNs"),
+	H_CASE(root_phys_zero_page, "root: zero-page region -> one segment per page, phys of the zero page"),
+	H_CASE(root_no_phys_flag_zero, "root: SEGMENTS without PHYS -> phys 0"),
+	H_CASE(no_cap_info, "without CAP_SYS_ADMIN at open: INFO out_caps lacks PINMGR_CAP_PHYS"),
+	H_CASE(no_cap_phys_eperm, "without CAP_SYS_ADMIN at open: SEGMENTS PHYS -> EPERM, array untouched"),
+	H_CASE(no_cap_plain_ok, "without CAP_SYS_ADMIN: pin/query/segments/unpin without PHYS -> ok"),
+	H_CASE(dropped_after_open, "CAP_SYS_ADMIN dropped after open: PHYS still allowed"),
+	H_CASE(opened_without, "same process: file opened before the drop has PHYS, after -> EPERM"),
+};
+
+int main(void)
+{
+	return h_main(cases, ARRAY_SIZE(cases));
+}

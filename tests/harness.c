@@ -1,0 +1,1101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TAP harness and shared helpers of the pinmgr test programs; see
+ * harness.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define CASE_TIMEOUT_S	60	/* per case; the VM kills a program at 120 s */
+#define CHILD_SKIP_EXIT	77
+
+size_t h_ps;
+
+enum { H_PASS, H_FAIL, H_SKIP };
+enum { PHASE_OUTSIDE, PHASE_CASE, PHASE_CLEANUP };
+
+static pid_t main_pid;
+static int child_msg_fd = -1;		/* in a child: where reasons go */
+static int phase = PHASE_OUTSIDE;
+static sigjmp_buf case_jmp, cleanup_jmp;
+static int case_status;
+static char case_reason[1200];
+static char timeout_line[512];
+
+static pthread_mutex_t thread_lock = PTHREAD_MUTEX_INITIALIZER;
+static char thread_reason[1024];
+static bool thread_failed;
+
+struct deferred {
+	void (*fn)(void *p, size_t n);
+	void *p;
+	size_t n;
+	bool live;
+};
+static struct deferred *defers;
+static size_t ndefers, cap_defers;
+
+struct child {
+	pid_t pid;
+	int msg_fd;
+};
+#define MAX_CHILDREN 64
+static struct child children[MAX_CHILDREN];
+static size_t nchildren;
+
+/* ---- reporting ---------------------------------------------------- */
+
+const char *h_errname(int err)
+{
+	static __thread char buf[16];
+	const char *name = strerrorname_np(err);
+
+	if (name)
+		return name;
+	snprintf(buf, sizeof(buf), "E%d", err);
+	return buf;
+}
+
+const char *h_retstr(char *buf, size_t len, long long ret)
+{
+	if (ret < 0 && ret > -4096)
+		snprintf(buf, len, "-%s", h_errname((int)-ret));
+	else
+		snprintf(buf, len, "%lld", ret);
+	return buf;
+}
+
+bool h_in_child(void)
+{
+	return getpid() != main_pid;
+}
+
+static bool in_thread(void)
+{
+	return gettid() != getpid();
+}
+
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+static __thread sigjmp_buf *thread_jmp;
+
+static __attribute__((noreturn)) void finish(int status, const char *msg)
+{
+	if (h_in_child()) {
+		if (child_msg_fd >= 0 &&
+		    write(child_msg_fd, msg, strlen(msg)) < 0) {
+			/* nothing more we can do */
+		}
+		_exit(status == H_SKIP ? CHILD_SKIP_EXIT : 1);
+	}
+	if (in_thread()) {
+		pthread_mutex_lock(&thread_lock);
+		if (!thread_failed) {
+			thread_failed = true;
+			snprintf(thread_reason, sizeof(thread_reason), "%s%s",
+				 status == H_SKIP ? "SKIP " : "", msg);
+		}
+		pthread_mutex_unlock(&thread_lock);
+		if (thread_jmp)
+			siglongjmp(*thread_jmp, 1);
+		pthread_exit(NULL);
+	}
+	switch (phase) {
+	case PHASE_CASE:
+		case_status = status;
+		snprintf(case_reason, sizeof(case_reason), "%s", msg);
+		siglongjmp(case_jmp, 1);
+	case PHASE_CLEANUP:
+		if (case_status != H_FAIL) {
+			case_status = H_FAIL;
+			snprintf(case_reason, sizeof(case_reason),
+				 "cleanup: %s", msg);
+		}
+		siglongjmp(cleanup_jmp, 1);
+	default:
+		printf("Bail out! %s\n", msg);
+		exit(1);
+	}
+}
+
+void h_fail_at(const char *file, int line, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "%s:%d: ", base_name(file), line);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	sanitize(msg);
+	finish(H_FAIL, msg);
+}
+
+void h_skip(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sanitize(msg);
+	finish(H_SKIP, msg);
+}
+
+void h_diag(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	sanitize(msg);
+	printf("# %s\n", msg);
+	fflush(stdout);
+}
+
+const char *h_thread_failure(void)
+{
+	const char *ret;
+
+	pthread_mutex_lock(&thread_lock);
+	ret = thread_failed ? thread_reason : NULL;
+	pthread_mutex_unlock(&thread_lock);
+	return ret;
+}
+
+/* ---- threads ------------------------------------------------------ */
+
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static void *thread_trampoline(void *p)
+{
+	struct thread_start ts = *(struct thread_start *)p;
+	sigjmp_buf jb;
+	void *ret = NULL;
+
+	free(p);
+	if (!sigsetjmp(jb, 0)) {
+		thread_jmp = &jb;
+		ret = ts.fn(ts.arg);
+	}
+	thread_jmp = NULL;
+	return ret;
+}
+
+int h_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	struct thread_start *ts = malloc(sizeof(*ts));
+	int ret;
+
+	if (!ts)
+		return ENOMEM;
+	ts->fn = fn;
+	ts->arg = arg;
+	ret = pthread_create(t, NULL, thread_trampoline, ts);
+	if (ret)
+		free(ts);
+	return ret;
+}
+
+/* ---- cleanups ----------------------------------------------------- */
+
+void h_defer(void (*fn)(void *p, size_t n), void *p, size_t n)
+{
+	if (in_thread() || h_in_child())
+		return;		/* only the main process's cases clean up */
+	if (ndefers == cap_defers) {
+		size_t nc = cap_defers ? 2 * cap_defers : 64;
+		struct deferred *nd = realloc(defers, nc * sizeof(*nd));
+
+		if (!nd) {
+			fn(p, n);
+			h_fail("out of memory for cleanups");
+		}
+		defers = nd;
+		cap_defers = nc;
+	}
+	defers[ndefers++] = (struct deferred){ fn, p, n, true };
+}
+
+void h_undefer(void *p)
+{
+	size_t i;
+
+	for (i = ndefers; i-- > 0;) {
+		if (defers[i].live && defers[i].p == p) {
+			defers[i].live = false;
+			defers[i].fn(p, defers[i].n);
+			return;
+		}
+	}
+}
+
+static void run_cleanups(void)
+{
+	phase = PHASE_CLEANUP;
+	while (ndefers > 0) {
+		struct deferred d = defers[--ndefers];
+
+		if (!d.live)
+			continue;
+		if (!sigsetjmp(cleanup_jmp, 1))
+			d.fn(d.p, d.n);
+	}
+}
+
+static void reap_children(void)
+{
+	size_t i;
+
+	for (i = 0; i < nchildren; i++) {
+		kill(children[i].pid, SIGKILL);
+		while (waitpid(children[i].pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		close(children[i].msg_fd);
+	}
+	nchildren = 0;
+}
+
+/* ---- resources ---------------------------------------------------- */
+
+static void close_ctx(void *p, size_t n)
+{
+	(void)n;
+	pinmgr_close(p);
+}
+
+struct pinmgr_ctx *h_open(void)
+{
+	struct pinmgr_ctx *ctx;
+	char b[32];
+	int ret;
+
+	ret = pinmgr_open(&ctx);
+	if (ret < 0)
+		h_fail("pinmgr_open(%s): %s", PINMGR_DEFAULT_PATH,
+		       h_retstr(b, sizeof(b), ret));
+	h_defer(close_ctx, ctx, 0);
+	return ctx;
+}
+
+void h_close(struct pinmgr_ctx *ctx)
+{
+	h_undefer(ctx);
+}
+
+int h_fd(struct pinmgr_ctx *ctx)
+{
+	return pinmgr_fd(ctx);
+}
+
+static void unmap(void *p, size_t n)
+{
+	munmap(p, n);
+}
+
+void *h_map(size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p = mmap(NULL, len, prot, flags, fd, off);
+
+	if (p == MAP_FAILED)
+		h_fail("mmap(%zu bytes, prot %#x, flags %#x): %s", len, prot,
+		       flags, h_errname(errno));
+	h_defer(unmap, p, len);
+	return p;
+}
+
+void *h_anon(size_t len)
+{
+	void *p = h_map(len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	memset(p, 0x5a, len);
+	return p;
+}
+
+void *h_anon_untouched(size_t len)
+{
+	void *p = h_map(len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	madvise(p, len, MADV_NOHUGEPAGE);
+	return p;
+}
+
+void h_keep_map(void *p, size_t len)
+{
+	h_defer(unmap, p, len);
+}
+
+void h_unmap(void *p)
+{
+	h_undefer(p);
+}
+
+static void close_fd(void *p, size_t n)
+{
+	(void)n;
+	close((int)(intptr_t)p);
+}
+
+int h_keep_fd(int fd)
+{
+	if (fd < 0)
+		h_fail("h_keep_fd(%d)", fd);
+	h_defer(close_fd, (void *)(intptr_t)fd, 0);
+	return fd;
+}
+
+void h_close_fd(int fd)
+{
+	h_undefer((void *)(intptr_t)fd);
+}
+
+static void free_mem(void *p, size_t n)
+{
+	(void)n;
+	free(p);
+}
+
+void *h_malloc(size_t n)
+{
+	void *p = calloc(1, n ? n : 1);
+
+	if (!p)
+		h_fail("out of memory (%zu bytes)", n);
+	h_defer(free_mem, p, n);
+	return p;
+}
+
+/* ---- ioctl helpers ------------------------------------------------ */
+
+int h_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	int ret = ioctl(fd, cmd, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+int h_pin_raw(struct pinmgr_ctx *ctx, const void *addr, uint64_t len,
+	      uint32_t flags, struct pinmgr_pin *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->size = sizeof(*out);
+	out->flags = flags;
+	out->addr = (uintptr_t)addr;
+	out->length = len;
+	return h_ioctl(pinmgr_fd(ctx), PINMGR_PIN, out);
+}
+
+uint32_t h_pin(struct pinmgr_ctx *ctx, const void *addr, uint64_t len,
+	       uint32_t flags)
+{
+	uint32_t handle = 0;
+
+	ASSERT_OK(pinmgr_pin(ctx, addr, len, flags, &handle));
+	ASSERT_NE(handle, 0);
+	return handle;
+}
+
+/* ---- /proc and /sys ----------------------------------------------- */
+
+/* Reads a whole (small) file into buf, NUL-terminated; 0 or -errno. */
+static int read_file(const char *path, char *buf, size_t len)
+{
+	size_t off = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (off + 1 < len) {
+		ssize_t n = read(fd, buf + off, len - 1 - off);
+
+		if (n < 0) {
+			int err = errno;
+
+			if (err == EINTR)
+				continue;
+			close(fd);
+			return -err;
+		}
+		if (n == 0)
+			break;
+		off += n;
+	}
+	buf[off] = '\0';
+	close(fd);
+	return 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	return (size_t)n == strlen(s) ? 0 : -EIO;
+}
+
+long h_vmpin_kb(void)
+{
+	static char buf[16384];	/* main thread only */
+	char *p;
+
+	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0)
+		return -1;
+	p = strstr(buf, "\nVmPin:");
+	if (!p)
+		return -1;
+	return strtol(p + strlen("\nVmPin:"), NULL, 10);
+}
+
+static int vmstat_value(const char *buf, const char *key, uint64_t *val)
+{
+	size_t klen = strlen(key);
+	const char *p = buf;
+
+	while (p && *p) {
+		if (!strncmp(p, key, klen) && p[klen] == ' ') {
+			*val = strtoull(p + klen + 1, NULL, 10);
+			return 0;
+		}
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return -ENOENT;
+}
+
+int h_foll_pins(uint64_t *acquired, uint64_t *released)
+{
+	static char buf[65536];
+	int ret;
+
+	ret = write_file("/proc/sys/vm/stat_refresh", "1\n");
+	if (ret < 0)
+		return ret;
+	ret = read_file("/proc/vmstat", buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	ret = vmstat_value(buf, "nr_foll_pin_acquired", acquired);
+	if (!ret)
+		ret = vmstat_value(buf, "nr_foll_pin_released", released);
+	return ret;
+}
+
+void h_assert_pins_balanced(void)
+{
+	uint64_t acq, rel;
+	int ret = h_foll_pins(&acq, &rel);
+	char b[32];
+
+	if (ret < 0)
+		h_fail("cannot read nr_foll_pin_* from /proc/vmstat: %s",
+		       h_retstr(b, sizeof(b), ret));
+	if (acq != rel)
+		h_fail("/proc/vmstat: nr_foll_pin_acquired %" PRIu64
+		       " != nr_foll_pin_released %" PRIu64
+		       " (%" PRId64 " pins outstanding)",
+		       acq, rel, (int64_t)(acq - rel));
+}
+
+int h_fdinfo_u64(int fd, const char *key, uint64_t *val)
+{
+	char path[64], buf[4096], *p, *end;
+	size_t klen = strlen(key);
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	ret = read_file(path, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, key, klen) || p[klen] != ':')
+			continue;
+		p += klen + 1;
+		if (*p != '\t' || p[1] < '0' || p[1] > '9')
+			return -EPROTO;
+		errno = 0;
+		*val = strtoull(p + 1, &end, 10);
+		if (errno || (*end != '\n' && *end != '\0'))
+			return -EPROTO;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int h_param_read(const char *name, uint64_t *val)
+{
+	char path[256], buf[64], *end;
+	int ret;
+
+	snprintf(path, sizeof(path), "/sys/module/pinmgr/parameters/%s", name);
+	ret = read_file(path, buf, sizeof(buf));
+	if (ret < 0)
+		return ret;
+	errno = 0;
+	*val = strtoull(buf, &end, 10);
+	if (errno || end == buf)
+		return -EPROTO;
+	return 0;
+}
+
+int h_param_write(const char *name, uint64_t val)
+{
+	char path[256], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/module/pinmgr/parameters/%s", name);
+	snprintf(buf, sizeof(buf), "%" PRIu64 "\n", val);
+	return write_file(path, buf);
+}
+
+struct saved_param {
+	char name[64];
+	uint64_t val;
+};
+
+static void restore_param(void *p, size_t n)
+{
+	struct saved_param *sp = p;
+	char b[32];
+	int ret;
+
+	(void)n;
+	ret = h_param_write(sp->name, sp->val);
+	if (ret < 0)
+		h_fail("restoring parameter %s=%" PRIu64 ": %s", sp->name,
+		       sp->val, h_retstr(b, sizeof(b), ret));
+	free(sp);
+}
+
+void h_param_set_for_case(const char *name, uint64_t val)
+{
+	struct saved_param *sp = calloc(1, sizeof(*sp));
+	char b[32];
+	int ret;
+
+	if (!sp)
+		h_fail("out of memory");
+	snprintf(sp->name, sizeof(sp->name), "%s", name);
+	ret = h_param_read(name, &sp->val);
+	if (ret < 0) {
+		free(sp);
+		h_fail("reading parameter %s: %s", name,
+		       h_retstr(b, sizeof(b), ret));
+	}
+	h_defer(restore_param, sp, 0);
+	ret = h_param_write(name, val);
+	if (ret < 0)
+		h_fail("setting parameter %s=%" PRIu64 ": %s", name, val,
+		       h_retstr(b, sizeof(b), ret));
+}
+
+/* ---- pagemap and segments ----------------------------------------- */
+
+static void pagemap_read(const void *addr, size_t npages, uint64_t *ent)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	off_t off = (uintptr_t)addr / h_ps * sizeof(uint64_t);
+	ssize_t n;
+
+	if (fd < 0)
+		h_fail("open /proc/self/pagemap: %s", h_errname(errno));
+	n = pread(fd, ent, npages * sizeof(uint64_t), off);
+	close(fd);
+	if (n != (ssize_t)(npages * sizeof(uint64_t)))
+		h_fail("pread /proc/self/pagemap: %zd", n);
+}
+
+#define PM_PRESENT	(1ULL << 63)
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+
+uint64_t h_pagemap_pfn(const void *addr)
+{
+	uint64_t ent;
+
+	pagemap_read(addr, 1, &ent);
+	return (ent & PM_PRESENT) ? ent & PM_PFN_MASK : 0;
+}
+
+size_t h_expected_segments(const void *addr, uint64_t len,
+			   struct pinmgr_segment **segsp)
+{
+	uintptr_t first = (uintptr_t)addr & ~(uintptr_t)(h_ps - 1);
+	size_t npages = ((uintptr_t)addr + len - first + h_ps - 1) / h_ps;
+	uint64_t *ent = h_malloc(npages * sizeof(*ent));
+	struct pinmgr_segment *segs = h_malloc(npages * sizeof(*segs));
+	size_t i, n = 0;
+	uint64_t prev = 0;
+
+	pagemap_read((void *)first, npages, ent);
+	for (i = 0; i < npages; i++) {
+		uint64_t pfn = ent[i] & PM_PFN_MASK;
+
+		if (!(ent[i] & PM_PRESENT))
+			h_fail("page %zu of the region is not present in pagemap",
+			       i);
+		if (!pfn)
+			h_skip("/proc/self/pagemap hides PFNs (no CAP_SYS_ADMIN?)");
+		if (n && pfn == prev + 1) {
+			segs[n - 1].length += h_ps;
+		} else {
+			segs[n].offset = i * h_ps;
+			segs[n].length = h_ps;
+			segs[n].phys = pfn * h_ps;
+			n++;
+		}
+		prev = pfn;
+	}
+	*segsp = segs;
+	return n;
+}
+
+size_t h_read_segments(struct pinmgr_ctx *ctx, uint32_t handle,
+		       uint32_t flags, size_t capacity,
+		       struct pinmgr_segment **segsp)
+{
+	struct pinmgr_query q;
+	struct pinmgr_segments r;
+	struct pinmgr_segment *segs;
+	uint64_t total, start = 0;
+
+	ASSERT_OK(pinmgr_query(ctx, handle, &q));
+	total = q.out_nsegs;
+	segs = h_malloc((total + capacity) * sizeof(*segs));
+	for (;;) {
+		memset(&r, 0, sizeof(r));
+		r.size = sizeof(r);
+		r.flags = flags;
+		r.handle = handle;
+		r.start = start;
+		r.capacity = capacity;
+		r.segs = (uintptr_t)(segs + start);
+		ASSERT_OK(h_ioctl(pinmgr_fd(ctx), PINMGR_SEGMENTS, &r));
+		ASSERT_EQ(r.out_total, total);
+		ASSERT_MSG(r.out_count <= capacity,
+			   "SEGMENTS start %" PRIu64 " capacity %zu: out_count %llu > capacity",
+			   start, capacity, (unsigned long long)r.out_count);
+		if (start == total) {
+			ASSERT_EQ(r.out_count, 0);
+			break;
+		}
+		ASSERT_MSG(r.out_count > 0 && r.out_count <= total - start,
+			   "SEGMENTS start %" PRIu64 " of %" PRIu64 " capacity %zu: out_count %llu",
+			   start, total, capacity,
+			   (unsigned long long)r.out_count);
+		start += r.out_count;
+	}
+	*segsp = segs;
+	return total;
+}
+
+void h_check_segments_cover(const struct pinmgr_segment *segs, size_t n,
+			    uint64_t npages)
+{
+	uint64_t off = 0;
+	size_t i;
+
+	ASSERT_MSG(n >= 1 && n <= npages, "%zu segments for %" PRIu64 " pages",
+		   n, npages);
+	for (i = 0; i < n; i++) {
+		ASSERT_MSG(segs[i].offset == off,
+			   "segment %zu: offset %llu, expected %" PRIu64, i,
+			   (unsigned long long)segs[i].offset, off);
+		ASSERT_MSG(segs[i].length && segs[i].length % h_ps == 0,
+			   "segment %zu: length %llu is not a non-zero page multiple",
+			   i, (unsigned long long)segs[i].length);
+		off += segs[i].length;
+	}
+	ASSERT_MSG(off == npages * h_ps,
+		   "segments cover %" PRIu64 " bytes, expected %" PRIu64 " pages",
+		   off, npages);
+}
+
+/* ---- capabilities ------------------------------------------------- */
+
+static void caps_get(struct __user_cap_data_struct data[2])
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+
+	if (syscall(SYS_capget, &hdr, data))
+		h_fail("capget: %s", h_errname(errno));
+}
+
+bool h_cap_has(int cap)
+{
+	struct __user_cap_data_struct data[2];
+
+	caps_get(data);
+	return data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap);
+}
+
+void h_cap_drop(int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	caps_get(data);
+	data[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
+	data[CAP_TO_INDEX(cap)].permitted &= ~CAP_TO_MASK(cap);
+	data[CAP_TO_INDEX(cap)].inheritable &= ~CAP_TO_MASK(cap);
+	if (syscall(SYS_capset, &hdr, data))
+		h_fail("capset: %s", h_errname(errno));
+	if (h_cap_has(cap))
+		h_fail("capability %d still effective after capset", cap);
+}
+
+/* ---- children and pipes ------------------------------------------- */
+
+pid_t h_child_start(void (*fn)(void *arg), void *arg)
+{
+	int p[2];
+	pid_t pid;
+
+	if (nchildren == MAX_CHILDREN)
+		h_fail("too many children");
+	if (pipe2(p, O_CLOEXEC))
+		h_fail("pipe2: %s", h_errname(errno));
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		h_fail("fork: %s", h_errname(errno));
+	}
+	if (pid == 0) {
+		close(p[0]);
+		child_msg_fd = p[1];
+		nchildren = 0;	/* this child's own children */
+		ndefers = 0;	/* the parent's cleanups are not ours */
+		fn(arg);
+		_exit(0);
+	}
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	children[nchildren++] = (struct child){ pid, p[0] };
+	return pid;
+}
+
+void h_child_wait(pid_t pid)
+{
+	char msg[1024], why[1100];
+	ssize_t n;
+	size_t i;
+	int st;
+
+	for (i = 0; i < nchildren && children[i].pid != pid; i++)
+		;
+	if (i == nchildren)
+		h_fail("h_child_wait: %d is not a running child", (int)pid);
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR)
+			h_fail("waitpid(%d): %s", (int)pid, h_errname(errno));
+	}
+	n = read(children[i].msg_fd, msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(children[i].msg_fd);
+	children[i] = children[--nchildren];
+
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == CHILD_SKIP_EXIT)
+		h_skip("%s", msg);
+	/* the child's reason already says where it failed */
+	if (WIFEXITED(st))
+		snprintf(why, sizeof(why), "child exited with %d: %s",
+			 WEXITSTATUS(st), msg[0] ? msg : "(no reason given)");
+	else
+		snprintf(why, sizeof(why), "child killed by signal %s%s%s",
+			 sigabbrev_np(WTERMSIG(st)) ?: "?", msg[0] ? ": " : "",
+			 msg);
+	sanitize(why);
+	finish(H_FAIL, why);
+}
+
+void h_pipe(int fds[2])
+{
+	if (pipe2(fds, O_CLOEXEC))
+		h_fail("pipe2: %s", h_errname(errno));
+	h_keep_fd(fds[0]);
+	h_keep_fd(fds[1]);
+}
+
+void h_signal_fd(int fd)
+{
+	char c = 'x';
+
+	while (write(fd, &c, 1) != 1) {
+		if (errno != EINTR)
+			h_fail("write to sync pipe: %s", h_errname(errno));
+	}
+}
+
+void h_wait_fd(int fd)
+{
+	char c;
+	ssize_t n;
+
+	while ((n = read(fd, &c, 1)) != 1) {
+		if (n == 0)
+			h_fail("sync pipe closed by the other side");
+		if (errno != EINTR)
+			h_fail("read from sync pipe: %s", h_errname(errno));
+	}
+}
+
+/* ---- temporary filesystems ---------------------------------------- */
+
+struct tmpdir {
+	char path[128];
+	bool mounted;
+};
+
+static void drop_tmpdir(void *p, size_t n)
+{
+	struct tmpdir *t = p;
+
+	(void)n;
+	if (t->mounted)
+		umount2(t->path, MNT_DETACH);
+	rmdir(t->path);
+	free(t);
+}
+
+const char *h_mount_tmp(const char *fstype)
+{
+	static const char *const bases[] = { "/tmp", "/run", "/dev/shm", "/" };
+	struct tmpdir *t = calloc(1, sizeof(*t));
+	size_t i;
+
+	if (!t)
+		h_fail("out of memory");
+	for (i = 0; i < ARRAY_SIZE(bases); i++) {
+		snprintf(t->path, sizeof(t->path), "%s/pinmgr-test-XXXXXX",
+			 strcmp(bases[i], "/") ? bases[i] : "");
+		if (mkdtemp(t->path))
+			break;
+	}
+	if (i == ARRAY_SIZE(bases)) {
+		free(t);
+		h_skip("cannot create a temporary directory");
+	}
+	h_defer(drop_tmpdir, t, 0);
+	if (mount(fstype, t->path, fstype, 0, NULL))
+		h_skip("cannot mount %s: %s", fstype, h_errname(errno));
+	t->mounted = true;
+	return t->path;
+}
+
+int h_tmpfile(const char *dir, size_t len)
+{
+	static unsigned int seq;
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/f%u-%d", dir, seq++, (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		h_fail("create %s: %s", path, h_errname(errno));
+	unlink(path);
+	h_keep_fd(fd);
+	if (ftruncate(fd, len))
+		h_fail("ftruncate %s: %s", path, h_errname(errno));
+	return fd;
+}
+
+/* ---- main --------------------------------------------------------- */
+
+static void on_timeout(int sig)
+{
+	(void)sig;
+	if (write(STDOUT_FILENO, timeout_line, strlen(timeout_line)) < 0)
+		_exit(1);
+	_exit(1);
+}
+
+static int count_pinmgr_fds(char *list, size_t len)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	list[0] = '\0';
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char path[300], target[256];
+		ssize_t l;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		l = readlink(path, target, sizeof(target) - 1);
+		if (l < 0)
+			continue;
+		target[l] = '\0';
+		if (!strcmp(target, PINMGR_DEFAULT_PATH)) {
+			size_t used = strlen(list);
+
+			if (used + strlen(de->d_name) + 2 <= len) {
+				list[used] = ' ';
+				strcpy(list + used + 1, de->d_name);
+			}
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+static void final_check(const void *arg)
+{
+	char list[256];
+	long kb;
+
+	(void)arg;
+	if (count_pinmgr_fds(list, sizeof(list)))
+		h_fail("pinmgr files still open at fds:%s", list);
+	kb = h_vmpin_kb();
+	ASSERT_MSG(kb == 0, "/proc/self/status VmPin: %ld kB at exit", kb);
+	h_assert_pins_balanced();
+}
+
+static int npass, nfail, nskip;
+
+static void run_case(size_t num, const char *name,
+		     void (*fn)(const void *), const void *arg)
+{
+	long kb_before = h_vmpin_kb();
+
+	case_status = H_PASS;
+	case_reason[0] = '\0';
+	pthread_mutex_lock(&thread_lock);
+	thread_failed = false;
+	pthread_mutex_unlock(&thread_lock);
+	snprintf(timeout_line, sizeof(timeout_line),
+		 "not ok %zu - %s # timed out after %d s\n", num, name,
+		 CASE_TIMEOUT_S);
+
+	alarm(CASE_TIMEOUT_S);
+	phase = PHASE_CASE;
+	if (!sigsetjmp(case_jmp, 1))
+		fn(arg);
+	run_cleanups();
+	reap_children();
+	alarm(0);
+	phase = PHASE_OUTSIDE;
+
+	if (case_status == H_PASS && h_thread_failure()) {
+		case_status = H_FAIL;
+		snprintf(case_reason, sizeof(case_reason), "in a thread: %.1100s",
+			 h_thread_failure());
+	}
+	if (case_status == H_PASS && fn != final_check) {
+		long kb = h_vmpin_kb();
+
+		if (kb != kb_before) {
+			case_status = H_FAIL;
+			snprintf(case_reason, sizeof(case_reason),
+				 "VmPin %ld kB before the case, %ld kB after its cleanup closed its files",
+				 kb_before, kb);
+		}
+	}
+
+	switch (case_status) {
+	case H_PASS:
+		npass++;
+		printf("ok %zu - %s\n", num, name);
+		break;
+	case H_SKIP:
+		nskip++;
+		printf("ok %zu - %s # SKIP %s\n", num, name, case_reason);
+		break;
+	default:
+		nfail++;
+		printf("not ok %zu - %s # %s\n", num, name, case_reason);
+		break;
+	}
+	fflush(stdout);
+}
+
+int h_main(const struct h_case *cases, size_t n)
+{
+	size_t i;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, on_timeout);
+	h_ps = sysconf(_SC_PAGESIZE);
+	main_pid = getpid();
+
+	printf("TAP version 13\n");
+	/* kselftest convention: nothing to test here -> skip, exit 4 */
+	if (geteuid() != 0) {
+		printf("1..0 # SKIP must run as root\n");
+		return 4;
+	}
+	if (access(PINMGR_DEFAULT_PATH, F_OK)) {
+		printf("1..0 # SKIP %s: %s (module not loaded?)\n",
+		       PINMGR_DEFAULT_PATH, h_errname(errno));
+		return 4;
+	}
+	printf("1..%zu\n", n + 1);
+	for (i = 0; i < n; i++)
+		run_case(i + 1, cases[i].name, cases[i].fn, cases[i].arg);
+	run_case(n + 1, "VmPin 0 kB, no pinmgr file open and FOLL_PIN balanced at exit",
+		 final_check, NULL);
+	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n",
+	       npass, nfail, nskip);
+	fflush(stdout);
+	return nfail ? 1 : 0;
+}
