@@ -39,8 +39,8 @@ deps:
 	@$(SRC)/scripts/install-deps.sh
 
 include $(SRC)/module/module.mk
--include $(SRC)/userlib/userlib.mk
--include $(SRC)/tests/tests.mk
+include $(SRC)/userlib/userlib.mk
+include $(SRC)/tests/tests.mk
 
 # deps first, then everything else in a sub-make that sees what deps
 # installed.
