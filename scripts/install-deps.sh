@@ -20,8 +20,9 @@ set -eu
 # kmod                modinfo/modprobe (vermagic check, module dependencies)
 # sparse              `make C=1` static checking of the module
 # linux-source-6.1    scripts/checkpatch.pl and a tree for a debug kernel
+# e2fsprogs           mke2fs -d: the ext4 disk image the tests mount
 PACKAGES="linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static
-build-essential cpio kmod xz-utils sparse linux-source-6.1"
+build-essential cpio kmod xz-utils sparse linux-source-6.1 e2fsprogs"
 
 missing=""
 for pkg in $PACKAGES; do

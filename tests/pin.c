@@ -216,9 +216,8 @@ CASE(pin_tmpfs_shared_read)
 
 /*
  * A file of @len bytes on a mounted filesystem that writes pages back
- * (ext4, xfs, ...); skips the case if there is none. The test guest has
- * none by default: boot it with a disk, e.g. PINMGR_VM_DISK=ext4.img
- * PINMGR_VM_MODULES=ext4 and a hook mounting /dev/vda (tests/vm/README.md).
+ * (ext4, xfs, ...); skips the case if there is none. `make check` mounts
+ * an ext4 disk on /mnt/ext4 in the guest (tests/vm/run.sh).
  */
 static int writeback_file(size_t len)
 {

@@ -208,6 +208,28 @@ if [ "$MODE" = check ] && [ -d "$TESTS_DIR" ]; then
 fi
 [ "$MODE" = demo ] && install -m 755 "$DEMO" "$ROOT/pinmgr-demo"
 
+# An ext4 filesystem on a virtio disk, mounted at /mnt/ext4 in the guest: the
+# cases about file pages that are written back (EOPNOTSUPP for writable
+# long-term pins) need a real disk filesystem. PINMGR_VM_EXT4=0 leaves it out.
+if [ "$MODE" = check ] && [ -z "$DISK" ] && [ "${PINMGR_VM_EXT4:-1}" = 1 ]; then
+	command -v mke2fs >/dev/null || die "mke2fs not found (run 'make deps')"
+	DISK=$VM/ext4.img
+	rm -rf "$DISK" "$VM/ext4-root"
+	mkdir -p "$VM/ext4-root"
+	mke2fs -q -F -t ext4 -d "$VM/ext4-root" "$DISK" 64M >/dev/null ||
+		die "mke2fs failed"
+	MODULES="$MODULES ext4"
+	mkdir -p "$ROOT/etc/pinmgr-vm.d"
+	cat >"$ROOT/etc/pinmgr-vm.d/10-ext4.sh" <<'EOF'
+mkdir -p /mnt/ext4
+if mount -t ext4 /dev/vda /mnt/ext4 2>"$W/mount.err"; then
+	check vm ok "mount ext4 disk on /mnt/ext4"
+else
+	check vm FAIL "mount ext4 disk on /mnt/ext4 # $(cat "$W/mount.err")"
+fi
+EOF
+fi
+
 # Kernel modules to load before pinmgr.ko, with their dependencies, in order.
 # pinmgr.ko's own dependencies (if any) come first.
 want=$(modinfo -F depends "$KO" | tr ',' ' ')
