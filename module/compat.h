@@ -6,6 +6,7 @@
  * probes/ against the target kernel's build tree (see module.mk): a probe
  * that compiles defines PINMGR_HAVE_<NAME>. Probes test what the kernel
  * offers, not its version number, so distribution backports are honoured.
+ * The oldest kernel supported is 6.1 (folios, maple tree, vma_lookup()).
  */
 #ifndef PINMGR_COMPAT_H
 #define PINMGR_COMPAT_H
@@ -39,6 +40,34 @@ static inline bool compat_vma_needs_dirty_tracking(struct vm_area_struct *vma)
 	if (vma->vm_ops && vma->vm_ops->pfn_mkwrite)
 		return true;
 	return mapping_can_writeback(vma->vm_file->f_mapping);
+}
+
+/**
+ * compat_ro_longterm_gup_flags() - extra GUP flags for a read-only pin
+ * @vma: the VMA the pin starts in, under mmap_lock
+ *
+ * Upstream 6.2 made read-only long-term pins in private (COW) mappings
+ * reliable: GUP unshares the shared zero page and page cache there, so the
+ * pinned page is the one the process keeps using after its next write. On
+ * older kernels pinmgr gets the same result by breaking COW at pin time:
+ * it pins with FOLL_WRITE, plus FOLL_FORCE where the mapping is readable but
+ * not writable (as ptrace does), which leaves an exclusive anonymous copy
+ * mapped. Mappings that are not readable get no FOLL_FORCE: they must fail.
+ *
+ * Context: mmap_lock held for read.
+ * Return: the flags to add to FOLL_LONGTERM for a read-only pin of @vma.
+ */
+static inline unsigned int compat_ro_longterm_gup_flags(struct vm_area_struct *vma)
+{
+#ifdef PINMGR_HAVE_GUP_UNRELIABLE_RO_LONGTERM
+	if (!is_cow_mapping(vma->vm_flags) || !(vma->vm_flags & VM_READ))
+		return 0;
+	if (vma->vm_flags & VM_WRITE)
+		return FOLL_WRITE;
+	return FOLL_WRITE | FOLL_FORCE;
+#else
+	return 0;
+#endif
 }
 
 /**

@@ -9,11 +9,13 @@
 
 #include <linux/capability.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pid.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -32,18 +34,25 @@ module_param(max_regions, uint, 0644);
 MODULE_PARM_DESC(max_regions,
 		 "Most regions one open file may hold; read at open() (default 1M)");
 
+static bool test_access;
+module_param(test_access, bool, 0644);
+MODULE_PARM_DESC(test_access,
+		 "Allow the test-only ACCESS ioctl on files opened from now on (default off)");
+
 /**
  * struct pinmgr_file - state of one open /dev/pinmgr
  * @tracker: the regions pinned through this file; has its own locking
  * @owner: thread group that opened the file (for fdinfo)
  * @phys_allowed: the opener had CAP_SYS_ADMIN
+ * @test_access: the test_access parameter was set at open()
  *
- * @owner and @phys_allowed are set at open() and never change.
+ * Everything but @tracker is set at open() and never changes.
  */
 struct pinmgr_file {
 	struct pin_tracker tracker;
 	struct pid *owner;
 	bool phys_allowed;
+	bool test_access;
 };
 
 /**
@@ -80,7 +89,8 @@ static int pinmgr_info(struct pinmgr_ucmd *ucmd)
 	cmd->out_page_size = PAGE_SIZE;
 	cmd->out_pin_flags = PINMGR_PIN_WRITE;
 	cmd->out_segments_flags = PINMGR_SEGMENTS_PHYS;
-	cmd->out_caps = ucmd->pf->phys_allowed ? PINMGR_CAP_PHYS : 0;
+	cmd->out_caps = (ucmd->pf->phys_allowed ? PINMGR_CAP_PHYS : 0) |
+			(ucmd->pf->test_access ? PINMGR_CAP_TEST_ACCESS : 0);
 	cmd->out_max_pages_per_pin = t->max_pages;
 	cmd->out_max_regions = t->max_regions;
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
@@ -213,6 +223,68 @@ static int pinmgr_stats(struct pinmgr_ucmd *ucmd)
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
+/*
+ * Copy between the user's buffer and the pinned pages themselves, as a
+ * device doing DMA through the pin would see them. @pos is the byte offset
+ * from the start of the region's first page.
+ */
+static int pinmgr_copy_pages(struct pin_region *r, u64 pos, u64 len,
+			     void __user *ubuf, bool write)
+{
+	unsigned long off, n, left;
+	struct page *page;
+	void *kaddr;
+
+	while (len) {
+		page = pin_region_page(r, pos >> PAGE_SHIFT);
+		off = offset_in_page(pos);
+		n = min_t(u64, len, PAGE_SIZE - off);
+		kaddr = kmap_local_page(page);
+		if (write) {
+			left = copy_from_user(kaddr + off, ubuf, n);
+			flush_dcache_page(page);
+		} else {
+			left = copy_to_user(ubuf, kaddr + off, n);
+		}
+		kunmap_local(kaddr);
+		if (left)
+			return -EFAULT;
+		pos += n;
+		ubuf += n;
+		len -= n;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
+}
+
+static int pinmgr_access(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_access *cmd = ucmd->cmd;
+	struct pin_tracker *t = &ucmd->pf->tracker;
+	bool write = cmd->flags & PINMGR_ACCESS_WRITE;
+	struct pin_region *r;
+	int ret;
+
+	if (cmd->flags & ~PINMGR_ACCESS_WRITE || cmd->__reserved)
+		return -EINVAL;
+	r = pin_tracker_get(t, cmd->handle);
+	if (!r)
+		return -ENOENT;
+	if (write && !r->writable)
+		ret = -EPERM;
+	else if (cmd->offset > r->length ||
+		 cmd->length > r->length - cmd->offset)
+		ret = -ERANGE;
+	else
+		ret = pinmgr_copy_pages(r, offset_in_page(r->addr) + cmd->offset,
+					cmd->length, u64_to_user_ptr(cmd->buf),
+					write);
+	pin_tracker_put(t, r);
+	return ret;
+}
+
 union pinmgr_ucmd_buffer {
 	struct pinmgr_info info;
 	struct pinmgr_pin pin;
@@ -220,6 +292,7 @@ union pinmgr_ucmd_buffer {
 	struct pinmgr_query query;
 	struct pinmgr_segments segments;
 	struct pinmgr_stats stats;
+	struct pinmgr_access access;
 };
 
 /**
@@ -227,11 +300,13 @@ union pinmgr_ucmd_buffer {
  * @size: the module's size of the struct
  * @min_size: the smallest size accepted: the struct's first version
  * @execute: the handler
+ * @test_only: exists only on files opened with the test_access parameter set
  */
 struct pinmgr_ioctl_op {
 	unsigned int size;
 	unsigned int min_size;
 	int (*execute)(struct pinmgr_ucmd *ucmd);
+	bool test_only;
 };
 
 #define PINMGR_OP(_nr, _fn, _struct, _last)				\
@@ -239,6 +314,14 @@ struct pinmgr_ioctl_op {
 		.size = sizeof(_struct),				\
 		.min_size = offsetofend(_struct, _last),		\
 		.execute = _fn,						\
+	}
+
+#define PINMGR_TEST_OP(_nr, _fn, _struct, _last)			\
+	[_nr] = {							\
+		.size = sizeof(_struct),				\
+		.min_size = offsetofend(_struct, _last),		\
+		.execute = _fn,						\
+		.test_only = true,					\
 	}
 
 static const struct pinmgr_ioctl_op pinmgr_ops[] = {
@@ -253,6 +336,8 @@ static const struct pinmgr_ioctl_op pinmgr_ops[] = {
 		  out_total),
 	PINMGR_OP(PINMGR_CMD_STATS, pinmgr_stats, struct pinmgr_stats,
 		  out_failed_pins),
+	PINMGR_TEST_OP(PINMGR_CMD_ACCESS, pinmgr_access, struct pinmgr_access,
+		       buf),
 };
 
 static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
@@ -274,6 +359,8 @@ static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
 	    nr >= ARRAY_SIZE(pinmgr_ops) || !pinmgr_ops[nr].execute)
 		return -ENOTTY;
 	op = &pinmgr_ops[nr];
+	if (op->test_only && !pf->test_access)
+		return -ENOTTY;
 
 	/* Only the opener's mm may pin, look or unpin; anyone may close. */
 	if (current->mm != pf->tracker.mm)
@@ -303,6 +390,7 @@ static int pinmgr_fops_open(struct inode *inode, struct file *filp)
 			 READ_ONCE(max_regions));
 	pf->owner = get_pid(task_tgid(current));
 	pf->phys_allowed = capable(CAP_SYS_ADMIN);
+	pf->test_access = READ_ONCE(test_access);
 	filp->private_data = pf;
 	return 0;
 }

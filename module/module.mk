@@ -38,4 +38,4 @@ module-clean:
 .PHONY: lint-module
 lint-module: module-probes
 	$(SRC)/scripts/checkpatch.sh $(filter-out $(PROBE_HDR),$(wildcard $(SRC)/module/*.[ch])) $(SRC)/include/uapi/linux/pinmgr.h
-	@$(MAKE) --no-print-directory -C $(KDIR) M=$(SRC) C=2 modules 2>&1 | tee $(BUILD)/sparse.log | grep -v -e '^  [A-Z]' -e 'Entering directory' -e 'Leaving directory' | { ! grep . ; } || { echo "pinmgr: sparse reported problems (see above)" >&2; exit 1; }
+	@$(MAKE) --no-print-directory -C $(KDIR) M=$(SRC) C=2 modules 2>&1 | tee $(BUILD)/sparse.log | grep -v -e '^  [A-Z]' -e 'Entering directory' -e 'Leaving directory' -e '^Skipping BTF generation' | { ! grep . ; } || { echo "pinmgr: sparse reported problems (see above)" >&2; exit 1; }

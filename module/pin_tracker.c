@@ -94,31 +94,51 @@ static void pin_tracker_uncharge(struct pin_tracker *t, unsigned long npages)
 	atomic64_sub(npages, &t->mm->pinned_vm);
 }
 
-/*
- * Refuse writable pins of shared file mappings that the filesystem writes
- * back: GUP on kernels before 6.5 allows them, and a device writing to pages
- * the filesystem thinks are clean corrupts data (pin_user_pages.rst, "case
- * 1"). Checked on every kernel so the errno is the same everywhere.
+/**
+ * struct pin_plan - how to pin the part of a range inside one VMA
+ * @end: end of that part (the VMA's end, or the range's)
+ * @gup_flags: FOLL_ flags for pin_user_pages_fast()
  */
-static int pin_check_vmas(struct mm_struct *mm, unsigned long start,
-			  unsigned long end)
+struct pin_plan {
+	unsigned long end;
+	unsigned int gup_flags;
+};
+
+/*
+ * Look at the VMA holding @addr and decide how to pin up to @end in it.
+ *
+ * Writable pins of shared file mappings that the filesystem writes back are
+ * refused: GUP on kernels before 6.5 allows them, and a device writing to
+ * pages the filesystem thinks clean corrupts data (pin_user_pages.rst,
+ * "case 1"). Checked on every kernel so the errno is the same everywhere.
+ *
+ * Read-only pins of private mappings may need COW broken first, see
+ * compat_ro_longterm_gup_flags().
+ *
+ * The VMA may change once mmap_lock is dropped; GUP then works on whatever
+ * is mapped, and compat_pages_longterm_writable_ok() rechecks the pages.
+ */
+static int pin_plan_vma(struct mm_struct *mm, unsigned long addr,
+			unsigned long end, bool writable, struct pin_plan *plan)
 {
 	struct vm_area_struct *vma;
-	unsigned long addr = start;
 	int ret = 0;
 
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
-	while (addr < end) {
-		vma = find_vma(mm, addr);
-		if (!vma || vma->vm_start >= end)
-			break;	/* a hole: GUP reports it */
-		if (compat_vma_needs_dirty_tracking(vma)) {
+	vma = vma_lookup(mm, addr);
+	if (!vma) {
+		ret = -EFAULT;
+	} else if (writable) {
+		if (compat_vma_needs_dirty_tracking(vma))
 			ret = -EOPNOTSUPP;
-			break;
-		}
-		addr = vma->vm_end;
+		plan->gup_flags = FOLL_LONGTERM | FOLL_WRITE;
+	} else {
+		plan->gup_flags = FOLL_LONGTERM |
+				  compat_ro_longterm_gup_flags(vma);
 	}
+	if (vma)
+		plan->end = min(end, vma->vm_end);
 	mmap_read_unlock(mm);
 	return ret;
 }
@@ -248,8 +268,8 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages)
 {
-	unsigned int gup_flags = FOLL_LONGTERM | (writable ? FOLL_WRITE : 0);
-	unsigned long start, end, total, cap = 0;
+	unsigned long start, end, cur, total, cap = 0;
+	struct pin_plan plan = { .end = 0 };
 	struct page **batch = NULL;
 	struct pin_region *r;
 	long got;
@@ -274,11 +294,6 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	ret = pin_tracker_charge(t, total);
 	if (ret)
 		goto out_unreserve;
-	if (writable) {
-		ret = pin_check_vmas(t->mm, start, end);
-		if (ret)
-			goto out_uncharge;
-	}
 
 	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r) {
@@ -296,14 +311,22 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		goto out_free_region;
 	}
 	while (r->npages < total) {
-		got = pin_user_pages_fast(start + (r->npages << PAGE_SHIFT),
-					  min(total - r->npages, PIN_BATCH),
-					  gup_flags, batch);
+		cur = start + (r->npages << PAGE_SHIFT);
+		if (cur >= plan.end) {
+			ret = pin_plan_vma(t->mm, cur, end, writable, &plan);
+			if (ret)
+				goto out_unpin;
+		}
+		got = pin_user_pages_fast(cur,
+					  min((plan.end - cur) >> PAGE_SHIFT,
+					      PIN_BATCH),
+					  plan.gup_flags, batch);
 		if (got <= 0) {
 			ret = got ? got : -EFAULT;
 			goto out_unpin;
 		}
-		if (writable && !compat_pages_longterm_writable_ok(batch, got)) {
+		if ((plan.gup_flags & FOLL_WRITE) &&
+		    !compat_pages_longterm_writable_ok(batch, got)) {
 			unpin_user_pages(batch, got);
 			ret = -EOPNOTSUPP;
 			goto out_unpin;
@@ -354,6 +377,30 @@ static void pin_region_release(struct pin_tracker *t, struct pin_region *r)
 	atomic_dec(&t->nr_regions);
 	kvfree(r->runs);
 	kfree(r);
+}
+
+/**
+ * pin_region_page() - the pinned page at an index of a region
+ * @r: the region
+ * @idx: page index within the region, below @r->npages
+ *
+ * Context: any; the caller holds a reference on @r.
+ * Return: the page (a binary search over the region's runs).
+ */
+struct page *pin_region_page(const struct pin_region *r, unsigned long idx)
+{
+	unsigned long lo = 0, hi = r->nr_runs;
+
+	/* Find the last run starting at or before @idx. */
+	while (hi - lo > 1) {
+		unsigned long mid = lo + (hi - lo) / 2;
+
+		if (r->runs[mid].pgoff <= idx)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return pfn_to_page(r->runs[lo].pfn + (idx - r->runs[lo].pgoff));
 }
 
 /**

@@ -16,6 +16,7 @@
 #include <linux/xarray.h>
 
 struct mm_struct;
+struct page;
 
 /**
  * struct pin_run - physically contiguous pinned pages
@@ -113,6 +114,7 @@ struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle);
 void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);
 void pin_tracker_read_stats(struct pin_tracker *t,
 			    struct pin_tracker_stats *stats);
+struct page *pin_region_page(const struct pin_region *r, unsigned long idx);
 void pin_region_run(const struct pin_region *r, unsigned long i,
 		    unsigned long *pfn, unsigned long *pgoff,
 		    unsigned long *npages);

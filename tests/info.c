@@ -336,7 +336,7 @@ CASE(info_caps_known)
 	struct pinmgr_info in;
 
 	info(&in);
-	ASSERT_MSG(!(in.out_caps & ~(uint64_t)PINMGR_CAP_PHYS),
+	ASSERT_MSG(!(in.out_caps & ~(uint64_t)(PINMGR_CAP_PHYS | PINMGR_CAP_TEST_ACCESS)),
 		   "out_caps 0x%llx has unknown bits",
 		   (unsigned long long)in.out_caps);
 }
@@ -410,9 +410,9 @@ CASE(enotty_next_nr)
 	struct pinmgr_ctx *ctx = h_open();
 	struct pinmgr_info in = { .size = sizeof(in) };
 
-	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_STATS + 1,
+	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_ACCESS + 1,
 					   struct pinmgr_info), NULL), ENOTTY);
-	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_STATS + 1,
+	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_ACCESS + 1,
 					   struct pinmgr_info), &in), ENOTTY);
 }
 
@@ -471,7 +471,7 @@ static const struct h_case cases[] = {
 		   "SEGMENTS struct in a read-only page -> EFAULT"),
 	H_CASE_ARG(readonly_struct, &iocs[I_STATS],
 		   "STATS struct in a read-only page -> EFAULT"),
-	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_STATS+1 -> ENOTTY"),
+	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_ACCESS+1 -> ENOTTY"),
 	H_CASE(enotty_nr_ff, "ioctl number 0xff, NULL arg -> ENOTTY"),
 	H_CASE(enotty_other_type, "ioctl type 0xBD and 0 -> ENOTTY"),
 	H_CASE(enotty_tcgets, "TCGETS -> ENOTTY (not a tty)"),

@@ -302,3 +302,39 @@ PINMGR_EXPORT int pinmgr_stats(struct pinmgr_ctx *ctx,
 	stats->size = sizeof(*stats);
 	return pinmgr_ioctl(ctx, PINMGR_STATS, stats);
 }
+
+/**
+ * pinmgr_access() - PINMGR_ACCESS: read or write pinned pages as a device
+ * @ctx: the context
+ * @handle: the region
+ * @flags: 0 to read the pinned pages into @buf, %PINMGR_ACCESS_WRITE to
+ *	write @buf into them
+ * @offset: byte offset from the region's address
+ * @buf: the user buffer
+ * @length: bytes to copy
+ *
+ * A test path: the module copies through the pinned pages themselves, not
+ * through this process's mappings. It works only on a file opened while the
+ * module parameter test_access was set (PINMGR_CAP_TEST_ACCESS).
+ *
+ * Return: 0; -EINVAL if @ctx is NULL or @buf is NULL with a non-zero
+ * @length; -ENOTTY if test access is off for this file; -EPERM to write a
+ * read-only pin; -ERANGE past the region's end; or another ioctl -errno.
+ */
+PINMGR_EXPORT int pinmgr_access(struct pinmgr_ctx *ctx, uint32_t handle,
+				unsigned int flags, uint64_t offset, void *buf,
+				size_t length)
+{
+	struct pinmgr_access req;
+
+	if (!ctx || (!buf && length))
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.flags = flags;
+	req.handle = handle;
+	req.offset = offset;
+	req.length = length;
+	req.buf = (uintptr_t)buf;
+	return pinmgr_ioctl(ctx, PINMGR_ACCESS, &req);
+}

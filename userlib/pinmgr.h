@@ -37,6 +37,8 @@ int pinmgr_segments(struct pinmgr_ctx *ctx, uint32_t handle,
 		    unsigned int flags, uint64_t start,
 		    struct pinmgr_segment *segs, unsigned int capacity);
 int pinmgr_stats(struct pinmgr_ctx *ctx, struct pinmgr_stats *stats);
+int pinmgr_access(struct pinmgr_ctx *ctx, uint32_t handle, unsigned int flags,
+		  uint64_t offset, void *buf, size_t length);
 
 #ifdef __cplusplus
 }

@@ -62,6 +62,11 @@
  * - EPERM: %PINMGR_SEGMENTS_PHYS on a file opened without
  *   ``CAP_SYS_ADMIN``.
  * - EINTR: a fatal signal arrived during a long PIN; nothing stays pinned.
+ * - ERANGE: ACCESS beyond the end of the region.
+ *
+ * ACCESS, the test-only device path, answers ENOTTY unless the module
+ * parameter ``test_access`` was set when the file was opened, and EPERM for
+ * %PINMGR_ACCESS_WRITE on a region pinned without %PINMGR_PIN_WRITE.
  *
  * PIN checks its arguments in this order: @flags and reserved fields, zero
  * length, wrap-around, the user address space, ``max_pages_per_pin``,
@@ -89,12 +94,24 @@ enum pinmgr_segments_flags {
 };
 
 /**
+ * enum pinmgr_access_flags - flags for &struct pinmgr_access
+ * @PINMGR_ACCESS_WRITE: write the user's buffer into the pinned pages (as a
+ *	device would by DMA); without it, read the pinned pages into the buffer
+ */
+enum pinmgr_access_flags {
+	PINMGR_ACCESS_WRITE = 1 << 0,
+};
+
+/**
  * enum pinmgr_caps - capability bits of &struct pinmgr_info.out_caps
  * @PINMGR_CAP_PHYS: this file may ask for physical addresses
  *	(%PINMGR_SEGMENTS_PHYS); it was opened with ``CAP_SYS_ADMIN``.
+ * @PINMGR_CAP_TEST_ACCESS: %PINMGR_ACCESS works on this file: the module
+ *	parameter ``test_access`` was set when it was opened.
  */
 enum pinmgr_caps {
 	PINMGR_CAP_PHYS = 1 << 0,
+	PINMGR_CAP_TEST_ACCESS = 1 << 1,
 };
 
 enum {
@@ -104,6 +121,7 @@ enum {
 	PINMGR_CMD_QUERY,
 	PINMGR_CMD_SEGMENTS,
 	PINMGR_CMD_STATS,
+	PINMGR_CMD_ACCESS,
 };
 
 /**
@@ -281,5 +299,36 @@ struct pinmgr_stats {
 };
 
 #define PINMGR_STATS _IOWR(PINMGR_TYPE, PINMGR_CMD_STATS, struct pinmgr_stats)
+
+/**
+ * struct pinmgr_access - ioctl(PINMGR_ACCESS): test-only device access
+ * @size: sizeof(struct pinmgr_access)
+ * @flags: &enum pinmgr_access_flags
+ * @handle: handle returned by PIN
+ * @__reserved: must be 0
+ * @offset: byte offset from the region's address (&struct pinmgr_pin.addr)
+ * @length: bytes to copy; @offset + @length must not pass the region's
+ *	length (ERANGE)
+ * @buf: user buffer of @length bytes to read from or write to
+ *
+ * Behaves like a device doing DMA through the pin: the bytes are copied
+ * to or from the pinned ``struct page``s themselves (kmap_local_page()),
+ * never through the process's page tables, so it shows what a device would
+ * see after munmap, mremap, fork, MADV_DONTNEED ... For tests only: it
+ * answers ENOTTY unless the module was loaded with ``test_access=1`` (or
+ * root set /sys/module/pinmgr/parameters/test_access) before the file was
+ * opened; INFO reports %PINMGR_CAP_TEST_ACCESS when it works.
+ */
+struct pinmgr_access {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 __reserved;
+	__aligned_u64 offset;
+	__aligned_u64 length;
+	__aligned_u64 buf;
+};
+
+#define PINMGR_ACCESS _IOWR(PINMGR_TYPE, PINMGR_CMD_ACCESS, struct pinmgr_access)
 
 #endif /* _UAPI_LINUX_PINMGR_H */
