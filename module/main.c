@@ -8,6 +8,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/miscdevice.h>
@@ -18,6 +19,7 @@
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/sysfs.h>
 #include <linux/uaccess.h>
 
 #include <uapi/linux/pinmgr.h>
@@ -38,6 +40,10 @@ static bool test_access;
 module_param(test_access, bool, 0644);
 MODULE_PARM_DESC(test_access,
 		 "Allow the test-only ACCESS ioctl on files opened from now on (default off)");
+
+/* Totals over every open file, shown in /sys/class/misc/pinmgr/stats/. */
+static struct pin_counters pinmgr_counters;
+static atomic64_t pinmgr_open_files = ATOMIC64_INIT(0);
 
 /**
  * struct pinmgr_file - state of one open /dev/pinmgr
@@ -220,6 +226,7 @@ static int pinmgr_stats(struct pinmgr_ucmd *ucmd)
 	cmd->out_pins = s.pins;
 	cmd->out_unpins = s.unpins;
 	cmd->out_failed_pins = s.failed_pins;
+	cmd->out_metadata_bytes = s.metadata_bytes;
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
@@ -387,11 +394,12 @@ static int pinmgr_fops_open(struct inode *inode, struct file *filp)
 	if (!pf)
 		return -ENOMEM;
 	pin_tracker_init(&pf->tracker, current->mm, READ_ONCE(max_pages_per_pin),
-			 READ_ONCE(max_regions));
+			 READ_ONCE(max_regions), &pinmgr_counters);
 	pf->owner = get_pid(task_tgid(current));
 	pf->phys_allowed = capable(CAP_SYS_ADMIN);
 	pf->test_access = READ_ONCE(test_access);
 	filp->private_data = pf;
+	atomic64_inc(&pinmgr_open_files);
 	return 0;
 }
 
@@ -402,6 +410,7 @@ static int pinmgr_fops_release(struct inode *inode, struct file *filp)
 	pin_tracker_destroy(&pf->tracker);
 	put_pid(pf->owner);
 	kfree(pf);
+	atomic64_dec(&pinmgr_open_files);
 	return 0;
 }
 
@@ -417,6 +426,7 @@ static void pinmgr_fops_show_fdinfo(struct seq_file *m, struct file *filp)
 	seq_printf(m, "pinmgr-pinned-bytes:\t%llu\n",
 		   s.pinned_pages << PAGE_SHIFT);
 	seq_printf(m, "pinmgr-peak-pages:\t%llu\n", s.peak_pages);
+	seq_printf(m, "pinmgr-metadata-bytes:\t%llu\n", s.metadata_bytes);
 }
 
 static const struct file_operations pinmgr_fops = {
@@ -429,11 +439,62 @@ static const struct file_operations pinmgr_fops = {
 	.llseek = noop_llseek,
 };
 
+static ssize_t pinmgr_counter_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
+{
+	struct dev_ext_attribute *ea =
+		container_of(attr, struct dev_ext_attribute, attr);
+
+	return sysfs_emit(buf, "%lld\n", atomic64_read(ea->var));
+}
+
+static struct dev_ext_attribute pinmgr_attrs[] = {
+	{ __ATTR(open_files, 0444, pinmgr_counter_show, NULL),
+	  &pinmgr_open_files },
+	{ __ATTR(regions, 0444, pinmgr_counter_show, NULL),
+	  &pinmgr_counters.regions },
+	{ __ATTR(pinned_pages, 0444, pinmgr_counter_show, NULL),
+	  &pinmgr_counters.pinned_pages },
+	{ __ATTR(peak_pages, 0444, pinmgr_counter_show, NULL),
+	  &pinmgr_counters.peak_pages },
+	{ __ATTR(pins, 0444, pinmgr_counter_show, NULL),
+	  &pinmgr_counters.pins },
+	{ __ATTR(unpins, 0444, pinmgr_counter_show, NULL),
+	  &pinmgr_counters.unpins },
+	{ __ATTR(failed_pins, 0444, pinmgr_counter_show, NULL),
+	  &pinmgr_counters.failed_pins },
+	{ __ATTR(metadata_bytes, 0444, pinmgr_counter_show, NULL),
+	  &pinmgr_counters.metadata_bytes },
+};
+
+static struct attribute *pinmgr_stats_attrs[] = {
+	&pinmgr_attrs[0].attr.attr,
+	&pinmgr_attrs[1].attr.attr,
+	&pinmgr_attrs[2].attr.attr,
+	&pinmgr_attrs[3].attr.attr,
+	&pinmgr_attrs[4].attr.attr,
+	&pinmgr_attrs[5].attr.attr,
+	&pinmgr_attrs[6].attr.attr,
+	&pinmgr_attrs[7].attr.attr,
+	NULL,
+};
+
+static const struct attribute_group pinmgr_stats_group = {
+	.name = "stats",
+	.attrs = pinmgr_stats_attrs,
+};
+
+static const struct attribute_group *pinmgr_groups[] = {
+	&pinmgr_stats_group,
+	NULL,
+};
+
 static struct miscdevice pinmgr_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "pinmgr",
 	.fops = &pinmgr_fops,
 	.mode = 0600,
+	.groups = pinmgr_groups,
 };
 
 module_misc_device(pinmgr_misc);

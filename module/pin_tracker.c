@@ -29,17 +29,104 @@
 #define PIN_RUNS_MIN	8
 
 /**
+ * pin_counters_init() - zero a set of counters
+ * @c: the counters
+ *
+ * Context: any.
+ */
+void pin_counters_init(struct pin_counters *c)
+{
+	atomic64_set(&c->regions, 0);
+	atomic64_set(&c->pinned_pages, 0);
+	atomic64_set(&c->peak_pages, 0);
+	atomic64_set(&c->pins, 0);
+	atomic64_set(&c->unpins, 0);
+	atomic64_set(&c->failed_pins, 0);
+	atomic64_set(&c->metadata_bytes, 0);
+}
+
+/**
+ * pin_counters_read() - read a set of counters
+ * @c: the counters
+ * @stats: filled with a snapshot; the counters are read one by one
+ *
+ * Context: any.
+ */
+void pin_counters_read(struct pin_counters *c, struct pin_tracker_stats *stats)
+{
+	stats->regions = atomic64_read(&c->regions);
+	stats->pinned_pages = atomic64_read(&c->pinned_pages);
+	stats->peak_pages = atomic64_read(&c->peak_pages);
+	stats->pins = atomic64_read(&c->pins);
+	stats->unpins = atomic64_read(&c->unpins);
+	stats->failed_pins = atomic64_read(&c->failed_pins);
+	stats->metadata_bytes = atomic64_read(&c->metadata_bytes);
+}
+
+/* Add (or with negative values, remove) held regions, pages and metadata. */
+static void pin_counters_hold(struct pin_counters *c, long regions,
+			      long pages, long bytes)
+{
+	s64 now, peak;
+
+	atomic64_add(regions, &c->regions);
+	atomic64_add(bytes, &c->metadata_bytes);
+	now = atomic64_add_return(pages, &c->pinned_pages);
+	peak = atomic64_read(&c->peak_pages);
+	while (now > peak && !atomic64_try_cmpxchg(&c->peak_pages, &peak, now))
+		;
+}
+
+static void pin_tracker_hold(struct pin_tracker *t, struct pin_region *r,
+			     int sign)
+{
+	long pages = sign * (long)r->npages;
+	long bytes = sign * (long)r->metadata_bytes;
+
+	pin_counters_hold(&t->counters, sign, pages, bytes);
+	if (t->shared)
+		pin_counters_hold(t->shared, sign, pages, bytes);
+}
+
+enum pin_event { PIN_EVENT_PIN, PIN_EVENT_UNPIN, PIN_EVENT_FAIL };
+
+static void pin_counters_event(struct pin_counters *c, enum pin_event ev)
+{
+	switch (ev) {
+	case PIN_EVENT_PIN:
+		atomic64_inc(&c->pins);
+		break;
+	case PIN_EVENT_UNPIN:
+		atomic64_inc(&c->unpins);
+		break;
+	case PIN_EVENT_FAIL:
+		atomic64_inc(&c->failed_pins);
+		break;
+	}
+}
+
+static void pin_tracker_event(struct pin_tracker *t, enum pin_event ev)
+{
+	pin_counters_event(&t->counters, ev);
+	if (t->shared)
+		pin_counters_event(t->shared, ev);
+}
+
+/**
  * pin_tracker_init() - set up an empty tracker
  * @t: the tracker
  * @mm: the mm to charge; the tracker holds it with mmgrab() until
  *	pin_tracker_destroy()
  * @max_pages: most pages one pin may cover
  * @max_regions: most regions held at once
+ * @shared: counters to update along with the tracker's own, or NULL; they
+ *	must outlive the tracker
  *
  * Context: any context that may sleep.
  */
 void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
-		      unsigned long max_pages, unsigned int max_regions)
+		      unsigned long max_pages, unsigned int max_regions,
+		      struct pin_counters *shared)
 {
 	xa_init(&t->regions);
 	t->next_handle = 1;
@@ -48,11 +135,8 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	t->max_pages = max_pages;
 	t->max_regions = max_regions;
 	atomic_set(&t->nr_regions, 0);
-	atomic64_set(&t->pinned_pages, 0);
-	atomic64_set(&t->peak_pages, 0);
-	atomic64_set(&t->pins, 0);
-	atomic64_set(&t->unpins, 0);
-	atomic64_set(&t->failed_pins, 0);
+	pin_counters_init(&t->counters);
+	t->shared = shared;
 }
 
 /**
@@ -164,19 +248,25 @@ static int pin_region_reserve_runs(struct pin_region *r, unsigned long *cap,
 	return 0;
 }
 
-/* Give back what the run array over-allocated; keep it if that fails. */
+/*
+ * Give back what the run array over-allocated (keep it if that fails) and
+ * note what the region's metadata takes.
+ */
 static void pin_region_shrink_runs(struct pin_region *r, unsigned long cap)
 {
 	struct pin_run *runs;
 
-	if (cap - r->nr_runs <= r->nr_runs / 4)
-		return;
-	runs = kvmalloc_array(r->nr_runs, sizeof(*runs), GFP_KERNEL_ACCOUNT);
-	if (!runs)
-		return;
-	memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
-	kvfree(r->runs);
-	r->runs = runs;
+	if (cap - r->nr_runs > r->nr_runs / 4) {
+		runs = kvmalloc_array(r->nr_runs, sizeof(*runs),
+				      GFP_KERNEL_ACCOUNT);
+		if (runs) {
+			memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
+			kvfree(r->runs);
+			r->runs = runs;
+			cap = r->nr_runs;
+		}
+	}
+	r->metadata_bytes = sizeof(*r) + cap * sizeof(*r->runs);
 }
 
 /* Append @n pinned pages to @r, extending the last run where contiguous. */
@@ -210,23 +300,14 @@ static void pin_region_unpin(struct pin_region *r, bool dirty)
 	}
 }
 
-static void pin_tracker_update_peak(struct pin_tracker *t, s64 now)
-{
-	s64 peak = atomic64_read(&t->peak_pages);
-
-	while (now > peak && !atomic64_try_cmpxchg(&t->peak_pages, &peak, now))
-		;
-}
-
-/* Count @r as pinned and give it the next handle. */
+/* Count @r as held and give it the next handle. */
 static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 			       u32 *handle)
 {
 	u32 id;
 	int ret;
 
-	pin_tracker_update_peak(t, atomic64_add_return(r->npages,
-						       &t->pinned_pages));
+	pin_tracker_hold(t, r, 1);
 	xa_lock(&t->regions);
 	id = t->next_handle;
 	if (id) {
@@ -237,7 +318,7 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 	}
 	xa_unlock(&t->regions);
 	if (ret) {
-		atomic64_sub(r->npages, &t->pinned_pages);
+		pin_tracker_hold(t, r, -1);
 		return ret;
 	}
 	*handle = id;
@@ -350,7 +431,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	ret = pin_tracker_publish(t, r, handle);
 	if (ret)
 		goto out_unpin;
-	atomic64_inc(&t->pins);
+	pin_tracker_event(t, PIN_EVENT_PIN);
 	*npages = total;
 	return 0;
 
@@ -365,7 +446,7 @@ out_uncharge:
 	pin_tracker_uncharge(t, total);
 out_unreserve:
 	atomic_dec(&t->nr_regions);
-	atomic64_inc(&t->failed_pins);
+	pin_tracker_event(t, PIN_EVENT_FAIL);
 	return ret;
 }
 
@@ -373,7 +454,7 @@ static void pin_region_release(struct pin_tracker *t, struct pin_region *r)
 {
 	pin_region_unpin(r, r->writable);
 	pin_tracker_uncharge(t, r->npages);
-	atomic64_sub(r->npages, &t->pinned_pages);
+	pin_tracker_hold(t, r, -1);
 	atomic_dec(&t->nr_regions);
 	kvfree(r->runs);
 	kfree(r);
@@ -459,7 +540,7 @@ int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 
 	if (!r)
 		return -ENOENT;
-	atomic64_inc(&t->unpins);
+	pin_tracker_event(t, PIN_EVENT_UNPIN);
 	pin_tracker_put(t, r);
 	return 0;
 }
@@ -488,7 +569,7 @@ void pin_tracker_destroy(struct pin_tracker *t)
 }
 
 /**
- * pin_tracker_read_stats() - read the tracker's counters
+ * pin_tracker_read_stats() - read the tracker's own counters
  * @t: the tracker
  * @stats: filled with a snapshot; the counters are read one by one
  *
@@ -497,10 +578,5 @@ void pin_tracker_destroy(struct pin_tracker *t)
 void pin_tracker_read_stats(struct pin_tracker *t,
 			    struct pin_tracker_stats *stats)
 {
-	stats->regions = atomic_read(&t->nr_regions);
-	stats->pinned_pages = atomic64_read(&t->pinned_pages);
-	stats->peak_pages = atomic64_read(&t->peak_pages);
-	stats->pins = atomic64_read(&t->pins);
-	stats->unpins = atomic64_read(&t->unpins);
-	stats->failed_pins = atomic64_read(&t->failed_pins);
+	pin_counters_read(&t->counters, stats);
 }

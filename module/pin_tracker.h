@@ -39,6 +39,7 @@ struct pin_run {
  * @npages: number of pinned pages
  * @nr_runs: number of entries in @runs
  * @runs: the pinned pages as physically contiguous runs, in order
+ * @metadata_bytes: bytes of memory this region's tracking takes
  * @writable: pinned with FOLL_WRITE; unpinned with dirtying
  *
  * Everything but @ref is written once before the region is published in the
@@ -52,17 +53,19 @@ struct pin_region {
 	unsigned long npages;
 	unsigned long nr_runs;
 	struct pin_run *runs;
+	size_t metadata_bytes;
 	bool writable;
 };
 
 /**
- * struct pin_tracker_stats - counters of one tracker
- * @regions: regions held (and being pinned)
+ * struct pin_tracker_stats - a snapshot of &struct pin_counters
+ * @regions: regions held
  * @pinned_pages: pages pinned now
  * @peak_pages: most pages pinned at once
  * @pins: successful pins
  * @unpins: successful pin_tracker_unpin() calls
  * @failed_pins: pins that failed after argument checks
+ * @metadata_bytes: bytes of tracking metadata held now
  */
 struct pin_tracker_stats {
 	u64 regions;
@@ -71,6 +74,31 @@ struct pin_tracker_stats {
 	u64 pins;
 	u64 unpins;
 	u64 failed_pins;
+	u64 metadata_bytes;
+};
+
+/**
+ * struct pin_counters - counters of pin activity
+ * @regions: regions held now
+ * @pinned_pages: pages pinned now
+ * @peak_pages: high-water mark of @pinned_pages
+ * @pins: successful pins
+ * @unpins: successful pin_tracker_unpin() calls
+ * @failed_pins: pins that failed after argument checks
+ * @metadata_bytes: bytes of region and run metadata held now
+ *
+ * Each tracker has its own, and may also feed a set shared by many
+ * trackers (a driver's totals). All fields are atomic: updated without
+ * locks and read one by one.
+ */
+struct pin_counters {
+	atomic64_t regions;
+	atomic64_t pinned_pages;
+	atomic64_t peak_pages;
+	atomic64_t pins;
+	atomic64_t unpins;
+	atomic64_t failed_pins;
+	atomic64_t metadata_bytes;
 };
 
 /**
@@ -83,12 +111,9 @@ struct pin_tracker_stats {
  *	from current->mm, which the owner must ensure is @mm.
  * @max_pages: most pages per pin (E2BIG beyond)
  * @max_regions: most regions held at once (ENOSPC beyond)
- * @nr_regions: regions held or being pinned (atomic)
- * @pinned_pages: pages pinned now (atomic)
- * @peak_pages: high-water mark of @pinned_pages (atomic, monotonic)
- * @pins: see &struct pin_tracker_stats (atomic)
- * @unpins: see &struct pin_tracker_stats (atomic)
- * @failed_pins: see &struct pin_tracker_stats (atomic)
+ * @nr_regions: regions held or being pinned, for @max_regions (atomic)
+ * @counters: this tracker's counters
+ * @shared: counters shared with other trackers, or NULL
  */
 struct pin_tracker {
 	struct xarray regions;
@@ -97,15 +122,15 @@ struct pin_tracker {
 	unsigned long max_pages;
 	unsigned int max_regions;
 	atomic_t nr_regions;
-	atomic64_t pinned_pages;
-	atomic64_t peak_pages;
-	atomic64_t pins;
-	atomic64_t unpins;
-	atomic64_t failed_pins;
+	struct pin_counters counters;
+	struct pin_counters *shared;
 };
 
+void pin_counters_init(struct pin_counters *c);
+void pin_counters_read(struct pin_counters *c, struct pin_tracker_stats *stats);
 void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
-		      unsigned long max_pages, unsigned int max_regions);
+		      unsigned long max_pages, unsigned int max_regions,
+		      struct pin_counters *shared);
 void pin_tracker_destroy(struct pin_tracker *t);
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages);

@@ -24,6 +24,7 @@ struct ioc {
 	const char *name;
 	unsigned int nr;
 	size_t size;
+	size_t min_size;	/* the struct's first (v1) size */
 	uint32_t known_flags;
 	bool has_output;
 	/* Fills in a struct (at @buf) that succeeds, except size/flags. */
@@ -60,22 +61,28 @@ _Static_assert(offsetof(struct pinmgr_unpin, handle) ==
 
 static const struct ioc iocs[] = {
 #define I_INFO 0
-	{ "INFO", PINMGR_CMD_INFO, sizeof(struct pinmgr_info), 0, true,
+	{ "INFO", PINMGR_CMD_INFO, sizeof(struct pinmgr_info),
+	  sizeof(struct pinmgr_info), 0, true,
 	  prep_none },
 #define I_PIN 1
-	{ "PIN", PINMGR_CMD_PIN, sizeof(struct pinmgr_pin), PINMGR_PIN_WRITE,
-	  true, prep_pin },
+	{ "PIN", PINMGR_CMD_PIN, sizeof(struct pinmgr_pin),
+	  sizeof(struct pinmgr_pin), PINMGR_PIN_WRITE, true, prep_pin },
 #define I_UNPIN 2
-	{ "UNPIN", PINMGR_CMD_UNPIN, sizeof(struct pinmgr_unpin), 0, false,
+	{ "UNPIN", PINMGR_CMD_UNPIN, sizeof(struct pinmgr_unpin),
+	  sizeof(struct pinmgr_unpin), 0, false,
 	  prep_handle },
 #define I_QUERY 3
-	{ "QUERY", PINMGR_CMD_QUERY, sizeof(struct pinmgr_query), 0, true,
+	{ "QUERY", PINMGR_CMD_QUERY, sizeof(struct pinmgr_query),
+	  sizeof(struct pinmgr_query), 0, true,
 	  prep_handle },
 #define I_SEGMENTS 4
 	{ "SEGMENTS", PINMGR_CMD_SEGMENTS, sizeof(struct pinmgr_segments),
-	  PINMGR_SEGMENTS_PHYS, true, prep_handle },
+	  sizeof(struct pinmgr_segments), PINMGR_SEGMENTS_PHYS, true,
+	  prep_handle },
 #define I_STATS 5
-	{ "STATS", PINMGR_CMD_STATS, sizeof(struct pinmgr_stats), 0, true,
+	/* STATS grew out_metadata_bytes after its first version. */
+	{ "STATS", PINMGR_CMD_STATS, sizeof(struct pinmgr_stats),
+	  offsetof(struct pinmgr_stats, out_metadata_bytes), 0, true,
 	  prep_none },
 };
 
@@ -106,7 +113,8 @@ CASE(size_too_small)
 {
 	const struct ioc *io = arg;
 	struct pinmgr_ctx *ctx = h_open();
-	const uint32_t sizes[] = { 0, 4, 8, io->size - 8, io->size - 1 };
+	const uint32_t sizes[] = { 0, 4, 8, io->min_size - 8,
+				   io->min_size - 1 };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
@@ -261,7 +269,7 @@ CASE(cmd_size_ignored)
 
 #define IOC_CASES(i, n)							\
 	H_CASE_ARG(size_too_small, &iocs[i],				\
-		   n " size 0, 4, 8, sizeof-8, sizeof-1 -> EINVAL"),	\
+		   n " size 0, 4, 8, v1 size-8, v1 size-1 -> EINVAL"),	\
 	H_CASE_ARG(size_big_nonzero_tail, &iocs[i],			\
 		   n " size sizeof+64 with a non-zero tail -> E2BIG, no effect"), \
 	H_CASE_ARG(size_big_zero_tail, &iocs[i],			\
@@ -277,6 +285,26 @@ CASE(cmd_size_ignored)
 		   n " other sizes in the command word -> ok"),		\
 	H_CASE_ARG(enotty_other_dir, &iocs[i],				\
 		   n " as _IO, _IOR, _IOW (not read-write) -> ENOTTY")
+
+/* Userspace built against the first STATS struct keeps working. */
+CASE(stats_v1_size)
+{
+	const size_t v1 = offsetof(struct pinmgr_stats, out_metadata_bytes);
+	struct pinmgr_ctx *ctx = h_open();
+	unsigned char buf[BUFSZ];
+	struct pinmgr_stats st;
+
+	h_pin(ctx, h_anon(h_ps), h_ps, 0);
+	memset(buf, 0xa5, sizeof(buf));
+	memset(buf, 0, v1);
+	set_hdr(buf, v1, 0);
+	ASSERT_OK(h_ioctl(h_fd(ctx), PINMGR_STATS, buf));
+	memcpy(&st, buf, v1);
+	ASSERT_EQ(st.out_regions, 1);
+	ASSERT_EQ(st.out_pinned_pages, 1);
+	ASSERT_MSG(buf[v1] == 0xa5 && buf[sizeof(st) - 1] == 0xa5,
+		   "STATS wrote past the %zu bytes it was given", v1);
+}
 
 /* ---- INFO contents ------------------------------------------------ */
 
@@ -472,6 +500,7 @@ static const struct h_case cases[] = {
 	H_CASE_ARG(readonly_struct, &iocs[I_STATS],
 		   "STATS struct in a read-only page -> EFAULT"),
 	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_ACCESS+1 -> ENOTTY"),
+	H_CASE(stats_v1_size, "STATS with its v1 size -> ok, nothing written past it"),
 	H_CASE(enotty_nr_ff, "ioctl number 0xff, NULL arg -> ENOTTY"),
 	H_CASE(enotty_other_type, "ioctl type 0xBD and 0 -> ENOTTY"),
 	H_CASE(enotty_tcgets, "TCGETS -> ENOTTY (not a tty)"),

@@ -3,6 +3,8 @@
  * STATS: the per-file counters after pins, unpins and failures.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -152,6 +154,76 @@ CASE(stats_match_query_sum)
 	ASSERT_VMPIN_KB(PAGES_KB(sum));
 }
 
+/* One counter of /sys/class/misc/pinmgr/stats/. */
+static long long sys_stat(const char *name)
+{
+	char path[128], buf[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/pinmgr/stats/%s", name);
+	f = fopen(path, "r");
+	ASSERT_MSG(f, "cannot open %s", path);
+	ASSERT_MSG(fgets(buf, sizeof(buf), f), "cannot read %s", path);
+	fclose(f);
+	return atoll(buf);
+}
+
+CASE(stats_metadata_bytes)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(64 * h_ps);
+	struct pinmgr_stats st;
+	struct pinmgr_query q;
+	uint32_t a;
+
+	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_EQ(st.out_metadata_bytes, 0);
+	a = h_pin(ctx, buf, 64 * h_ps, PINMGR_PIN_WRITE);
+	ASSERT_OK(pinmgr_query(ctx, a, &q));
+	ASSERT_OK(pinmgr_stats(ctx, &st));
+	/* At least one run per segment, and a bounded cost per run. */
+	ASSERT_MSG(st.out_metadata_bytes >= q.out_nsegs * 8 &&
+		   st.out_metadata_bytes <= 256 + q.out_nsegs * 32,
+		   "metadata %llu bytes for %llu segments",
+		   (unsigned long long)st.out_metadata_bytes,
+		   (unsigned long long)q.out_nsegs);
+	ASSERT_OK(pinmgr_unpin(ctx, a));
+	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_EQ(st.out_metadata_bytes, 0);
+}
+
+CASE(stats_global_sysfs)
+{
+	long long files = sys_stat("open_files");
+	long long regions = sys_stat("regions");
+	long long pages = sys_stat("pinned_pages");
+	long long pins = sys_stat("pins");
+	long long unpins = sys_stat("unpins");
+	long long failed = sys_stat("failed_pins");
+	struct pinmgr_ctx *a = h_open(), *b = h_open();
+	char *buf = h_anon(16 * h_ps);
+	uint32_t ha, hb;
+
+	ASSERT_EQ(sys_stat("open_files"), files + 2);
+	ha = h_pin(a, buf, 3 * h_ps, 0);
+	hb = h_pin(b, buf, 5 * h_ps, PINMGR_PIN_WRITE);
+	ASSERT_EQ(sys_stat("regions"), regions + 2);
+	ASSERT_EQ(sys_stat("pinned_pages"), pages + 8);
+	ASSERT_EQ(sys_stat("pins"), pins + 2);
+	ASSERT_MSG(sys_stat("peak_pages") >= pages + 8, "peak below current");
+	ASSERT_MSG(sys_stat("metadata_bytes") > 0, "no metadata counted");
+	ASSERT_ERR(pinmgr_pin(a, NULL, h_ps, 0, &hb), EFAULT);
+	ASSERT_EQ(sys_stat("failed_pins"), failed + 1);
+	ASSERT_OK(pinmgr_unpin(a, ha));
+	ASSERT_EQ(sys_stat("unpins"), unpins + 1);
+	ASSERT_EQ(sys_stat("pinned_pages"), pages + 5);
+	/* Closing with a region held takes it out of the totals too. */
+	h_close(b);
+	ASSERT_EQ(sys_stat("regions"), regions);
+	ASSERT_EQ(sys_stat("pinned_pages"), pages);
+	ASSERT_EQ(sys_stat("open_files"), files + 1);
+}
+
 static const struct h_case cases[] = {
 	H_CASE(stats_fresh, "stats of a fresh file are all 0"),
 	H_CASE(stats_after_pins, "stats after 2 pins: regions, pages, peak, pins"),
@@ -162,6 +234,8 @@ static const struct h_case cases[] = {
 	H_CASE(stats_per_file, "stats are per file"),
 	H_CASE(stats_reset_on_reopen, "stats start from 0 on a new file"),
 	H_CASE(stats_match_query_sum, "stats pinned_pages == sum of QUERY npages == VmPin"),
+	H_CASE(stats_metadata_bytes, "stats metadata_bytes counts runs while pinned, 0 after unpin"),
+	H_CASE(stats_global_sysfs, "global totals in /sys/class/misc/pinmgr/stats follow every file"),
 };
 
 int main(void)

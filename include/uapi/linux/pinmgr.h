@@ -276,7 +276,7 @@ struct pinmgr_segments {
  * struct pinmgr_stats - ioctl(PINMGR_STATS)
  * @size: sizeof(struct pinmgr_stats)
  * @flags: must be 0
- * @out_regions: regions held now (including PINs in progress)
+ * @out_regions: regions held now
  * @out_pinned_pages: pages pinned now
  * @out_peak_pages: most pages pinned at once since open
  * @out_pins: successful PINs since open
@@ -284,8 +284,11 @@ struct pinmgr_segments {
  * @out_failed_pins: PINs since open that passed the argument checks
  *	(EINVAL, EOVERFLOW, EFAULT for a range outside the user address
  *	space, E2BIG) and then failed
+ * @out_metadata_bytes: kernel memory the file's regions take to track
+ *	(charged to the opener's memory cgroup)
  *
- * Counters of this file.
+ * Counters of this file. Totals over all files are in
+ * /sys/class/misc/pinmgr/stats/.
  */
 struct pinmgr_stats {
 	__u32 size;
@@ -296,6 +299,7 @@ struct pinmgr_stats {
 	__aligned_u64 out_pins;
 	__aligned_u64 out_unpins;
 	__aligned_u64 out_failed_pins;
+	__aligned_u64 out_metadata_bytes;
 };
 
 #define PINMGR_STATS _IOWR(PINMGR_TYPE, PINMGR_CMD_STATS, struct pinmgr_stats)
