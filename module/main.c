@@ -126,6 +126,71 @@ static int pinmgr_pin(struct pinmgr_ucmd *ucmd)
 	return ret;
 }
 
+/* Ranges of a PIN_VEC read and written per copy_{from,to}_user(). */
+#define PINMGR_VEC_CHUNK 16
+
+/* Undo the first @n pins of a failed PIN_VEC. */
+static void pinmgr_unpin_handles(struct pin_tracker *t, const u32 *handles,
+				 u32 n)
+{
+	while (n--)
+		pin_tracker_unpin(t, handles[n]);
+}
+
+static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_pin_vec *cmd = ucmd->cmd;
+	struct pin_tracker *t = &ucmd->pf->tracker;
+	struct pinmgr_pin_range chunk[PINMGR_VEC_CHUNK];
+	struct pinmgr_pin_range __user *uranges;
+	unsigned long npages;
+	u32 done, i, n;
+	u32 *handles;
+	int ret = 0;
+
+	if (cmd->flags & ~PINMGR_PIN_WRITE || cmd->__reserved || !cmd->count)
+		return -EINVAL;
+	if (cmd->count > PINMGR_PIN_VEC_MAX)
+		return -E2BIG;
+	handles = kvmalloc_array(cmd->count, sizeof(*handles),
+				 GFP_KERNEL_ACCOUNT);
+	if (!handles)
+		return -ENOMEM;
+	uranges = u64_to_user_ptr(cmd->ranges);
+
+	for (done = 0; done < cmd->count; done += n) {
+		n = min_t(u32, cmd->count - done, PINMGR_VEC_CHUNK);
+		if (copy_from_user(chunk, uranges + done, n * sizeof(chunk[0]))) {
+			ret = -EFAULT;
+			goto out_unpin;
+		}
+		for (i = 0; i < n; i++) {
+			ret = pin_tracker_pin(t, chunk[i].addr, chunk[i].length,
+					      cmd->flags & PINMGR_PIN_WRITE,
+					      &handles[done + i], &npages);
+			if (ret) {
+				done += i;
+				goto out_unpin;
+			}
+			chunk[i].out_handle = handles[done + i];
+			chunk[i].out_offset = offset_in_page(chunk[i].addr);
+			chunk[i].out_npages = npages;
+		}
+		if (copy_to_user(uranges + done, chunk, n * sizeof(chunk[0]))) {
+			ret = -EFAULT;
+			done += n;
+			goto out_unpin;
+		}
+	}
+	kvfree(handles);
+	return 0;
+
+out_unpin:
+	pinmgr_unpin_handles(t, handles, done);
+	kvfree(handles);
+	return ret;
+}
+
 static int pinmgr_unpin(struct pinmgr_ucmd *ucmd)
 {
 	struct pinmgr_unpin *cmd = ucmd->cmd;
@@ -300,6 +365,7 @@ union pinmgr_ucmd_buffer {
 	struct pinmgr_segments segments;
 	struct pinmgr_stats stats;
 	struct pinmgr_access access;
+	struct pinmgr_pin_vec pin_vec;
 };
 
 /**
@@ -345,6 +411,8 @@ static const struct pinmgr_ioctl_op pinmgr_ops[] = {
 		  out_failed_pins),
 	PINMGR_TEST_OP(PINMGR_CMD_ACCESS, pinmgr_access, struct pinmgr_access,
 		       buf),
+	PINMGR_OP(PINMGR_CMD_PIN_VEC, pinmgr_pin_vec, struct pinmgr_pin_vec,
+		  ranges),
 };
 
 static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,

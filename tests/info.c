@@ -46,6 +46,19 @@ static void prep_pin(struct pinmgr_ctx *ctx, void *buf)
 	p->length = h_ps;
 }
 
+static void prep_pin_vec(struct pinmgr_ctx *ctx, void *buf)
+{
+	struct pinmgr_pin_vec *v = buf;
+	struct pinmgr_pin_range *r = h_map(h_ps, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	(void)ctx;
+	r->addr = (uintptr_t)h_anon(h_ps);
+	r->length = h_ps;
+	v->count = 1;
+	v->ranges = (uintptr_t)r;
+}
+
 /* unpin, query and segments all have the handle at the same offset */
 static void prep_handle(struct pinmgr_ctx *ctx, void *buf)
 {
@@ -84,6 +97,10 @@ static const struct ioc iocs[] = {
 	{ "STATS", PINMGR_CMD_STATS, sizeof(struct pinmgr_stats),
 	  offsetof(struct pinmgr_stats, out_metadata_bytes), 0, true,
 	  prep_none },
+#define I_PIN_VEC 6
+	{ "PIN_VEC", PINMGR_CMD_PIN_VEC, sizeof(struct pinmgr_pin_vec),
+	  sizeof(struct pinmgr_pin_vec), PINMGR_PIN_WRITE, false,
+	  prep_pin_vec },
 };
 
 static unsigned long cmd_of(const struct ioc *io)
@@ -438,9 +455,9 @@ CASE(enotty_next_nr)
 	struct pinmgr_ctx *ctx = h_open();
 	struct pinmgr_info in = { .size = sizeof(in) };
 
-	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_ACCESS + 1,
+	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_PIN_VEC + 1,
 					   struct pinmgr_info), NULL), ENOTTY);
-	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_ACCESS + 1,
+	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_PIN_VEC + 1,
 					   struct pinmgr_info), &in), ENOTTY);
 }
 
@@ -489,6 +506,7 @@ static const struct h_case cases[] = {
 	IOC_CASES(I_QUERY, "QUERY"),
 	IOC_CASES(I_SEGMENTS, "SEGMENTS"),
 	IOC_CASES(I_STATS, "STATS"),
+	IOC_CASES(I_PIN_VEC, "PIN_VEC"),
 	H_CASE_ARG(readonly_struct, &iocs[I_INFO],
 		   "INFO struct in a read-only page -> EFAULT"),
 	H_CASE_ARG(readonly_struct, &iocs[I_PIN],
@@ -499,7 +517,7 @@ static const struct h_case cases[] = {
 		   "SEGMENTS struct in a read-only page -> EFAULT"),
 	H_CASE_ARG(readonly_struct, &iocs[I_STATS],
 		   "STATS struct in a read-only page -> EFAULT"),
-	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_ACCESS+1 -> ENOTTY"),
+	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_PIN_VEC+1 -> ENOTTY"),
 	H_CASE(stats_v1_size, "STATS with its v1 size -> ok, nothing written past it"),
 	H_CASE(enotty_nr_ff, "ioctl number 0xff, NULL arg -> ENOTTY"),
 	H_CASE(enotty_other_type, "ioctl type 0xBD and 0 -> ENOTTY"),

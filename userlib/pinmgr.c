@@ -338,3 +338,34 @@ PINMGR_EXPORT int pinmgr_access(struct pinmgr_ctx *ctx, uint32_t handle,
 	req.buf = (uintptr_t)buf;
 	return pinmgr_ioctl(ctx, PINMGR_ACCESS, &req);
 }
+
+/**
+ * pinmgr_pin_vec() - PINMGR_PIN_VEC: pin many ranges in one call
+ * @ctx: the context
+ * @flags: %PINMGR_PIN_WRITE or 0, for every range
+ * @ranges: @count ranges; the caller fills in addr and length, the call
+ *	fills in out_handle, out_offset and out_npages
+ * @count: number of ranges, 1 to %PINMGR_PIN_VEC_MAX
+ *
+ * All or nothing: on failure no range stays pinned and the out_ fields are
+ * undefined.
+ *
+ * Return: 0; -EINVAL if @ctx or @ranges is NULL or @count is 0; -E2BIG past
+ * %PINMGR_PIN_VEC_MAX; or the -errno of the first range that failed (see
+ * pinmgr_pin()).
+ */
+PINMGR_EXPORT int pinmgr_pin_vec(struct pinmgr_ctx *ctx, unsigned int flags,
+				 struct pinmgr_pin_range *ranges,
+				 unsigned int count)
+{
+	struct pinmgr_pin_vec req;
+
+	if (!ctx || !ranges || !count)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.flags = flags;
+	req.count = count;
+	req.ranges = (uintptr_t)ranges;
+	return pinmgr_ioctl(ctx, PINMGR_PIN_VEC, &req);
+}

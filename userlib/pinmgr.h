@@ -30,6 +30,8 @@ int pinmgr_fd(const struct pinmgr_ctx *ctx);
 int pinmgr_info(struct pinmgr_ctx *ctx, struct pinmgr_info *info);
 int pinmgr_pin(struct pinmgr_ctx *ctx, const void *addr, size_t length,
 	       unsigned int flags, uint32_t *handle);
+int pinmgr_pin_vec(struct pinmgr_ctx *ctx, unsigned int flags,
+		   struct pinmgr_pin_range *ranges, unsigned int count);
 int pinmgr_unpin(struct pinmgr_ctx *ctx, uint32_t handle);
 int pinmgr_query(struct pinmgr_ctx *ctx, uint32_t handle,
 		 struct pinmgr_query *query);

@@ -43,8 +43,9 @@
  * - EINVAL: @size smaller than the first version of the struct, unknown
  *   @flags bits, a non-zero reserved field, or a zero length.
  * - E2BIG: @size larger than the module's struct with non-zero bytes past
- *   its end; or a PIN of more pages than the ``max_pages_per_pin`` limit
- *   reported by %PINMGR_INFO.
+ *   its end; a PIN of more pages than the ``max_pages_per_pin`` limit
+ *   reported by %PINMGR_INFO; a PIN_VEC of more than %PINMGR_PIN_VEC_MAX
+ *   ranges.
  * - EOVERFLOW: address + length wraps around.
  * - EACCES: the caller's mm is not the mm of the process that opened the
  *   file.
@@ -122,7 +123,11 @@ enum {
 	PINMGR_CMD_SEGMENTS,
 	PINMGR_CMD_STATS,
 	PINMGR_CMD_ACCESS,
+	PINMGR_CMD_PIN_VEC,
 };
+
+/* The most ranges one PINMGR_PIN_VEC may carry (E2BIG beyond). */
+#define PINMGR_PIN_VEC_MAX	65536
 
 /**
  * struct pinmgr_info - ioctl(PINMGR_INFO)
@@ -334,5 +339,49 @@ struct pinmgr_access {
 };
 
 #define PINMGR_ACCESS _IOWR(PINMGR_TYPE, PINMGR_CMD_ACCESS, struct pinmgr_access)
+
+/**
+ * struct pinmgr_pin_range - one range of &struct pinmgr_pin_vec
+ * @addr: user address of the first byte; any alignment
+ * @length: length in bytes, not 0
+ * @out_handle: handle of the range's region
+ * @out_offset: offset of @addr in the first pinned page
+ * @out_npages: number of pages pinned for this range
+ *
+ * The fields mean what they mean in &struct pinmgr_pin.
+ */
+struct pinmgr_pin_range {
+	__aligned_u64 addr;
+	__aligned_u64 length;
+	__u32 out_handle;
+	__u32 out_offset;
+	__aligned_u64 out_npages;
+};
+
+/**
+ * struct pinmgr_pin_vec - ioctl(PINMGR_PIN_VEC)
+ * @size: sizeof(struct pinmgr_pin_vec)
+ * @flags: &enum pinmgr_pin_flags, for every range
+ * @count: number of ranges at @ranges, 1 to %PINMGR_PIN_VEC_MAX
+ * @__reserved: must be 0
+ * @ranges: user pointer to @count &struct pinmgr_pin_range, read for
+ *	@addr and @length and written with the out_ fields
+ *
+ * Pins many ranges in one call, one region (and handle) per range, for
+ * applications that register thousands of buffers at once. All or nothing:
+ * if any range fails, every range pinned by this call is unpinned again,
+ * the call fails with that range's errno, and the out_ fields of @ranges
+ * are undefined. Each range counts against ``max_regions`` and
+ * ``max_pages_per_pin`` as a PIN would.
+ */
+struct pinmgr_pin_vec {
+	__u32 size;
+	__u32 flags;
+	__u32 count;
+	__u32 __reserved;
+	__aligned_u64 ranges;
+};
+
+#define PINMGR_PIN_VEC _IOWR(PINMGR_TYPE, PINMGR_CMD_PIN_VEC, struct pinmgr_pin_vec)
 
 #endif /* _UAPI_LINUX_PINMGR_H */
