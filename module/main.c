@@ -298,10 +298,12 @@ static int pinmgr_stats(struct pinmgr_ucmd *ucmd)
 /*
  * Copy between the user's buffer and the pinned pages themselves, as a
  * device doing DMA through the pin would see them. @pos is the byte offset
- * from the start of the region's first page.
+ * from the start of the region's first page. Writes go through @bounce so
+ * that a fault part-way stores only bytes the user really supplied
+ * (copy_from_user() zero-fills what it could not copy).
  */
 static int pinmgr_copy_pages(struct pin_region *r, u64 pos, u64 len,
-			     void __user *ubuf, bool write)
+			     void __user *ubuf, bool write, void *bounce)
 {
 	unsigned long off, n, left;
 	struct page *page;
@@ -311,14 +313,17 @@ static int pinmgr_copy_pages(struct pin_region *r, u64 pos, u64 len,
 		page = pin_region_page(r, pos >> PAGE_SHIFT);
 		off = offset_in_page(pos);
 		n = min_t(u64, len, PAGE_SIZE - off);
-		kaddr = kmap_local_page(page);
 		if (write) {
-			left = copy_from_user(kaddr + off, ubuf, n);
+			left = copy_from_user(bounce, ubuf, n);
+			kaddr = kmap_local_page(page);
+			memcpy(kaddr + off, bounce, n - left);
+			kunmap_local(kaddr);
 			flush_dcache_page(page);
 		} else {
+			kaddr = kmap_local_page(page);
 			left = copy_to_user(ubuf, kaddr + off, n);
+			kunmap_local(kaddr);
 		}
-		kunmap_local(kaddr);
 		if (left)
 			return -EFAULT;
 		pos += n;
@@ -337,22 +342,35 @@ static int pinmgr_access(struct pinmgr_ucmd *ucmd)
 	struct pin_tracker *t = &ucmd->pf->tracker;
 	bool write = cmd->flags & PINMGR_ACCESS_WRITE;
 	struct pin_region *r;
+	void *bounce = NULL;
 	int ret;
 
-	if (cmd->flags & ~PINMGR_ACCESS_WRITE || cmd->__reserved)
+	if (cmd->flags & ~PINMGR_ACCESS_WRITE || cmd->__reserved ||
+	    !cmd->length)
 		return -EINVAL;
 	r = pin_tracker_get(t, cmd->handle);
 	if (!r)
 		return -ENOENT;
-	if (write && !r->writable)
+	if (write && !r->writable) {
 		ret = -EPERM;
-	else if (cmd->offset > r->length ||
-		 cmd->length > r->length - cmd->offset)
+		goto out_put;
+	}
+	if (cmd->offset > r->length || cmd->length > r->length - cmd->offset) {
 		ret = -ERANGE;
-	else
-		ret = pinmgr_copy_pages(r, offset_in_page(r->addr) + cmd->offset,
-					cmd->length, u64_to_user_ptr(cmd->buf),
-					write);
+		goto out_put;
+	}
+	if (write) {
+		bounce = kmalloc(PAGE_SIZE, GFP_KERNEL);
+		if (!bounce) {
+			ret = -ENOMEM;
+			goto out_put;
+		}
+	}
+	ret = pinmgr_copy_pages(r, offset_in_page(r->addr) + cmd->offset,
+				cmd->length, u64_to_user_ptr(cmd->buf), write,
+				bounce);
+	kfree(bounce);
+out_put:
 	pin_tracker_put(t, r);
 	return ret;
 }

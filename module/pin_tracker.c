@@ -189,18 +189,42 @@ struct pin_plan {
 };
 
 /*
- * Look at the VMA holding @addr and decide how to pin up to @end in it.
- *
- * Writable pins of shared file mappings that the filesystem writes back are
- * refused: GUP on kernels before 6.5 allows them, and a device writing to
- * pages the filesystem thinks clean corrupts data (pin_user_pages.rst,
- * "case 1"). Checked on every kernel so the errno is the same everywhere.
- *
- * Read-only pins of private mappings may need COW broken first, see
- * compat_ro_longterm_gup_flags().
- *
- * The VMA may change once mmap_lock is dropped; GUP then works on whatever
- * is mapped, and compat_pages_longterm_writable_ok() rechecks the pages.
+ * Refuse writable pins of shared file mappings that the filesystem writes
+ * back: GUP on kernels before 6.5 allows them, and a device writing to pages
+ * the filesystem thinks clean corrupts data (pin_user_pages.rst, "case 1").
+ * Checked for the whole range before anything is pinned, on every kernel,
+ * so the errno is the same everywhere and does not depend on which pages
+ * GUP would have failed on first.
+ */
+static int pin_check_policy(struct mm_struct *mm, unsigned long start,
+			    unsigned long end)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr = start;
+	int ret = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	while (addr < end) {
+		vma = find_vma(mm, addr);
+		if (!vma || vma->vm_start >= end)
+			break;	/* a hole: GUP reports it */
+		if (compat_vma_needs_dirty_tracking(vma)) {
+			ret = -EOPNOTSUPP;
+			break;
+		}
+		addr = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/*
+ * Look at the VMA holding @addr and decide how to pin up to @end in it:
+ * read-only pins of private mappings may need COW broken first, see
+ * compat_ro_longterm_gup_flags(). The VMA may change once mmap_lock is
+ * dropped; GUP then works on whatever is mapped, and
+ * compat_pages_longterm_writable_ok() rechecks what it pinned.
  */
 static int pin_plan_vma(struct mm_struct *mm, unsigned long addr,
 			unsigned long end, bool writable, struct pin_plan *plan)
@@ -211,18 +235,16 @@ static int pin_plan_vma(struct mm_struct *mm, unsigned long addr,
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	vma = vma_lookup(mm, addr);
-	if (!vma) {
-		ret = -EFAULT;
-	} else if (writable) {
-		if (compat_vma_needs_dirty_tracking(vma))
-			ret = -EOPNOTSUPP;
-		plan->gup_flags = FOLL_LONGTERM | FOLL_WRITE;
-	} else {
-		plan->gup_flags = FOLL_LONGTERM |
-				  compat_ro_longterm_gup_flags(vma);
-	}
-	if (vma)
+	if (vma) {
 		plan->end = min(end, vma->vm_end);
+		plan->gup_flags = FOLL_LONGTERM;
+		if (writable)
+			plan->gup_flags |= FOLL_WRITE;
+		else
+			plan->gup_flags |= compat_ro_longterm_gup_flags(vma);
+	} else {
+		ret = -EFAULT;
+	}
 	mmap_read_unlock(mm);
 	return ret;
 }
@@ -375,6 +397,11 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	ret = pin_tracker_charge(t, total);
 	if (ret)
 		goto out_unreserve;
+	if (writable) {
+		ret = pin_check_policy(t->mm, start, end);
+		if (ret)
+			goto out_uncharge;
+	}
 
 	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r) {

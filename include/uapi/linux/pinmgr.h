@@ -316,8 +316,8 @@ struct pinmgr_stats {
  * @handle: handle returned by PIN
  * @__reserved: must be 0
  * @offset: byte offset from the region's address (&struct pinmgr_pin.addr)
- * @length: bytes to copy; @offset + @length must not pass the region's
- *	length (ERANGE)
+ * @length: bytes to copy, not 0; @offset + @length must not pass the
+ *	region's length (ERANGE)
  * @buf: user buffer of @length bytes to read from or write to
  *
  * Behaves like a device doing DMA through the pin: the bytes are copied
@@ -326,7 +326,9 @@ struct pinmgr_stats {
  * see after munmap, mremap, fork, MADV_DONTNEED ... For tests only: it
  * answers ENOTTY unless the module was loaded with ``test_access=1`` (or
  * root set /sys/module/pinmgr/parameters/test_access) before the file was
- * opened; INFO reports %PINMGR_CAP_TEST_ACCESS when it works.
+ * opened; INFO reports %PINMGR_CAP_TEST_ACCESS when it works. A write
+ * that faults part-way stores only the bytes read from @buf before the
+ * fault and fails with EFAULT.
  */
 struct pinmgr_access {
 	__u32 size;
