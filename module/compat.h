@@ -13,6 +13,7 @@
 
 #include <linux/backing-dev.h>
 #include <linux/fs.h>
+#include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 
@@ -68,6 +69,51 @@ static inline unsigned int compat_ro_longterm_gup_flags(struct vm_area_struct *v
 #else
 	return 0;
 #endif
+}
+
+/**
+ * compat_hugetlb_longterm_unsafe() - must GUP not see FOLL_LONGTERM here?
+ * @vma: the VMA a pin starts in, under mmap_lock
+ *
+ * On 6.1, GUP's hugetlb walker cannot handle a long-term pin of a hugetlb
+ * page that sits in ZONE_MOVABLE (possible with movablecore= or
+ * kernelcore=): instead of migrating it, it warns (a WARN_ON_ONCE any user
+ * could trigger) and fails. pinmgr then pins hugetlb pages without
+ * FOLL_LONGTERM and checks them itself with compat_pages_longterm_pinnable():
+ * a FOLL_PIN is the same pin either way, FOLL_LONGTERM only adds that check
+ * (and the migration this kernel cannot do for hugetlb).
+ *
+ * Context: mmap_lock held for read.
+ * Return: true if a pin in @vma must be taken without FOLL_LONGTERM and
+ * checked with compat_pages_longterm_pinnable().
+ */
+static inline bool compat_hugetlb_longterm_unsafe(struct vm_area_struct *vma)
+{
+#ifdef PINMGR_HAVE_GUP_HUGETLB_LONGTERM_MOVABLE_FAILS
+	return is_vm_hugetlb_page(vma);
+#else
+	return false;
+#endif
+}
+
+/**
+ * compat_pages_longterm_pinnable() - may these pages be pinned long-term?
+ * @pages: pages just pinned without FOLL_LONGTERM
+ * @n: number of entries in @pages
+ *
+ * Context: any.
+ * Return: false if a page is in ZONE_MOVABLE, where a long-term pin would
+ * block memory offlining and compaction.
+ */
+static inline bool compat_pages_longterm_pinnable(struct page **pages,
+						  unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++)
+		if (is_zone_movable_page(pages[i]))
+			return false;
+	return true;
 }
 
 /**

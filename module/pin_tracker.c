@@ -182,10 +182,12 @@ static void pin_tracker_uncharge(struct pin_tracker *t, unsigned long npages)
  * struct pin_plan - how to pin the part of a range inside one VMA
  * @end: end of that part (the VMA's end, or the range's)
  * @gup_flags: FOLL_ flags for pin_user_pages_fast()
+ * @check_pinnable: FOLL_LONGTERM had to be left out; check the pages
  */
 struct pin_plan {
 	unsigned long end;
 	unsigned int gup_flags;
+	bool check_pinnable;
 };
 
 /*
@@ -242,6 +244,9 @@ static int pin_plan_vma(struct mm_struct *mm, unsigned long addr,
 			plan->gup_flags |= FOLL_WRITE;
 		else
 			plan->gup_flags |= compat_ro_longterm_gup_flags(vma);
+		plan->check_pinnable = compat_hugetlb_longterm_unsafe(vma);
+		if (plan->check_pinnable)
+			plan->gup_flags &= ~FOLL_LONGTERM;
 	} else {
 		ret = -EFAULT;
 	}
@@ -437,6 +442,13 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    !compat_pages_longterm_writable_ok(batch, got)) {
 			unpin_user_pages(batch, got);
 			ret = -EOPNOTSUPP;
+			goto out_unpin;
+		}
+		if (plan.check_pinnable &&
+		    !compat_pages_longterm_pinnable(batch, got)) {
+			/* What GUP returns when it cannot migrate. */
+			unpin_user_pages(batch, got);
+			ret = -ENOMEM;
 			goto out_unpin;
 		}
 		ret = pin_region_reserve_runs(r, &cap, got, total);

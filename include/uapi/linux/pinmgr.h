@@ -54,8 +54,10 @@
  * - ENOSPC: the file already holds ``max_regions`` regions, or it has used
  *   up its 2^32 - 1 handles (handles are never reused while it is open).
  * - ENOMEM: pinning would exceed ``RLIMIT_MEMLOCK`` (checked against the
- *   opener's pinned memory unless the caller has ``CAP_IPC_LOCK``), or the
- *   kernel (or the memory cgroup) is out of memory.
+ *   opener's pinned memory unless the caller has ``CAP_IPC_LOCK``); the
+ *   kernel (or the memory cgroup) is out of memory; or a page could not be
+ *   migrated out of ZONE_MOVABLE first (on 6.1, hugetlb pages there never
+ *   can be: GUP cannot migrate them for a long-term pin).
  * - EOPNOTSUPP: %PINMGR_PIN_WRITE on a shared file mapping whose
  *   filesystem writes pages back (ext4, xfs, ...). Long-term writable pins
  *   of such pages corrupt data or crash the filesystem; anonymous memory,
