@@ -1012,6 +1012,19 @@ static void final_check(const void *arg)
 
 static int npass, nfail, nskip;
 
+static size_t case_num;
+static const char *case_name;
+
+void h_case_timeout(unsigned int seconds)
+{
+	if (in_thread() || h_in_child() || phase != PHASE_CASE)
+		return;
+	snprintf(timeout_line, sizeof(timeout_line),
+		 "not ok %zu - %s # timed out after %u s\n", case_num,
+		 case_name, seconds);
+	alarm(seconds);
+}
+
 static void run_case(size_t num, const char *name,
 		     void (*fn)(const void *), const void *arg)
 {
@@ -1022,6 +1035,8 @@ static void run_case(size_t num, const char *name,
 	pthread_mutex_lock(&thread_lock);
 	thread_failed = false;
 	pthread_mutex_unlock(&thread_lock);
+	case_num = num;
+	case_name = name;
 	snprintf(timeout_line, sizeof(timeout_line),
 		 "not ok %zu - %s # timed out after %d s\n", num, name,
 		 CASE_TIMEOUT_S);
@@ -1098,4 +1113,154 @@ int h_main(const struct h_case *cases, size_t n)
 	       npass, nfail, nskip);
 	fflush(stdout);
 	return nfail ? 1 : 0;
+}
+
+/* ---- PINMGR_ACCESS, the test-only device path --------------------- */
+
+static pid_t test_access_pid;
+static char test_access_old[8];
+
+static void test_access_restore(void)
+{
+	if (getpid() == test_access_pid)
+		write_file("/sys/module/pinmgr/parameters/test_access",
+			   test_access_old);
+}
+
+int h_test_access_enable(void)
+{
+	static const char path[] = "/sys/module/pinmgr/parameters/test_access";
+	char old[8];
+	int ret;
+
+	/* a bool parameter: reads "Y" or "N", accepts "1" and "0" */
+	ret = read_file(path, old, sizeof(old));
+	if (ret < 0)
+		return ret;
+	snprintf(test_access_old, sizeof(test_access_old), "%c\n",
+		 old[0] == 'Y' || old[0] == 'y' || old[0] == '1' ? '1' : '0');
+	ret = write_file(path, "1\n");
+	if (ret < 0)
+		return ret;
+	if (!test_access_pid) {
+		test_access_pid = getpid();
+		atexit(test_access_restore);
+	}
+	return 0;
+}
+
+void h_require_test_access(struct pinmgr_ctx *ctx)
+{
+	struct pinmgr_info in;
+
+	ASSERT_OK(pinmgr_info(ctx, &in));
+	if (!(in.out_caps & PINMGR_CAP_TEST_ACCESS))
+		h_skip("no PINMGR_CAP_TEST_ACCESS on this file (module parameter test_access unset or missing)");
+}
+
+void h_dev_read(struct pinmgr_ctx *ctx, uint32_t handle, uint64_t off,
+		void *buf, size_t len)
+{
+	ASSERT_OK(pinmgr_access(ctx, handle, 0, off, buf, len));
+}
+
+void h_dev_write(struct pinmgr_ctx *ctx, uint32_t handle, uint64_t off,
+		 const void *buf, size_t len)
+{
+	ASSERT_OK(pinmgr_access(ctx, handle, PINMGR_ACCESS_WRITE, off,
+				(void *)buf, len));
+}
+
+/* The pattern, 8 bytes at a time: word @w (bytes 8w..8w+7, little-endian)
+ * mixes the word's index, its page and the seed. */
+static inline uint64_t pattern_word(uint64_t w, unsigned int seed)
+{
+	return (w * 0x9e3779b97f4a7c15ULL) ^ ((w >> 9) * 0xc2b2ae3d27d4eb4fULL) ^
+	       ((seed + 1) * 0xd1b54a32d192ed03ULL);
+}
+
+static inline uint8_t pattern_byte(size_t i, unsigned int seed)
+{
+	return (uint8_t)(pattern_word(i / 8, seed) >> (8 * (i % 8)));
+}
+
+void h_fill(void *p, size_t len, unsigned int seed)
+{
+	uint8_t *b = p;
+	size_t i, words = len / 8;
+
+	for (i = 0; i < words; i++) {
+		uint64_t v = pattern_word(i, seed);
+
+		memcpy(b + 8 * i, &v, 8);
+	}
+	for (i = words * 8; i < len; i++)
+		b[i] = pattern_byte(i, seed);
+}
+
+/* What the bytes at @b[@i...] look like, for a failure message. */
+static void pattern_guess(const uint8_t *b, size_t i, size_t len, char *out,
+			  size_t outlen)
+{
+	size_t n = len - i < 64 ? len - i : 64, j;
+	unsigned int s;
+
+	for (j = 0; j < n && b[i + j] == 0; j++)
+		;
+	if (j == n) {
+		snprintf(out, outlen, "; zeros there");
+		return;
+	}
+	for (j = 0; j < n && b[i + j] == 0x5a; j++)
+		;
+	if (j == n) {
+		snprintf(out, outlen, "; 0x5a there (h_anon's fill)");
+		return;
+	}
+	for (s = 0; s < 256; s++) {
+		for (j = 0; j < n && b[i + j] == pattern_byte(i + j, s); j++)
+			;
+		if (j == n) {
+			snprintf(out, outlen, "; pattern %u there", s);
+			return;
+		}
+	}
+	out[0] = '\0';
+}
+
+void h_assert_pattern(const void *p, size_t len, unsigned int seed,
+		      const char *what)
+{
+	const uint8_t *b = p;
+	size_t i, first = len, bad = 0, words = len / 8;
+	char guess[64];
+
+	for (i = 0; i < words; i++) {
+		uint64_t v;
+
+		memcpy(&v, b + 8 * i, 8);
+		if (v != pattern_word(i, seed))
+			break;
+	}
+	for (i *= 8; i < len; i++) {
+		if (b[i] != pattern_byte(i, seed)) {
+			if (!bad++)
+				first = i;
+		}
+	}
+	if (!bad)
+		return;
+	pattern_guess(b, first, len, guess, sizeof(guess));
+	h_fail("%s: expected pattern %u, %zu of %zu bytes differ; first at offset %zu (page %zu): 0x%02x, expected 0x%02x%s",
+	       what, seed, bad, len, first, first / h_ps, b[first],
+	       pattern_byte(first, seed), guess);
+}
+
+void h_pagemap_pfns(const void *addr, size_t npages, uint64_t *pfns)
+{
+	size_t i;
+
+	pagemap_read(addr, npages, pfns);
+	for (i = 0; i < npages; i++)
+		pfns[i] = (pfns[i] & PM_PRESENT) ? pfns[i] & PM_PFN_MASK : 0;
 }

@@ -117,6 +117,11 @@ const char *h_retstr(char *buf, size_t len, long long ret);
 		_r;							\
 	})
 
+/* The current case may run @seconds from now (instead of the default
+ * 60 s) before it is reported as timed out and the program ends. Main
+ * thread only. The VM's per-program timeout still applies. */
+void h_case_timeout(unsigned int seconds);
+
 /* Cleanups run after the case, newest first. Main thread only. */
 void h_defer(void (*fn)(void *p, size_t n), void *p, size_t n);
 /* Runs the newest cleanup registered for @p now, and forgets it. */
@@ -241,5 +246,36 @@ const char *h_mount_tmp(const char *fstype);
 /* A file of @len bytes in @dir, opened O_RDWR (closed and unlinked after
  * the case). */
 int h_tmpfile(const char *dir, size_t len);
+
+/* ---- PINMGR_ACCESS, the test-only device path --------------------- */
+
+/*
+ * Sets the module parameter test_access to 1 for the rest of the program;
+ * the previous value is written back at exit (atexit, by this process
+ * only). Call from main() before h_main(), so that every file the cases
+ * open can use PINMGR_ACCESS. 0 or -errno (-ENOENT: no such parameter).
+ */
+int h_test_access_enable(void);
+/* Skips the case unless INFO on @ctx reports PINMGR_CAP_TEST_ACCESS. */
+void h_require_test_access(struct pinmgr_ctx *ctx);
+/* What the device reads from / writes to @len bytes of a region at @off
+ * (PINMGR_ACCESS); fails the case unless the ioctl succeeds. */
+void h_dev_read(struct pinmgr_ctx *ctx, uint32_t handle, uint64_t off,
+		void *buf, size_t len);
+void h_dev_write(struct pinmgr_ctx *ctx, uint32_t handle, uint64_t off,
+		 const void *buf, size_t len);
+
+/* A byte pattern that differs per @seed, per page and within a page
+ * (never all zero bytes, nor all 0x5a like h_anon()). */
+void h_fill(void *p, size_t len, unsigned int seed);
+/* Fails the case unless @p holds h_fill(@seed); the reason names @what,
+ * the first differing offset, the number of differing bytes and, if the
+ * first differing byte belongs to another pattern, what it looks like. */
+void h_assert_pattern(const void *p, size_t len, unsigned int seed,
+		      const char *what);
+
+/* PFNs of @npages pages from @addr via /proc/self/pagemap (root only);
+ * 0 for a page that is not present. */
+void h_pagemap_pfns(const void *addr, size_t npages, uint64_t *pfns);
 
 #endif /* PINMGR_TESTS_HARNESS_H */

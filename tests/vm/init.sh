@@ -6,6 +6,9 @@
 #   MODE            check | demo
 #   TEST_TIMEOUT    seconds each test program may run before it is killed
 #   SETTLE_TIMEOUT  seconds to wait for asynchronous unpins / fput (see settle)
+#   PROGS           check mode: the programs of /tests this boot runs, in
+#                   order (run.sh splits them over its boots); if unset,
+#                   every top-level executable of /tests
 #
 # Everything the host parses is one line starting with the marker "$M ", and
 # is written with a single printf, so that kernel messages on the same serial
@@ -333,9 +336,10 @@ check_klog vm "kernel log clean after boot and insmod"
 case $MODE in
 check)
 	# Top-level executables only, by name (LC_ALL=C order); subdirectories
-	# of /tests hold helpers.
+	# of /tests hold helpers. PROGS, when set, picks this boot's share.
 	# shellcheck disable=SC2012 # names are checked by run.sh: no spaces
-	for t in $(cd /tests && ls | LC_ALL=C sort); do
+	[ "${PROGS+set}" = set ] || PROGS=$(cd /tests && ls | LC_ALL=C sort)
+	for t in $PROGS; do
 		[ -f "/tests/$t" ] && [ -x "/tests/$t" ] && run_prog "$t"
 	done
 	;;

@@ -7,6 +7,10 @@
 #   tests/vm/run.sh check     every program in $BUILD/tests/bin (make check)
 #   tests/vm/run.sh demo      $BUILD/tests/demo/pinmgr-demo (make demo)
 #
+# check boots twice when it has to: the programs named movable* need a
+# ZONE_MOVABLE and run in a second boot with PINMGR_VM_MOVABLE_APPEND
+# (default movablecore=1G) added to the kernel command line.
+#
 # See tests/vm/README.md for the environment knobs, the output format and how
 # the guest side (tests/vm/init.sh) talks to this script.
 
@@ -49,6 +53,9 @@ TIMEOUT=${PINMGR_VM_TIMEOUT:-$default_timeout}	# whole VM run, seconds
 TEST_TIMEOUT=${PINMGR_TEST_TIMEOUT:-120}	# each test program, seconds
 SETTLE_TIMEOUT=${PINMGR_SETTLE_TIMEOUT:-5}	# async unpin/close grace, seconds
 APPEND=${PINMGR_VM_APPEND:-}			# extra kernel command line
+# Extra kernel command line of the second boot (check mode), which runs the
+# programs named movable*. Set but empty: that boot gets no extra arguments.
+MOVABLE_APPEND=${PINMGR_VM_MOVABLE_APPEND-movablecore=1G}
 QEMU_EXTRA=${PINMGR_VM_QEMU_ARGS:-}		# extra QEMU arguments (word-split)
 CPU=${PINMGR_VM_CPU:-max}
 PVH=${PINMGR_VM_PVH:-1}				# 0: boot the bzImage as is
@@ -140,6 +147,28 @@ else
 	fi
 fi
 
+# Boots: the name of each boot (also the label of its own checks, as in
+# "vm: insmod pinmgr.ko"), the programs it runs and its extra kernel
+# arguments. Programs named movable* run in a second boot with
+# $MOVABLE_APPEND. A boot without programs is left out, except that the
+# first one runs when there are none at all (to say so). demo: one boot.
+BOOTS=()
+declare -A BOOT_PROGS=() BOOT_APPEND=()
+main_progs=() movable_progs=()
+for p in "${PROGS[@]}"; do
+	if [[ $p == movable* ]]; then movable_progs+=("$p"); else main_progs+=("$p"); fi
+done
+if [ "$MODE" = demo ] || [ ${#main_progs[@]} -gt 0 ] || [ ${#movable_progs[@]} = 0 ]; then
+	BOOTS+=(vm)
+	BOOT_PROGS[vm]="${main_progs[*]}"
+	BOOT_APPEND[vm]=''
+fi
+if [ "$MODE" = check ] && [ ${#movable_progs[@]} -gt 0 ]; then
+	BOOTS+=(vm-movable)
+	BOOT_PROGS[vm-movable]="${movable_progs[*]}"
+	BOOT_APPEND[vm-movable]=$MOVABLE_APPEND
+fi
+
 # --- kernel to boot -----------------------------------------------------------
 # Debian's bzImage is xz-compressed, and decompressing it under TCG takes
 # about 3.5 s of every boot. The kernel has CONFIG_PVH, so QEMU can boot the
@@ -186,7 +215,7 @@ fi
 
 # --- initramfs ---------------------------------------------------------------
 ROOT=$VM/root
-INITRD=$VM/initramfs.cpio.gz
+INITRD_BASE=$VM/initramfs-base.cpio.gz
 rm -rf "$ROOT"
 mkdir -p "$ROOT"/{bin,dev,etc,mnt,proc,root,sys,tmp,tests}
 cp "$BUSYBOX" "$ROOT/bin/busybox"
@@ -214,10 +243,7 @@ fi
 if [ "$MODE" = check ] && [ -z "$DISK" ] && [ "${PINMGR_VM_EXT4:-1}" = 1 ]; then
 	command -v mke2fs >/dev/null || die "mke2fs not found (run 'make deps')"
 	DISK=$VM/ext4.img
-	rm -rf "$DISK" "$VM/ext4-root"
-	mkdir -p "$VM/ext4-root"
-	mke2fs -q -F -t ext4 -d "$VM/ext4-root" "$DISK" 64M >/dev/null ||
-		die "mke2fs failed"
+	FRESH_EXT4=1	# made anew before each boot, in run_boot
 	MODULES="$MODULES ext4"
 	mkdir -p "$ROOT/etc/pinmgr-vm.d"
 	cat >"$ROOT/etc/pinmgr-vm.d/10-ext4.sh" <<'EOF'
@@ -257,34 +283,37 @@ for m in $want; do
 	done <"$VM/modules.deps"
 done
 
-cat >"$ROOT/etc/pinmgr-vm.conf" <<EOF
-MODE=$MODE
-TEST_TIMEOUT=$TEST_TIMEOUT
-SETTLE_TIMEOUT=$SETTLE_TIMEOUT
-EOF
 # Later work drops files here (e.g. etc/pinmgr-vm.d/*.sh hooks, data files).
 [ -d "$EXTRA" ] && cp -a "$EXTRA/." "$ROOT/"
 
+# The tree is packed once. Each boot's initramfs is that archive followed by
+# a small one holding the boot's /etc/pinmgr-vm.conf (the kernel unpacks
+# concatenated archives in order).
+rm -f "$VM"/initramfs*.cpio.gz
 (cd "$ROOT" && find . -mindepth 1 | LC_ALL=C sort |
-	cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$INITRD"
+	cpio -o -H newc --owner=0:0 --quiet) | gzip -1 >"$INITRD_BASE"
+
+# boot_initrd NAME: $VM/initramfs-NAME.cpio.gz, for that boot.
+boot_initrd() {
+	local conf=$VM/conf-$1
+	rm -rf "$conf"
+	mkdir -p "$conf/etc"
+	cat >"$conf/etc/pinmgr-vm.conf" <<EOF
+MODE=$MODE
+TEST_TIMEOUT=$TEST_TIMEOUT
+SETTLE_TIMEOUT=$SETTLE_TIMEOUT
+PROGS='${BOOT_PROGS[$1]}'
+EOF
+	{
+		cat "$INITRD_BASE"
+		(cd "$conf" && find . -mindepth 1 | LC_ALL=C sort |
+			cpio -o -H newc --owner=0:0 --quiet) | gzip -1
+	} >"$VM/initramfs-$1.cpio.gz"
+}
 
 # --- boot --------------------------------------------------------------------
-QEMU=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$SMP"
-	-nographic -nodefaults -serial stdio -no-reboot
-	-kernel "$BOOT_KERNEL" -initrd "$INITRD"
-	-append "console=ttyS0 quiet panic=-1 mitigations=off $APPEND")
-[ -n "$DISK" ] && QEMU+=(-drive "file=$DISK,if=virtio,format=raw")
-# shellcheck disable=SC2206 # word splitting wanted
-[ -n "$QEMU_EXTRA" ] && QEMU+=($QEMU_EXTRA)
-
-LOG=$VM/console.log
 FIFO=$VM/console.fifo
-rm -f "$FIFO"
-mkfifo "$FIFO"
-
 ntests=${#PROGS[@]}
-what=$([ "$MODE" = check ] && echo "$ntests test programs" || echo "demo")
-note "booting $KVER ($BOOT_HOW, cpu $CPU, $SMP CPUs, $MEM MiB, timeout $TIMEOUT s): $what"
 
 qpid=
 # shellcheck disable=SC2317 # invoked by the trap
@@ -297,16 +326,11 @@ trap 'echo "vm: interrupted" >&2; exit 130' INT TERM HUP
 
 # From here on, failures are counted, not fatal: no errexit while parsing.
 set +e
-t0=$EPOCHREALTIME
-# timeout(1) sends QEMU SIGTERM at the deadline (SIGKILL 10 s later).
-timeout -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$FIFO" 2>&1 &
-qpid=$!
 
 # --- parse the console ---------------------------------------------------------
+# Totals over every boot; run_boot resets the rest.
 pass=0 fail=0 skip=0
-got_end=0 klog_failed=0 hello_up='' end_up=''
-prog='' plan='' nres=0 prog_failed=0 exit_skipped=0
-ctx=() errs=()
+VMLABEL=vm	# the current boot's name, for the checks the guest calls "vm"
 
 IND='        '	# indentation of details under a result line
 
@@ -432,6 +456,7 @@ event() {
 		;;
 	check)
 		read -r name st desc <<<"$rest"
+		[ "$name" = vm ] && name=$VMLABEL
 		reason=
 		if [[ $desc == *" # "* ]]; then
 			reason=${desc#*" # "} desc=${desc%%" # "*}
@@ -463,47 +488,93 @@ if [ "$MODE" = check ] && [ "$ntests" = 0 ]; then
 	result FAIL vm "test programs present (no executables in $TESTS_DIR)"
 fi
 
-while IFS= read -r line || [ -n "$line" ]; do
-	line=${line%$'\r'}
-	[[ $line == "$MARK "* ]] && event "${line#"$MARK "}"
-done < <(tee "$LOG" <"$FIFO")
+# run_boot NAME: boot the VM once with that boot's programs and kernel
+# arguments, parse its console and count its results.
+run_boot() {
+	local name=$1 append=${BOOT_APPEND[$1]} nprogs what qrc t0 t1 ds secs why crash
+	local -a qemu words crash_lines
+	VMLABEL=$name
+	LOG=$VM/console.log
+	[ "$name" = vm ] || LOG=$VM/console-${name#vm-}.log
+	got_end=0 klog_failed=0 hello_up='' end_up=''
+	prog='' plan='' nres=0 prog_failed=0 exit_skipped=0
+	ctx=() errs=()
 
-qrc=0
-wait "$qpid" || qrc=$?
-qpid=
-t1=$EPOCHREALTIME
-
-# --- verdict -----------------------------------------------------------------
-if [ "$got_end" != 1 ]; then
-	case $qrc in
-	124 | 137) why="timed out after $TIMEOUT s" ;;
-	*) why="QEMU exited with status $qrc before the end marker" ;;
-	esac
-	[ -n "$prog" ] && why="$why, while running $prog"
-	echo "vm: --- last 40 lines of $LOG ---"
-	tail -n 40 "$LOG" | tr -d '\r'
-	echo "vm: ---"
-	result FAIL vm "guest did not finish ($why)"
-fi
-
-# Backstop: a crash the guest could not report itself. The guest's own log
-# scan prints kernel lines behind the marker, so skip those.
-crash=$(grep -a -v "^$MARK" "$LOG" | tr -d '\r' | grep -a -E 'Kernel panic|BUG:|Oops' | head -n 20) || true
-if [ -n "$crash" ]; then
-	if [ "$klog_failed" = 1 ]; then
-		note "the console shows kernel errors too (already counted above):"
-		mapfile -t crash_lines <<<"$crash"
-		show "${crash_lines[@]}"
-	else
-		result FAIL vm "kernel console free of panics, BUG: and Oops"
-		mapfile -t crash_lines <<<"$crash"
-		show "${crash_lines[@]}"
+	boot_initrd "$name"
+	if [ "${FRESH_EXT4:-0}" = 1 ]; then	# every boot starts with an empty disk
+		rm -rf "$DISK" "$VM/ext4-root"
+		mkdir -p "$VM/ext4-root"
+		if ! mke2fs -q -F -t ext4 -d "$VM/ext4-root" "$DISK" 64M >/dev/null; then
+			result FAIL "$name" "mke2fs of the ext4 disk image"
+			return
+		fi
 	fi
-fi
+	qemu=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$SMP"
+		-nographic -nodefaults -serial stdio -no-reboot
+		-kernel "$BOOT_KERNEL" -initrd "$VM/initramfs-$name.cpio.gz"
+		-append "console=ttyS0 quiet panic=-1 mitigations=off $APPEND${append:+ $append}")
+	[ -n "$DISK" ] && qemu+=(-drive "file=$DISK,if=virtio,format=raw")
+	# shellcheck disable=SC2206 # word splitting wanted
+	[ -n "$QEMU_EXTRA" ] && qemu+=($QEMU_EXTRA)
 
-ds=$(((${t1//[.,]/} - ${t0//[.,]/}) / 100000))	# EPOCHREALTIME is s.us: tenths of s
-secs=$((ds / 10)).$((ds % 10))
-note "QEMU ran ${secs} s (guest /init at ${hello_up:-?} s, end marker at ${end_up:-?} s uptime); console: $LOG"
+	rm -f "$FIFO"
+	mkfifo "$FIFO"
+	read -r -a words <<<"${BOOT_PROGS[$name]}"
+	nprogs=${#words[@]}
+	what=$([ "$MODE" = check ] && echo "$nprogs test programs" || echo "demo")
+	note "booting $KVER ($BOOT_HOW, cpu $CPU, $SMP CPUs, $MEM MiB, timeout $TIMEOUT s${append:+, $append}): $what"
+	t0=$EPOCHREALTIME
+	# timeout(1) sends QEMU SIGTERM at the deadline (SIGKILL 10 s later).
+	timeout -k 10 "$TIMEOUT" "${qemu[@]}" </dev/null >"$FIFO" 2>&1 &
+	qpid=$!
+
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line%$'\r'}
+		[[ $line == "$MARK "* ]] && event "${line#"$MARK "}"
+	done < <(tee "$LOG" <"$FIFO")
+
+	qrc=0
+	wait "$qpid" || qrc=$?
+	qpid=
+	t1=$EPOCHREALTIME
+	rm -f "$FIFO"
+
+	# --- verdict of this boot ---
+	if [ "$got_end" != 1 ]; then
+		case $qrc in
+		124 | 137) why="timed out after $TIMEOUT s" ;;
+		*) why="QEMU exited with status $qrc before the end marker" ;;
+		esac
+		[ -n "$prog" ] && why="$why, while running $prog"
+		echo "vm: --- last 40 lines of $LOG ---"
+		tail -n 40 "$LOG" | tr -d '\r'
+		echo "vm: ---"
+		result FAIL "$name" "guest did not finish ($why)"
+	fi
+
+	# Backstop: a crash the guest could not report itself. The guest's own
+	# log scan prints kernel lines behind the marker, so skip those.
+	crash=$(grep -a -v "^$MARK" "$LOG" | tr -d '\r' | grep -a -E 'Kernel panic|BUG:|Oops' | head -n 20) || true
+	if [ -n "$crash" ]; then
+		if [ "$klog_failed" = 1 ]; then
+			note "the console shows kernel errors too (already counted above):"
+			mapfile -t crash_lines <<<"$crash"
+			show "${crash_lines[@]}"
+		else
+			result FAIL "$name" "kernel console free of panics, BUG: and Oops"
+			mapfile -t crash_lines <<<"$crash"
+			show "${crash_lines[@]}"
+		fi
+	fi
+
+	ds=$(((${t1//[.,]/} - ${t0//[.,]/}) / 100000))	# EPOCHREALTIME is s.us: tenths of s
+	secs=$((ds / 10)).$((ds % 10))
+	note "QEMU ran ${secs} s (guest /init at ${hello_up:-?} s, end marker at ${end_up:-?} s uptime); console: $LOG"
+}
+
+for b in "${BOOTS[@]}"; do
+	run_boot "$b"
+done
 
 if [ "$MODE" = demo ]; then
 	if [ "$fail" = 0 ] && [ "$got_end" = 1 ]; then
