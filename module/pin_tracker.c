@@ -25,6 +25,9 @@
 /* Pages pinned per pin_user_pages_fast() call: one page of pointers. */
 #define PIN_BATCH	(PAGE_SIZE / sizeof(struct page *))
 
+/* Pins of up to this many pages use a batch array on the stack. */
+#define PIN_SMALL	16
+
 /* Smallest allocation of a region's run array, in entries. */
 #define PIN_RUNS_MIN	8
 
@@ -203,40 +206,39 @@ static int pin_check_policy(struct mm_struct *mm, unsigned long start,
 {
 	struct vm_area_struct *vma;
 	unsigned long addr = start;
-	int ret = 0;
 
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
 	while (addr < end) {
 		vma = find_vma(mm, addr);
 		if (!vma || vma->vm_start >= end)
 			break;	/* a hole: GUP reports it */
-		if (compat_vma_needs_dirty_tracking(vma)) {
-			ret = -EOPNOTSUPP;
-			break;
-		}
+		if (compat_vma_needs_dirty_tracking(vma))
+			return -EOPNOTSUPP;
 		addr = vma->vm_end;
 	}
-	mmap_read_unlock(mm);
-	return ret;
+	return 0;
 }
 
 /*
  * Look at the VMA holding @addr and decide how to pin up to @end in it:
  * read-only pins of private mappings may need COW broken first, see
- * compat_ro_longterm_gup_flags(). The VMA may change once mmap_lock is
- * dropped; GUP then works on whatever is mapped, and
- * compat_pages_longterm_writable_ok() rechecks what it pinned.
+ * compat_ro_longterm_gup_flags(). With @policy, first apply the file
+ * mapping policy to all of [@addr, @end), in the same mmap_lock round.
+ * The VMAs may change once mmap_lock is dropped; GUP then works on whatever
+ * is mapped, and compat_pages_longterm_writable_ok() rechecks what it
+ * pinned.
  */
 static int pin_plan_vma(struct mm_struct *mm, unsigned long addr,
-			unsigned long end, bool writable, struct pin_plan *plan)
+			unsigned long end, bool writable, bool policy,
+			struct pin_plan *plan)
 {
 	struct vm_area_struct *vma;
 	int ret = 0;
 
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
-	vma = vma_lookup(mm, addr);
+	if (policy)
+		ret = pin_check_policy(mm, addr, end);
+	vma = ret ? NULL : vma_lookup(mm, addr);
 	if (vma) {
 		plan->end = min(end, vma->vm_end);
 		plan->gup_flags = FOLL_LONGTERM;
@@ -247,7 +249,7 @@ static int pin_plan_vma(struct mm_struct *mm, unsigned long addr,
 		plan->check_pinnable = compat_hugetlb_longterm_unsafe(vma);
 		if (plan->check_pinnable)
 			plan->gup_flags &= ~FOLL_LONGTERM;
-	} else {
+	} else if (!ret) {
 		ret = -EFAULT;
 	}
 	mmap_read_unlock(mm);
@@ -283,7 +285,8 @@ static void pin_region_shrink_runs(struct pin_region *r, unsigned long cap)
 {
 	struct pin_run *runs;
 
-	if (cap - r->nr_runs > r->nr_runs / 4) {
+	/* Not worth a copy for a few bytes. */
+	if ((cap - r->nr_runs) * sizeof(*r->runs) >= 256) {
 		runs = kvmalloc_array(r->nr_runs, sizeof(*runs),
 				      GFP_KERNEL_ACCOUNT);
 		if (runs) {
@@ -378,7 +381,8 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 {
 	unsigned long start, end, cur, total, cap = 0;
 	struct pin_plan plan = { .end = 0 };
-	struct page **batch = NULL;
+	struct page *small[PIN_SMALL];
+	struct page **batch = small;
 	struct pin_region *r;
 	long got;
 	int ret;
@@ -402,11 +406,6 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	ret = pin_tracker_charge(t, total);
 	if (ret)
 		goto out_unreserve;
-	if (writable) {
-		ret = pin_check_policy(t->mm, start, end);
-		if (ret)
-			goto out_uncharge;
-	}
 
 	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r) {
@@ -418,15 +417,18 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	r->length = length;
 	r->writable = writable;
 
-	batch = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	if (!batch) {
-		ret = -ENOMEM;
-		goto out_free_region;
+	if (total > PIN_SMALL) {
+		batch = kmalloc(PAGE_SIZE, GFP_KERNEL);
+		if (!batch) {
+			ret = -ENOMEM;
+			goto out_free_region;
+		}
 	}
 	while (r->npages < total) {
 		cur = start + (r->npages << PAGE_SHIFT);
 		if (cur >= plan.end) {
-			ret = pin_plan_vma(t->mm, cur, end, writable, &plan);
+			ret = pin_plan_vma(t->mm, cur, end, writable,
+					   writable && cur == start, &plan);
 			if (ret)
 				goto out_unpin;
 		}
@@ -463,8 +465,9 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		}
 		cond_resched();
 	}
-	kfree(batch);
-	batch = NULL;
+	if (batch != small)
+		kfree(batch);
+	batch = small;
 	pin_region_shrink_runs(r, cap);
 
 	ret = pin_tracker_publish(t, r, handle);
@@ -478,7 +481,8 @@ out_unpin:
 	/* Nothing was written through these pins: no dirtying. */
 	pin_region_unpin(r, false);
 	kvfree(r->runs);
-	kfree(batch);
+	if (batch != small)
+		kfree(batch);
 out_free_region:
 	kfree(r);
 out_uncharge:
