@@ -256,22 +256,27 @@ static int pin_plan_vma(struct mm_struct *mm, unsigned long addr,
 	return ret;
 }
 
-/* Make room in @r->runs for @n more runs; @total bounds the array. */
-static int pin_region_reserve_runs(struct pin_region *r, unsigned long *cap,
-				   unsigned long n, unsigned long total)
+/* Regions start with their one inline run; longer run arrays are kvmalloc'd. */
+static void pin_region_free_runs(struct pin_region *r)
 {
-	unsigned long need = r->nr_runs + n, new_cap;
+	if (r->runs != &r->first_run)
+		kvfree(r->runs);
+}
+
+/* Grow @r->runs; it never needs more than @r->nr_runs + @left entries. */
+static int pin_region_grow_runs(struct pin_region *r, unsigned long *cap,
+				unsigned long left)
+{
+	unsigned long new_cap;
 	struct pin_run *runs;
 
-	if (need <= *cap)
-		return 0;
-	new_cap = min(max3(need, *cap * 2, (unsigned long)PIN_RUNS_MIN), total);
+	new_cap = min(max(*cap * 2, (unsigned long)PIN_RUNS_MIN),
+		      r->nr_runs + left);
 	runs = kvmalloc_array(new_cap, sizeof(*runs), GFP_KERNEL_ACCOUNT);
 	if (!runs)
 		return -ENOMEM;
-	if (r->nr_runs)
-		memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
-	kvfree(r->runs);
+	memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
+	pin_region_free_runs(r);
 	r->runs = runs;
 	*cap = new_cap;
 	return 0;
@@ -291,20 +296,29 @@ static void pin_region_shrink_runs(struct pin_region *r, unsigned long cap)
 				      GFP_KERNEL_ACCOUNT);
 		if (runs) {
 			memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
-			kvfree(r->runs);
+			pin_region_free_runs(r);
 			r->runs = runs;
 			cap = r->nr_runs;
 		}
 	}
-	r->metadata_bytes = sizeof(*r) + cap * sizeof(*r->runs);
+	r->metadata_bytes = sizeof(*r);
+	if (r->runs != &r->first_run)
+		r->metadata_bytes += cap * sizeof(*r->runs);
 }
 
-/* Append @n pinned pages to @r, extending the last run where contiguous. */
-static void pin_region_add_pages(struct pin_region *r, struct page **pages,
-				 unsigned long n)
+/*
+ * Append @n pinned pages of a region of @total pages, extending the last
+ * run where the pages are physically contiguous. The run array grows only
+ * when a new run starts. Returns 0, or -ENOMEM with *@added set to the
+ * pages that were recorded (the caller unpins the rest).
+ */
+static int pin_region_add_pages(struct pin_region *r, unsigned long *cap,
+				unsigned long total, struct page **pages,
+				unsigned long n, unsigned long *added)
 {
 	unsigned long i, pfn;
 	struct pin_run *last;
+	int ret;
 
 	for (i = 0; i < n; i++, r->npages++) {
 		pfn = page_to_pfn(pages[i]);
@@ -313,10 +327,19 @@ static void pin_region_add_pages(struct pin_region *r, struct page **pages,
 			if (pfn == last->pfn + (r->npages - last->pgoff))
 				continue;
 		}
+		if (r->nr_runs == *cap) {
+			ret = pin_region_grow_runs(r, cap, total - r->npages);
+			if (ret) {
+				*added = i;
+				return ret;
+			}
+		}
 		r->runs[r->nr_runs].pfn = pfn;
 		r->runs[r->nr_runs].pgoff = r->npages;
 		r->nr_runs++;
 	}
+	*added = n;
+	return 0;
 }
 
 static void pin_region_unpin(struct pin_region *r, bool dirty)
@@ -379,7 +402,7 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages)
 {
-	unsigned long start, end, cur, total, cap = 0;
+	unsigned long start, end, cur, total, added, cap = 1;
 	struct pin_plan plan = { .end = 0 };
 	struct page *small[PIN_SMALL];
 	struct page **batch = small;
@@ -413,6 +436,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		goto out_uncharge;
 	}
 	refcount_set(&r->ref, 1);
+	r->runs = &r->first_run;
 	r->addr = addr;
 	r->length = length;
 	r->writable = writable;
@@ -453,12 +477,11 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 			ret = -ENOMEM;
 			goto out_unpin;
 		}
-		ret = pin_region_reserve_runs(r, &cap, got, total);
+		ret = pin_region_add_pages(r, &cap, total, batch, got, &added);
 		if (ret) {
-			unpin_user_pages(batch, got);
+			unpin_user_pages(batch + added, got - added);
 			goto out_unpin;
 		}
-		pin_region_add_pages(r, batch, got);
 		if (fatal_signal_pending(current)) {
 			ret = -EINTR;
 			goto out_unpin;
@@ -480,7 +503,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 out_unpin:
 	/* Nothing was written through these pins: no dirtying. */
 	pin_region_unpin(r, false);
-	kvfree(r->runs);
+	pin_region_free_runs(r);
 	if (batch != small)
 		kfree(batch);
 out_free_region:
@@ -499,7 +522,7 @@ static void pin_region_release(struct pin_tracker *t, struct pin_region *r)
 	pin_tracker_uncharge(t, r->npages);
 	pin_tracker_hold(t, r, -1);
 	atomic_dec(&t->nr_regions);
-	kvfree(r->runs);
+	pin_region_free_runs(r);
 	kfree(r);
 }
 

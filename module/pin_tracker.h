@@ -38,7 +38,9 @@ struct pin_run {
  * @length: length given to pin_tracker_pin()
  * @npages: number of pinned pages
  * @nr_runs: number of entries in @runs
- * @runs: the pinned pages as physically contiguous runs, in order
+ * @runs: the pinned pages as physically contiguous runs, in order; points
+ *	to @first_run while there is only one
+ * @first_run: storage for the first run, so small pins need no array
  * @metadata_bytes: bytes of memory this region's tracking takes
  * @writable: pinned with FOLL_WRITE; unpinned with dirtying
  *
@@ -53,6 +55,7 @@ struct pin_region {
 	unsigned long npages;
 	unsigned long nr_runs;
 	struct pin_run *runs;
+	struct pin_run first_run;
 	size_t metadata_bytes;
 	bool writable;
 };
