@@ -29,7 +29,7 @@
 static unsigned long max_pages_per_pin = 1UL << 20;
 module_param(max_pages_per_pin, ulong, 0644);
 MODULE_PARM_DESC(max_pages_per_pin,
-		 "Most pages one PIN may cover; read at open() (default 1M pages)");
+		 "Most pages one PIN may cover, at most 16M; read at open() (default 1M pages)");
 
 static unsigned int max_regions = 1U << 20;
 module_param(max_regions, uint, 0644);

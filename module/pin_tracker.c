@@ -120,7 +120,7 @@ static void pin_tracker_event(struct pin_tracker *t, enum pin_event ev)
  * @t: the tracker
  * @mm: the mm to charge; the tracker holds it with mmgrab() until
  *	pin_tracker_destroy()
- * @max_pages: most pages one pin may cover
+ * @max_pages: most pages one pin may cover; capped at %PIN_TRACKER_MAX_PAGES
  * @max_regions: most regions held at once
  * @shared: counters to update along with the tracker's own, or NULL; they
  *	must outlive the tracker
@@ -135,7 +135,9 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	t->next_handle = 1;
 	mmgrab(mm);
 	t->mm = mm;
-	t->max_pages = max_pages;
+	/* A run packs its pfn and its page index in a u64. */
+	BUILD_BUG_ON(MAX_PHYSMEM_BITS - PAGE_SHIFT > 64 - PIN_RUN_PGOFF_BITS);
+	t->max_pages = min(max_pages, PIN_TRACKER_MAX_PAGES);
 	t->max_regions = max_regions;
 	atomic_set(&t->nr_regions, 0);
 	pin_counters_init(&t->counters);
@@ -156,11 +158,11 @@ void pin_region_run(const struct pin_region *r, unsigned long i,
 		    unsigned long *pfn, unsigned long *pgoff,
 		    unsigned long *npages)
 {
-	unsigned long end = i + 1 < r->nr_runs ? r->runs[i + 1].pgoff :
+	unsigned long end = i + 1 < r->nr_runs ? pin_run_pgoff(&r->runs[i + 1]) :
 						 r->npages;
 
-	*pfn = r->runs[i].pfn;
-	*pgoff = r->runs[i].pgoff;
+	*pfn = pin_run_pfn(&r->runs[i]);
+	*pgoff = pin_run_pgoff(&r->runs[i]);
 	*npages = end - *pgoff;
 }
 
@@ -324,7 +326,8 @@ static int pin_region_add_pages(struct pin_region *r, unsigned long *cap,
 		pfn = page_to_pfn(pages[i]);
 		if (r->nr_runs) {
 			last = &r->runs[r->nr_runs - 1];
-			if (pfn == last->pfn + (r->npages - last->pgoff))
+			if (pfn == pin_run_pfn(last) +
+				   (r->npages - pin_run_pgoff(last)))
 				continue;
 		}
 		if (r->nr_runs == *cap) {
@@ -334,8 +337,8 @@ static int pin_region_add_pages(struct pin_region *r, unsigned long *cap,
 				return ret;
 			}
 		}
-		r->runs[r->nr_runs].pfn = pfn;
-		r->runs[r->nr_runs].pgoff = r->npages;
+		r->runs[r->nr_runs].v = (u64)pfn << PIN_RUN_PGOFF_BITS |
+					r->npages;
 		r->nr_runs++;
 	}
 	*added = n;
@@ -542,12 +545,13 @@ struct page *pin_region_page(const struct pin_region *r, unsigned long idx)
 	while (hi - lo > 1) {
 		unsigned long mid = lo + (hi - lo) / 2;
 
-		if (r->runs[mid].pgoff <= idx)
+		if (pin_run_pgoff(&r->runs[mid]) <= idx)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	return pfn_to_page(r->runs[lo].pfn + (idx - r->runs[lo].pgoff));
+	return pfn_to_page(pin_run_pfn(&r->runs[lo]) +
+			   (idx - pin_run_pgoff(&r->runs[lo])));
 }
 
 /**

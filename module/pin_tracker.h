@@ -11,6 +11,7 @@
 #define PIN_TRACKER_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/refcount.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
@@ -18,17 +19,34 @@
 struct mm_struct;
 struct page;
 
+/* Bits of &struct pin_run.v that hold the run's index in its region. */
+#define PIN_RUN_PGOFF_BITS	24
+
+/* The most pages one region can hold: its page indices fit those bits. */
+#define PIN_TRACKER_MAX_PAGES	BIT(PIN_RUN_PGOFF_BITS)
+
 /**
- * struct pin_run - physically contiguous pinned pages
- * @pfn: page frame number of the first page
- * @pgoff: index of that page within the region
+ * struct pin_run - physically contiguous pinned pages, packed in 8 bytes
+ * @v: page frame number of the first page << %PIN_RUN_PGOFF_BITS | index
+ *	of that page within the region. Read it with pin_run_pfn() and
+ *	pin_run_pgoff().
  *
- * A run ends where the next one starts (or at the region's end).
+ * A run ends where the next one starts (or at the region's end). Page frame
+ * numbers must fit in 64 - %PIN_RUN_PGOFF_BITS bits (checked at build time).
  */
 struct pin_run {
-	unsigned long pfn;
-	unsigned long pgoff;
+	u64 v;
 };
+
+static inline unsigned long pin_run_pfn(const struct pin_run *run)
+{
+	return run->v >> PIN_RUN_PGOFF_BITS;
+}
+
+static inline unsigned long pin_run_pgoff(const struct pin_run *run)
+{
+	return run->v & (PIN_TRACKER_MAX_PAGES - 1);
+}
 
 /**
  * struct pin_region - one pinned range
@@ -112,7 +130,8 @@ struct pin_counters {
  *	by xa_lock(&@regions).
  * @mm: the mm whose pinned_vm is charged, held with mmgrab(). Pins are taken
  *	from current->mm, which the owner must ensure is @mm.
- * @max_pages: most pages per pin (E2BIG beyond)
+ * @max_pages: most pages per pin (E2BIG beyond), at most
+ *	%PIN_TRACKER_MAX_PAGES
  * @max_regions: most regions held at once (ENOSPC beyond)
  * @nr_regions: regions held or being pinned, for @max_regions (atomic)
  * @counters: this tracker's counters

@@ -141,7 +141,8 @@ enum {
  * @out_pin_flags: the &enum pinmgr_pin_flags this module accepts
  * @out_segments_flags: the &enum pinmgr_segments_flags this module accepts
  * @out_caps: &enum pinmgr_caps that hold for this file
- * @out_max_pages_per_pin: the most pages one PIN may cover (E2BIG beyond)
+ * @out_max_pages_per_pin: the most pages one PIN may cover (E2BIG beyond):
+ *	the module parameter, capped at 2^24 (64 GiB of 4 KiB pages)
  * @out_max_regions: the most regions this file may hold (ENOSPC beyond)
  *
  * Feature discovery. The limits are the module parameters in force when
