@@ -41,6 +41,9 @@ deps:
 include $(SRC)/module/module.mk
 include $(SRC)/userlib/userlib.mk
 include $(SRC)/tests/tests.mk
+include $(SRC)/cli/cli.mk
+include $(SRC)/mk/install.mk
+include $(SRC)/mk/lint.mk
 
 # deps first, then everything else in a sub-make that sees what deps
 # installed.

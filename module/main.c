@@ -588,3 +588,4 @@ module_misc_device(pinmgr_misc);
 MODULE_DESCRIPTION("Long-term pinning of user memory for DMA-style use");
 MODULE_AUTHOR("The pinmgr authors");
 MODULE_LICENSE("GPL");
+MODULE_VERSION("0.1.0");

@@ -21,8 +21,18 @@ set -eu
 # sparse              `make C=1` static checking of the module
 # linux-source-6.1    scripts/checkpatch.pl and a tree for a debug kernel
 # e2fsprogs           mke2fs -d: the ext4 disk image the tests mount
+# libkmod-dev pkg-config   the pinmgr CLI (libkmod; Debian ships no libkmod.a)
+# dkms                `make dkms-install`, and the pinmgr-dkms package
+# debhelper dh-dkms dpkg-dev adduser   `make deb` and installing the packages
+# cppcheck clang-tidy g++ shellcheck groff-base   `make lint`: C analysis, the
+#                     ABI test as C++, scripts, man pages
+# liburing-dev gnuplot-nox   `make bench` and its smoke run in `make check`:
+#                     io_uring contender (liburing.a, static), the plot
 PACKAGES="linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static
-build-essential cpio kmod xz-utils sparse linux-source-6.1 e2fsprogs"
+build-essential cpio kmod xz-utils sparse linux-source-6.1 e2fsprogs
+libkmod-dev pkg-config dkms debhelper dh-dkms dpkg-dev adduser
+cppcheck clang-tidy g++ shellcheck groff-base
+liburing-dev gnuplot-nox"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -12,7 +12,8 @@
 LIBPINMGR_VERSION := 0.1.0
 LIBPINMGR_SOMAJOR := 0
 
-prefix		?= /usr/local
+# PREFIX (as `make install PREFIX=...` is usually spelt) sets prefix.
+prefix		?= $(or $(PREFIX),/usr/local)
 libdir		?= $(prefix)/lib
 includedir	?= $(prefix)/include
 

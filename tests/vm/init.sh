@@ -6,6 +6,8 @@
 #   MODE            check | demo
 #   TEST_TIMEOUT    seconds each test program may run before it is killed
 #   SETTLE_TIMEOUT  seconds to wait for asynchronous unpins / fput (see settle)
+#   MODPROBE        1: `modprobe pinmgr` from /lib/modules instead of
+#                   `insmod /pinmgr.ko` (run.sh's PINMGR_VM_MODPROBE)
 #   PROGS           check mode: the programs of /tests this boot runs, in
 #                   order (run.sh splits them over its boots); if unset,
 #                   every top-level executable of /tests
@@ -42,7 +44,7 @@ W=/tmp/pinmgr-vm	# scratch space for this script (on the tmpfs)
 # Kernel log lines that fail a run, and benign lines that match anyway
 # (extended regular expressions, for grep -E). The kmemleak ones are printed
 # at boot by a kernel with CONFIG_DEBUG_KMEMLEAK; a debug kernel may need more.
-BAD_KLOG='BUG:|WARNING:|Oops|KASAN|kernel BUG|possible circular locking|lockdep|refcount_t|general protection|UBSAN|kmemleak|Call Trace|blocked for more than'
+BAD_KLOG='BUG:|WARNING:|Oops|KASAN|kernel BUG|possible circular locking|lockdep|refcount_t|general protection|UBSAN|kmemleak|Call Trace|blocked for more than|inconsistent lock state|unreferenced object'
 IGNORE_KLOG='kmemleak: (Kernel memory leak detector initialized|Automatic memory scanning thread started)'
 
 emit() { printf '%s %s\n' "$M" "$*"; }
@@ -128,6 +130,69 @@ check_klog() {
 		detail "$1" "--- kernel log from line $start ---"
 		sed -n "$start,\$p" "$W/klog.new" | head -n 80 >"$W/klog.ctx"
 		emit_file "detail $1" "$W/klog.ctx"
+	else
+		check "$1" ok "$2"
+	fi
+}
+
+# kmemleak (a debug kernel with CONFIG_DEBUG_KMEMLEAK; nothing happens
+# without /sys/kernel/debug/kmemleak). It reports only after a scan, and
+# never objects younger than 5 s. Its automatic scans are off in pinmgr's
+# debug kernel (a report in the middle of a run would be blamed on whichever
+# program runs): this script scans once before pinmgr is loaded (a baseline:
+# what is unreferenced then cannot be pinmgr's), then after the last program
+# and again after rmmod. A report there fails the run and is printed.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+
+# kmemleak_scan FILE: wait out the minimum age, scan twice, write the report
+# to FILE (empty: no leak). False, with the reason in $W/kmemleak.err, when
+# kmemleak is off (it turns itself off after an internal error, and that
+# must not pass for "no leaks").
+kmemleak_scan() {
+	sleep 5
+	echo scan 2>"$W/kmemleak.err" >"$KMEMLEAK" &&
+		echo scan 2>"$W/kmemleak.err" >"$KMEMLEAK" &&
+		cat "$KMEMLEAK" 2>"$W/kmemleak.err" >"$1"
+}
+
+# kmemleak_baseline: before pinmgr is loaded. Objects unreferenced now are
+# shown as info and cleared (later scans do not report them again), and the
+# boot log is checked, letting through only the scan's own "N new suspected
+# memory leaks" line.
+kmemleak_baseline() {
+	[ -e "$KMEMLEAK" ] || return 0
+	if ! kmemleak_scan "$W/kmemleak.boot"; then
+		check vm FAIL "kmemleak works # $(cat "$W/kmemleak.err")"
+		return 0
+	fi
+	_n=$(grep -c '^unreferenced object' "$W/kmemleak.boot")
+	_ign=$IGNORE_KLOG
+	if [ "$_n" -gt 0 ]; then
+		emit info "kmemleak: $_n object(s) unreferenced before pinmgr was loaded (not pinmgr's; cleared):"
+		head -n 60 "$W/kmemleak.boot" >"$W/kmemleak.show"
+		emit_file info "$W/kmemleak.show"
+		echo clear >"$KMEMLEAK"
+		IGNORE_KLOG="$IGNORE_KLOG|kmemleak: $_n new suspected memory leaks"
+	fi
+	check_klog vm "kernel log clean after boot and the kmemleak baseline scan"
+	IGNORE_KLOG=$_ign
+}
+
+# check_kmemleak PROG DESC: a scan must report nothing new. A report is
+# printed, then cleared so that the next scan shows only what is new; the
+# scan's own kernel log line then fails no later check.
+check_kmemleak() {
+	[ -e "$KMEMLEAK" ] || return 0
+	if ! kmemleak_scan "$W/kmemleak.rep"; then
+		check "$1" FAIL "$2 # kmemleak does not work: $(cat "$W/kmemleak.err")"
+		return 0
+	fi
+	_n=$(grep -c '^unreferenced object' "$W/kmemleak.rep")
+	if [ "$_n" -gt 0 ]; then
+		check "$1" FAIL "$2 # kmemleak: $_n unreferenced object(s)"
+		emit_file "detail $1" "$W/kmemleak.rep" 200
+		echo clear >"$KMEMLEAK"
+		IGNORE_KLOG="$IGNORE_KLOG|kmemleak: $_n new suspected memory leaks"
 	else
 		check "$1" ok "$2"
 	fi
@@ -319,13 +384,21 @@ for hook in /etc/pinmgr-vm.d/*.sh; do
 	# shellcheck source=/dev/null
 	[ -e "$hook" ] && . "$hook"
 done
+kmemleak_baseline
 
-if ! insmod /pinmgr.ko >"$W/insmod.err" 2>&1; then
-	check vm FAIL "insmod pinmgr.ko # $(cat "$W/insmod.err")"
+# MODPROBE=1 (PINMGR_VM_MODPROBE): load pinmgr by name from the depmod'ed
+# /lib/modules tree run.sh built (e.g. the DKMS-built module), not the file.
+if [ "${MODPROBE:-0}" = 1 ]; then
+	load="modprobe pinmgr" load_what="modprobe pinmgr"
+else
+	load="insmod /pinmgr.ko" load_what="insmod pinmgr.ko"
+fi
+if ! $load >"$W/insmod.err" 2>&1; then
+	check vm FAIL "$load_what # $(cat "$W/insmod.err")"
 	check_klog vm "kernel log clean after boot and insmod"
 	finish
 fi
-check vm ok "insmod pinmgr.ko"
+check vm ok "$load_what"
 if [ -c /dev/pinmgr ]; then
 	check vm ok "/dev/pinmgr exists"
 else
@@ -351,6 +424,8 @@ demo)
 	;;
 esac
 
+# (with pinmgr loaded, the report names its functions)
+check_kmemleak vm "no kernel memory leaks with pinmgr loaded (kmemleak)"
 if rmmod pinmgr >"$W/rmmod.err" 2>&1; then
 	check vm ok "rmmod pinmgr"
 else
@@ -359,4 +434,5 @@ fi
 [ "$MODE" = demo ] && show_pins "after rmmod"
 check_pins vm "pins balanced after rmmod"
 check_klog vm "kernel log clean after rmmod"
+check_kmemleak vm "no kernel memory leaks after rmmod (kmemleak)"
 finish

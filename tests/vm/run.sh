@@ -67,6 +67,7 @@ DEMO=${PINMGR_DEMO:-$BUILD/tests/demo/pinmgr-demo}
 EXTRA=${PINMGR_VM_EXTRA:-$VM/extra}		# copied over the initramfs root
 DISK=${PINMGR_VM_DISK:-}			# raw image -> /dev/vda
 MODULES=${PINMGR_VM_MODULES:-}			# extra kernel modules to load
+MODPROBE=${PINMGR_VM_MODPROBE:-0}		# 1: modprobe pinmgr from a depmod'ed tree
 
 for v in MEM:PINMGR_VM_MEM SMP:PINMGR_VM_SMP TIMEOUT:PINMGR_VM_TIMEOUT \
 	TEST_TIMEOUT:PINMGR_TEST_TIMEOUT SETTLE_TIMEOUT:PINMGR_SETTLE_TIMEOUT; do
@@ -263,6 +264,9 @@ want="$want $MODULES"
 # virtio_blk and virtio_pci are modules in Debian's kernel (so are ext4 & co:
 # add them with PINMGR_VM_MODULES and mount from an extra/etc/pinmgr-vm.d hook).
 [ -n "$DISK" ] && want="$want virtio_pci virtio_blk"
+# PINMGR_VM_MODULES_BUILTIN=1: the kernel has all of that built in and has
+# no /lib/modules/$KVER (the debug kernel of `make check-debug`): load none.
+[ "${PINMGR_VM_MODULES_BUILTIN:-0}" = 1 ] && want=''
 : >"$ROOT/etc/pinmgr-vm.modules"
 for m in $want; do
 	modprobe -S "$KVER" --show-depends "$m" >"$VM/modules.deps" 2>&1 ||
@@ -283,6 +287,37 @@ for m in $want; do
 	done <"$VM/modules.deps"
 done
 
+# PINMGR_VM_MODPROBE=1: the guest loads pinmgr with `modprobe pinmgr` from
+# /lib/modules/$KVER, as a real system would (e.g. the module DKMS installed:
+# PINMGR_KO=/lib/modules/$KVER/updates/dkms/pinmgr.ko). The module keeps its
+# place in that tree (else extra/), next to the modules copied above, and
+# the host's depmod indexes the tree (modules.dep and the .bin indexes that
+# libkmod, and so `pinmgr load`, reads).
+case $MODPROBE in 0 | 1) ;; *) die "PINMGR_VM_MODPROBE must be 0 or 1 (got '$MODPROBE')" ;; esac
+if [ "$MODPROBE" = 1 ]; then
+	command -v depmod >/dev/null || die "depmod not found (run 'make deps': kmod)"
+	mdir=/lib/modules/$KVER
+	case $KO in
+	"$mdir"/* | /usr"$mdir"/*) dst=$mdir/${KO#*"$mdir"/} ;;
+	*) dst=$mdir/extra/pinmgr.ko ;;
+	esac
+	dst=${dst%.xz}
+	dst=${dst%.zst}
+	mkdir -p "$ROOT$(dirname "$dst")"
+	case $KO in
+	*.xz) xz -dc "$KO" >"$ROOT$dst" ;;
+	*.zst) zstd -qdc "$KO" >"$ROOT$dst" ;;
+	*) cp "$KO" "$ROOT$dst" ;;
+	esac
+	rm -f "$ROOT/pinmgr.ko"
+	for f in modules.order modules.builtin modules.builtin.modinfo; do
+		[ -f "$mdir/$f" ] && cp "$mdir/$f" "$ROOT$mdir/"
+	done
+	depmod -b "$ROOT" "$KVER" || die "depmod -b $ROOT $KVER failed"
+	grep -q "^${dst#"$mdir"/}:" "$ROOT$mdir/modules.dep" ||
+		die "depmod did not index ${dst#"$mdir"/} (see $ROOT$mdir/modules.dep)"
+fi
+
 # Later work drops files here (e.g. etc/pinmgr-vm.d/*.sh hooks, data files).
 [ -d "$EXTRA" ] && cp -a "$EXTRA/." "$ROOT/"
 
@@ -302,6 +337,7 @@ boot_initrd() {
 MODE=$MODE
 TEST_TIMEOUT=$TEST_TIMEOUT
 SETTLE_TIMEOUT=$SETTLE_TIMEOUT
+MODPROBE=$MODPROBE
 PROGS='${BOOT_PROGS[$1]}'
 EOF
 	{
