@@ -292,8 +292,7 @@ static void pin_region_shrink_runs(struct pin_region *r, unsigned long cap)
 {
 	struct pin_run *runs;
 
-	/* Not worth a copy for a few bytes. */
-	if ((cap - r->nr_runs) * sizeof(*r->runs) >= 256) {
+	if (r->runs != &r->first_run && cap > r->nr_runs) {
 		runs = kvmalloc_array(r->nr_runs, sizeof(*runs),
 				      GFP_KERNEL_ACCOUNT);
 		if (runs) {
