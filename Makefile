@@ -8,6 +8,7 @@
 #   make demo       install what is missing, build, boot a VM, show a pin
 #   make check      install what is missing, build, run every test in a VM
 #   make lint       checkpatch --strict and sparse on the module
+#   make bench      the benchmark in a VM (mk/bench.mk, docs/performance.md)
 #
 # KVER selects the kernel to build for. By default it is the version of
 # Debian's installed linux-headers-amd64 (the kernel the VM boots). On a
@@ -44,6 +45,7 @@ include $(SRC)/tests/tests.mk
 include $(SRC)/cli/cli.mk
 include $(SRC)/mk/install.mk
 include $(SRC)/mk/lint.mk
+include $(SRC)/mk/bench.mk
 
 # deps first, then everything else in a sub-make that sees what deps
 # installed.
