@@ -219,7 +219,7 @@ static long page_size(void)
 struct pm_file {
 	int fd;
 	uint64_t owner, regions, pinned_pages, pinned_bytes, peak_pages;
-	uint64_t metadata_bytes;
+	uint64_t metadata_bytes, diverged_regions;
 	int same_as;		/* index in the process's files, or -1 */
 };
 
@@ -231,7 +231,7 @@ struct pm_proc {
 	/* over the distinct files of this process */
 	size_t nuniq;
 	uint64_t regions, pinned_pages, pinned_bytes, peak_pages;
-	uint64_t metadata_bytes;
+	uint64_t metadata_bytes, diverged_regions;
 	uint64_t owner;		/* the one owner of every file, or 0 if mixed */
 };
 
@@ -242,6 +242,7 @@ struct pm_scan {
 	/* over the distinct files of every process */
 	size_t nfiles;
 	uint64_t regions, pinned_pages, pinned_bytes, metadata_bytes;
+	uint64_t diverged_regions;
 };
 
 static bool same_file(pid_t p1, int fd1, pid_t p2, int fd2)
@@ -283,6 +284,7 @@ static int read_fdinfo(pid_t pid, int fd, struct pm_file *f)
 		{ "pinmgr-pinned-bytes:", offsetof(struct pm_file, pinned_bytes) },
 		{ "pinmgr-peak-pages:", offsetof(struct pm_file, peak_pages) },
 		{ "pinmgr-metadata-bytes:", offsetof(struct pm_file, metadata_bytes) },
+		{ "pinmgr-diverged-regions:", offsetof(struct pm_file, diverged_regions) },
 	};
 	char path[64], line[256];
 	unsigned int seen = 0;
@@ -376,6 +378,7 @@ static int scan_proc(pid_t pid, dev_t devt, struct pm_scan *s)
 		p.pinned_bytes += f->pinned_bytes;
 		p.peak_pages += f->peak_pages;
 		p.metadata_bytes += f->metadata_bytes;
+		p.diverged_regions += f->diverged_regions;
 	}
 
 	{
@@ -464,6 +467,7 @@ static int scan(struct pm_scan *s)
 			s->pinned_pages += f->pinned_pages;
 			s->pinned_bytes += f->pinned_bytes;
 			s->metadata_bytes += f->metadata_bytes;
+			s->diverged_regions += f->diverged_regions;
 		}
 	}
 	return 0;
@@ -1275,7 +1279,7 @@ static int cmd_info(int argc, char **argv)
 /* The counters of main.c, in this order; others found in sysfs follow. */
 static const char *const stat_names[] = {
 	"open_files", "regions", "pinned_pages", "peak_pages", "pins", "unpins",
-	"failed_pins", "metadata_bytes",
+	"failed_pins", "metadata_bytes", "notifiers", "diverged_regions",
 };
 
 struct counter {
@@ -1388,25 +1392,29 @@ static void top_json(const struct pm_scan *s)
 		json_str(p->comm);
 		printf(",\"files\":%zu,\"regions\":%" PRIu64 ",\"pinned_pages\":%" PRIu64
 		       ",\"pinned_bytes\":%" PRIu64 ",\"peak_pages\":%" PRIu64
-		       ",\"metadata_bytes\":%" PRIu64 ",\"fds\":[",
+		       ",\"metadata_bytes\":%" PRIu64 ",\"diverged_regions\":%" PRIu64
+		       ",\"fds\":[",
 		       p->nuniq, p->regions, p->pinned_pages, p->pinned_bytes, p->peak_pages,
-		       p->metadata_bytes);
+		       p->metadata_bytes, p->diverged_regions);
 		for (j = 0; j < p->nfiles; j++) {
 			const struct pm_file *f = &p->files[j];
 
 			printf("%s{\"fd\":%d,\"owner\":%" PRIu64 ",\"regions\":%" PRIu64
 			       ",\"pinned_pages\":%" PRIu64 ",\"pinned_bytes\":%" PRIu64
-			       ",\"peak_pages\":%" PRIu64 ",\"metadata_bytes\":%" PRIu64 "}",
+			       ",\"peak_pages\":%" PRIu64 ",\"metadata_bytes\":%" PRIu64
+			       ",\"diverged_regions\":%" PRIu64 "}",
 			       j ? "," : "", f->fd, f->owner, f->regions, f->pinned_pages,
-			       f->pinned_bytes, f->peak_pages, f->metadata_bytes);
+			       f->pinned_bytes, f->peak_pages, f->metadata_bytes,
+			       f->diverged_regions);
 		}
 		printf("]}");
 	}
 	printf("],\"total\":{\"processes\":%zu,\"files\":%zu,\"regions\":%" PRIu64
 	       ",\"pinned_pages\":%" PRIu64 ",\"pinned_bytes\":%" PRIu64
-	       ",\"metadata_bytes\":%" PRIu64 "},\"unreadable\":%zu}\n",
+	       ",\"metadata_bytes\":%" PRIu64 ",\"diverged_regions\":%" PRIu64
+	       "},\"unreadable\":%zu}\n",
 	       s->nprocs, s->nfiles, s->regions, s->pinned_pages, s->pinned_bytes,
-	       s->metadata_bytes, s->unreadable);
+	       s->metadata_bytes, s->diverged_regions, s->unreadable);
 }
 
 static void top_text(const struct pm_scan *s)
@@ -1415,8 +1423,8 @@ static void top_text(const struct pm_scan *s)
 	char b1[32], b2[32], b3[32], b4[32];
 	size_t i;
 
-	printf("%7s %7s %5s %8s %10s %10s %10s  %s\n", "PID", "OWNER", "FILES", "REGIONS",
-	       "PINNED", "PEAK", "METADATA", "COMMAND");
+	printf("%7s %7s %5s %8s %10s %10s %10s %8s  %s\n", "PID", "OWNER", "FILES",
+	       "REGIONS", "PINNED", "PEAK", "METADATA", "DIVERGED", "COMMAND");
 	for (i = 0; i < s->nprocs; i++) {
 		const struct pm_proc *p = &s->procs[i];
 
@@ -1424,10 +1432,12 @@ static void top_text(const struct pm_scan *s)
 			snprintf(b4, sizeof(b4), "%" PRIu64, p->owner);
 		else
 			snprintf(b4, sizeof(b4), "*");
-		printf("%7d %7s %5zu %8" PRIu64 " %10s %10s %10s  %s\n", (int)p->pid, b4,
-		       p->nuniq, p->regions, human(p->pinned_bytes, b1, sizeof(b1)),
+		printf("%7d %7s %5zu %8" PRIu64 " %10s %10s %10s %8" PRIu64 "  %s\n",
+		       (int)p->pid, b4, p->nuniq, p->regions,
+		       human(p->pinned_bytes, b1, sizeof(b1)),
 		       human(p->peak_pages * ps, b2, sizeof(b2)),
-		       human(p->metadata_bytes, b3, sizeof(b3)), p->comm);
+		       human(p->metadata_bytes, b3, sizeof(b3)), p->diverged_regions,
+		       p->comm);
 	}
 	printf("%zu %s, %zu %s, %" PRIu64 " %s, %s pinned\n", s->nprocs,
 	       plural(s->nprocs, "process", "processes"), s->nfiles,

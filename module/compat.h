@@ -15,6 +15,7 @@
 #include <linux/fs.h>
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
 
 #include "compat_probes.h"
@@ -181,6 +182,52 @@ static inline void compat_unpin_range(struct page *page, unsigned long npages,
 
 		unpin_user_pages_dirty_lock(&p, 1, dirty);
 	}
+#endif
+}
+
+/**
+ * compat_get_user_pages_nofault() - look up mapped pages without faulting
+ * @start: user address of the first page, page aligned, in current->mm
+ * @nr_pages: number of pages to look up
+ * @pages: array of @nr_pages entries, filled with referenced pages
+ *
+ * Takes a plain reference (FOLL_GET, not a pin) on each page the current
+ * process's page tables map readable at @start, @start + PAGE_SIZE ...,
+ * and stops at the first page that is not: not present, swapped out,
+ * %PROT_NONE (or a NUMA-hinting entry), a special mapping. Nothing is
+ * faulted in and nothing is charged. The caller drops each reference with
+ * put_page().
+ *
+ * Context: process context of the mm to look in; no mmap_lock needed.
+ * Return: the number of pages looked up, 0 to @nr_pages.
+ */
+static inline int compat_get_user_pages_nofault(unsigned long start,
+						int nr_pages,
+						struct page **pages)
+{
+#ifdef PINMGR_HAVE_GET_USER_PAGES_FAST_ONLY
+	return get_user_pages_fast_only(start, nr_pages, 0, pages);
+#else
+	int ret = get_user_pages_fast(start, nr_pages, FOLL_NOFAULT, pages);
+
+	return ret < 0 ? 0 : ret;
+#endif
+}
+
+/**
+ * compat_mmu_notify_is_exclusive() - is @event MMU_NOTIFY_EXCLUSIVE?
+ * @event: an &enum mmu_notifier_event value
+ *
+ * Context: any.
+ * Return: true if @event is the kernel's device-exclusive-access event;
+ * always false on kernels without it.
+ */
+static inline bool compat_mmu_notify_is_exclusive(unsigned int event)
+{
+#ifdef PINMGR_HAVE_MMU_NOTIFY_EXCLUSIVE
+	return event == MMU_NOTIFY_EXCLUSIVE;
+#else
+	return false;
 #endif
 }
 

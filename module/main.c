@@ -15,6 +15,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pid.h>
+#include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
@@ -24,7 +25,9 @@
 
 #include <uapi/linux/pinmgr.h>
 
+#include "compat.h"
 #include "pin_tracker.h"
+#include "pin_watch.h"
 
 static unsigned long max_pages_per_pin = 1UL << 20;
 module_param(max_pages_per_pin, ulong, 0644);
@@ -96,7 +99,8 @@ static int pinmgr_info(struct pinmgr_ucmd *ucmd)
 	cmd->out_pin_flags = PINMGR_PIN_WRITE;
 	cmd->out_segments_flags = PINMGR_SEGMENTS_PHYS;
 	cmd->out_caps = (ucmd->pf->phys_allowed ? PINMGR_CAP_PHYS : 0) |
-			(ucmd->pf->test_access ? PINMGR_CAP_TEST_ACCESS : 0);
+			(ucmd->pf->test_access ? PINMGR_CAP_TEST_ACCESS : 0) |
+			(PIN_WATCH_SUPPORTED ? PINMGR_CAP_EVENTS : 0);
 	cmd->out_max_pages_per_pin = t->max_pages;
 	cmd->out_max_regions = t->max_regions;
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
@@ -292,6 +296,7 @@ static int pinmgr_stats(struct pinmgr_ucmd *ucmd)
 	cmd->out_unpins = s.unpins;
 	cmd->out_failed_pins = s.failed_pins;
 	cmd->out_metadata_bytes = s.metadata_bytes;
+	cmd->out_diverged_regions = s.diverged_regions;
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
@@ -375,6 +380,26 @@ out_put:
 	return ret;
 }
 
+static int pinmgr_verify(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_verify *cmd = ucmd->cmd;
+	struct pin_tracker *t = &ucmd->pf->tracker;
+	struct pin_region *r;
+	int ret;
+
+	if (cmd->flags || cmd->__reserved)
+		return -EINVAL;
+	r = pin_tracker_get(t, cmd->handle);
+	if (!r)
+		return -ENOENT;
+	cmd->out_npages = r->npages;
+	ret = pin_region_verify(r, &cmd->out_differ, &cmd->out_first);
+	pin_tracker_put(t, r);
+	if (ret)
+		return ret;
+	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
+}
+
 union pinmgr_ucmd_buffer {
 	struct pinmgr_info info;
 	struct pinmgr_pin pin;
@@ -384,6 +409,7 @@ union pinmgr_ucmd_buffer {
 	struct pinmgr_stats stats;
 	struct pinmgr_access access;
 	struct pinmgr_pin_vec pin_vec;
+	struct pinmgr_verify verify;
 };
 
 /**
@@ -431,6 +457,8 @@ static const struct pinmgr_ioctl_op pinmgr_ops[] = {
 		       buf),
 	PINMGR_OP(PINMGR_CMD_PIN_VEC, pinmgr_pin_vec, struct pinmgr_pin_vec,
 		  ranges),
+	PINMGR_OP(PINMGR_CMD_VERIFY, pinmgr_verify, struct pinmgr_verify,
+		  out_first),
 };
 
 static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
@@ -468,6 +496,93 @@ static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
 	if (ret)
 		return ret;
 	return op->execute(&ucmd);
+}
+
+/* BIT_ULL(enum mmu_notifier_event) bits of a pin_change -> the UAPI's. */
+static u64 pinmgr_event_kinds(u64 kinds)
+{
+	static const u64 map[] = {
+		[MMU_NOTIFY_UNMAP] = PINMGR_EVENT_UNMAP,
+		[MMU_NOTIFY_CLEAR] = PINMGR_EVENT_CLEAR,
+		[MMU_NOTIFY_PROTECTION_VMA] = PINMGR_EVENT_PROTECTION_VMA,
+		[MMU_NOTIFY_PROTECTION_PAGE] = PINMGR_EVENT_PROTECTION_PAGE,
+		[MMU_NOTIFY_SOFT_DIRTY] = PINMGR_EVENT_SOFT_DIRTY,
+		[MMU_NOTIFY_RELEASE] = PINMGR_EVENT_RELEASE,
+		[MMU_NOTIFY_MIGRATE] = PINMGR_EVENT_MIGRATE,
+	};
+	unsigned int bit;
+	u64 ret = 0;
+
+	for (bit = 0; bit < 64; bit++) {
+		if (!(kinds & BIT_ULL(bit)))
+			continue;
+		if (bit < ARRAY_SIZE(map) && map[bit])
+			ret |= map[bit];
+		else if (compat_mmu_notify_is_exclusive(bit))
+			ret |= PINMGR_EVENT_EXCLUSIVE;
+		else
+			ret |= PINMGR_EVENT_OTHER;
+	}
+	return ret;
+}
+
+/* Records copied out per copy_to_user(). */
+#define PINMGR_EVENT_CHUNK 8
+
+static ssize_t pinmgr_fops_read(struct file *filp, char __user *ubuf,
+				size_t count, loff_t *ppos)
+{
+	struct pinmgr_file *pf = filp->private_data;
+	struct pin_tracker *t = &pf->tracker;
+	struct pinmgr_event ev[PINMGR_EVENT_CHUNK];
+	struct pin_change c[PINMGR_EVENT_CHUNK];
+	size_t max = count / sizeof(ev[0]), done = 0, n, i;
+	int ret;
+
+	if (current->mm != t->mm)
+		return -EACCES;
+	if (!max)
+		return -EINVAL;
+again:
+	while (!pin_tracker_has_changes(t)) {
+		if (filp->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(t->ev_wait,
+					       pin_tracker_has_changes(t));
+		if (ret)
+			return ret;
+	}
+	while (done < max) {
+		for (n = 0; n < min_t(size_t, max - done, PINMGR_EVENT_CHUNK) &&
+		     pin_tracker_pop_change(t, &c[n]); n++) {
+			memset(&ev[n], 0, sizeof(ev[n]));
+			ev[n].handle = c[n].handle;
+			ev[n].kinds = pinmgr_event_kinds(c[n].kinds);
+			ev[n].start = c[n].start;
+			ev[n].end = c[n].end;
+		}
+		if (!n)
+			break;
+		if (copy_to_user(ubuf + done * sizeof(ev[0]), ev,
+				 n * sizeof(ev[0]))) {
+			/* Undelivered: pending again, in the same order. */
+			for (i = n; i-- > 0;)
+				pin_tracker_requeue_change(t, &c[i]);
+			return done ? done * sizeof(ev[0]) : -EFAULT;
+		}
+		done += n;
+	}
+	if (!done)
+		goto again;	/* another reader took them */
+	return done * sizeof(ev[0]);
+}
+
+static __poll_t pinmgr_fops_poll(struct file *filp, poll_table *wait)
+{
+	struct pinmgr_file *pf = filp->private_data;
+
+	poll_wait(filp, &pf->tracker.ev_wait, wait);
+	return pin_tracker_has_changes(&pf->tracker) ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
 static int pinmgr_fops_open(struct inode *inode, struct file *filp)
@@ -513,6 +628,7 @@ static void pinmgr_fops_show_fdinfo(struct seq_file *m, struct file *filp)
 		   s.pinned_pages << PAGE_SHIFT);
 	seq_printf(m, "pinmgr-peak-pages:\t%llu\n", s.peak_pages);
 	seq_printf(m, "pinmgr-metadata-bytes:\t%llu\n", s.metadata_bytes);
+	seq_printf(m, "pinmgr-diverged-regions:\t%llu\n", s.diverged_regions);
 }
 
 static const struct file_operations pinmgr_fops = {
@@ -522,6 +638,8 @@ static const struct file_operations pinmgr_fops = {
 	.unlocked_ioctl = pinmgr_fops_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.show_fdinfo = pinmgr_fops_show_fdinfo,
+	.read = pinmgr_fops_read,
+	.poll = pinmgr_fops_poll,
 	.llseek = noop_llseek,
 };
 
@@ -551,6 +669,10 @@ static struct dev_ext_attribute pinmgr_attrs[] = {
 	  &pinmgr_counters.failed_pins },
 	{ __ATTR(metadata_bytes, 0444, pinmgr_counter_show, NULL),
 	  &pinmgr_counters.metadata_bytes },
+	{ __ATTR(notifiers, 0444, pinmgr_counter_show, NULL),
+	  &pinmgr_counters.notifiers },
+	{ __ATTR(diverged_regions, 0444, pinmgr_counter_show, NULL),
+	  &pinmgr_counters.diverged_regions },
 };
 
 static struct attribute *pinmgr_stats_attrs[] = {
@@ -562,6 +684,8 @@ static struct attribute *pinmgr_stats_attrs[] = {
 	&pinmgr_attrs[5].attr.attr,
 	&pinmgr_attrs[6].attr.attr,
 	&pinmgr_attrs[7].attr.attr,
+	&pinmgr_attrs[8].attr.attr,
+	&pinmgr_attrs[9].attr.attr,
 	NULL,
 };
 

@@ -12,15 +12,21 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/ktime.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include "compat.h"
 #include "pin_tracker.h"
+#include "pin_watch.h"
+
+#define CREATE_TRACE_POINTS
+#include "trace.h"
 
 /* Pages pinned per pin_user_pages_fast() call: one page of pointers. */
 #define PIN_BATCH	(PAGE_SIZE / sizeof(struct page *))
@@ -46,6 +52,8 @@ void pin_counters_init(struct pin_counters *c)
 	atomic64_set(&c->unpins, 0);
 	atomic64_set(&c->failed_pins, 0);
 	atomic64_set(&c->metadata_bytes, 0);
+	atomic64_set(&c->notifiers, 0);
+	atomic64_set(&c->diverged_regions, 0);
 }
 
 /**
@@ -64,6 +72,8 @@ void pin_counters_read(struct pin_counters *c, struct pin_tracker_stats *stats)
 	stats->unpins = atomic64_read(&c->unpins);
 	stats->failed_pins = atomic64_read(&c->failed_pins);
 	stats->metadata_bytes = atomic64_read(&c->metadata_bytes);
+	stats->notifiers = atomic64_read(&c->notifiers);
+	stats->diverged_regions = atomic64_read(&c->diverged_regions);
 }
 
 /* Add (or with negative values, remove) held regions, pages and metadata. */
@@ -115,6 +125,20 @@ static void pin_tracker_event(struct pin_tracker *t, enum pin_event ev)
 		pin_counters_event(t->shared, ev);
 }
 
+static void pin_tracker_notifiers_add(struct pin_tracker *t, long n)
+{
+	atomic64_add(n, &t->counters.notifiers);
+	if (t->shared)
+		atomic64_add(n, &t->shared->notifiers);
+}
+
+static void pin_tracker_diverged_add(struct pin_tracker *t, long n)
+{
+	atomic64_add(n, &t->counters.diverged_regions);
+	if (t->shared)
+		atomic64_add(n, &t->shared->diverged_regions);
+}
+
 /**
  * pin_tracker_init() - set up an empty tracker
  * @t: the tracker
@@ -142,6 +166,9 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	atomic_set(&t->nr_regions, 0);
 	pin_counters_init(&t->counters);
 	t->shared = shared;
+	spin_lock_init(&t->ev_lock);
+	INIT_LIST_HEAD(&t->ev_list);
+	init_waitqueue_head(&t->ev_wait);
 }
 
 /**
@@ -355,6 +382,180 @@ static void pin_region_unpin(struct pin_region *r, bool dirty)
 	}
 }
 
+/**
+ * pin_region_changed() - note that a region's mapping is about to change
+ * @r: the region
+ * @kind: BIT_ULL(enum mmu_notifier_event), bit 63 for events beyond 62
+ * @start: first byte of the change, clipped to @r's pages
+ * @end: end of the change (exclusive), clipped likewise
+ *
+ * Marks @r diverged, merges the change into its pending record and queues
+ * that for readers (once @r is published), waking them.
+ *
+ * Context: the MMU notifier callback of @r's watch; may not sleep.
+ */
+void pin_region_changed(struct pin_region *r, u64 kind, u64 start, u64 end)
+{
+	struct pin_tracker *t = r->tracker;
+	bool wake = false;
+
+	spin_lock(&t->ev_lock);
+	if (!r->ev_kinds) {
+		r->ev_start = start;
+		r->ev_end = end;
+	} else {
+		r->ev_start = min(r->ev_start, start);
+		r->ev_end = max(r->ev_end, end);
+	}
+	r->ev_kinds |= kind;
+	r->ev_seq++;
+	if (!r->diverged) {
+		r->diverged = true;
+		pin_tracker_diverged_add(t, 1);
+	}
+	if (r->published && list_empty(&r->ev_node)) {
+		list_add_tail(&r->ev_node, &t->ev_list);
+		wake = true;
+	}
+	spin_unlock(&t->ev_lock);
+	if (wake)
+		wake_up_interruptible_poll(&t->ev_wait, EPOLLIN | EPOLLRDNORM);
+	trace_pinmgr_diverged(r->handle, kind, start, end);
+}
+
+/* Start watching @r's range of @t's mm (current->mm) for changes. */
+static int pin_region_watch(struct pin_tracker *t, struct pin_region *r)
+{
+	int ret;
+
+	r->tracker = t;
+	INIT_LIST_HEAD(&r->ev_node);
+	ret = pin_watch_start(r, t->mm, r->addr & PAGE_MASK,
+			      r->npages << PAGE_SHIFT, &r->watch);
+	if (ret)
+		return ret;
+	if (r->watch)
+		pin_tracker_notifiers_add(t, 1);
+	return 0;
+}
+
+/* Stop watching @r and forget its pending changes. Sleeps. */
+static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
+{
+	if (!r->watch)
+		return;
+	/* Waits for callbacks running on other CPUs. */
+	pin_watch_stop(r->watch);
+	r->watch = NULL;
+	pin_tracker_notifiers_add(t, -1);
+	spin_lock(&t->ev_lock);
+	list_del_init(&r->ev_node);
+	if (r->diverged) {
+		r->diverged = false;
+		pin_tracker_diverged_add(t, -1);
+	}
+	spin_unlock(&t->ev_lock);
+}
+
+/* @r has its handle: from now on its changes are queued for readers. */
+static void pin_region_publish_changes(struct pin_tracker *t,
+				       struct pin_region *r)
+{
+	bool wake = false;
+
+	spin_lock(&t->ev_lock);
+	r->published = true;
+	if (r->ev_kinds) {
+		list_add_tail(&r->ev_node, &t->ev_list);
+		wake = true;
+	}
+	spin_unlock(&t->ev_lock);
+	if (wake)
+		wake_up_interruptible_poll(&t->ev_wait, EPOLLIN | EPOLLRDNORM);
+}
+
+/**
+ * pin_tracker_has_changes() - is a change of a region's mapping pending?
+ * @t: the tracker
+ *
+ * Context: any context that may take a spinlock.
+ * Return: true if pin_tracker_pop_change() would return one.
+ */
+bool pin_tracker_has_changes(struct pin_tracker *t)
+{
+	bool ret;
+
+	spin_lock(&t->ev_lock);
+	ret = !list_empty(&t->ev_list);
+	spin_unlock(&t->ev_lock);
+	return ret;
+}
+
+/**
+ * pin_tracker_pop_change() - dequeue the oldest pending change
+ * @t: the tracker
+ * @c: filled with the region's handle and its accumulated changes
+ *
+ * Each region has at most one pending record: changes seen while it is
+ * queued are merged into it (kinds or'ed, ranges joined), so the queue
+ * never holds more records than the tracker holds regions.
+ *
+ * Context: any context that may take a spinlock.
+ * Return: true if @c was filled in, false if nothing was pending.
+ */
+bool pin_tracker_pop_change(struct pin_tracker *t, struct pin_change *c)
+{
+	struct pin_region *r;
+
+	spin_lock(&t->ev_lock);
+	r = list_first_entry_or_null(&t->ev_list, struct pin_region, ev_node);
+	if (r) {
+		list_del_init(&r->ev_node);
+		c->handle = r->handle;
+		c->kinds = r->ev_kinds;
+		c->start = r->ev_start;
+		c->end = r->ev_end;
+		r->ev_kinds = 0;
+	}
+	spin_unlock(&t->ev_lock);
+	return r;
+}
+
+/**
+ * pin_tracker_requeue_change() - put back a change that could not be
+ * delivered
+ * @t: the tracker
+ * @c: a change returned by pin_tracker_pop_change()
+ *
+ * Merges @c into its region's pending record and queues it again, unless
+ * the region was unpinned in the meantime.
+ *
+ * Context: any context that may take a spinlock.
+ */
+void pin_tracker_requeue_change(struct pin_tracker *t,
+				const struct pin_change *c)
+{
+	struct pin_region *r;
+
+	xa_lock(&t->regions);
+	r = xa_load(&t->regions, c->handle);
+	if (r) {
+		spin_lock(&t->ev_lock);
+		if (!r->ev_kinds) {
+			r->ev_start = c->start;
+			r->ev_end = c->end;
+		} else {
+			r->ev_start = min(r->ev_start, c->start);
+			r->ev_end = max(r->ev_end, c->end);
+		}
+		r->ev_kinds |= c->kinds;
+		if (list_empty(&r->ev_node))
+			list_add(&r->ev_node, &t->ev_list);
+		spin_unlock(&t->ev_lock);
+	}
+	xa_unlock(&t->regions);
+}
+
 /* Count @r as held and give it the next handle. */
 static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 			       u32 *handle)
@@ -367,6 +568,7 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 	id = t->next_handle;
 	if (id) {
 		t->next_handle = id + 1;	/* 0 after U32_MAX: used up */
+		r->handle = id;
 		ret = __xa_insert(&t->regions, id, r, GFP_KERNEL_ACCOUNT);
 	} else {
 		ret = -ENOSPC;
@@ -408,6 +610,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	struct pin_plan plan = { .end = 0 };
 	struct page *small[PIN_SMALL];
 	struct page **batch = small;
+	u64 t0 = ktime_get_ns();
 	struct pin_region *r;
 	long got;
 	int ret;
@@ -495,13 +698,21 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	batch = small;
 	pin_region_shrink_runs(r, cap);
 
-	ret = pin_tracker_publish(t, r, handle);
+	ret = pin_region_watch(t, r);
 	if (ret)
 		goto out_unpin;
+	ret = pin_tracker_publish(t, r, handle);
+	if (ret)
+		goto out_unwatch;
+	pin_region_publish_changes(t, r);
 	pin_tracker_event(t, PIN_EVENT_PIN);
+	trace_pinmgr_pin(*handle, total, length, writable,
+			 ktime_get_ns() - t0);
 	*npages = total;
 	return 0;
 
+out_unwatch:
+	pin_region_unwatch(t, r);
 out_unpin:
 	/* Nothing was written through these pins: no dirtying. */
 	pin_region_unpin(r, false);
@@ -520,7 +731,13 @@ out_unreserve:
 
 static void pin_region_release(struct pin_tracker *t, struct pin_region *r)
 {
+	u64 t0;
+
+	pin_region_unwatch(t, r);
+	t0 = ktime_get_ns();
 	pin_region_unpin(r, r->writable);
+	trace_pinmgr_release(r->handle, r->npages, r->length, r->writable,
+			     ktime_get_ns() - t0);
 	pin_tracker_uncharge(t, r->npages);
 	pin_tracker_hold(t, r, -1);
 	atomic_dec(&t->nr_regions);
@@ -551,6 +768,79 @@ struct page *pin_region_page(const struct pin_region *r, unsigned long idx)
 	}
 	return pfn_to_page(pin_run_pfn(&r->runs[lo]) +
 			   (idx - pin_run_pgoff(&r->runs[lo])));
+}
+
+/**
+ * pin_region_verify() - compare a region's pins with what its range maps now
+ * @r: the region
+ * @differ: set to the number of pages of @r whose address, in the current
+ *	process's page tables, does not map the pinned page readable
+ *	(unmapped, %PROT_NONE, swapped out or another page)
+ * @first: set to the page index of the first such page, or U64_MAX if none
+ *
+ * Looks at the page tables of current->mm over the region's original range,
+ * page by page, without faulting anything in and without taking pins: a
+ * plain reference is taken on each mapped page for the comparison and
+ * dropped again. The answer is a snapshot: the mapping may change as soon
+ * as this returns. A clean answer clears the region's diverged mark unless
+ * a change was seen during the walk.
+ *
+ * Context: process context, current->mm being the mm @r was pinned from;
+ * the caller holds a reference on @r. May sleep.
+ * Return: 0, -ENOMEM, or -EINTR if a fatal signal is pending.
+ */
+int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
+{
+	unsigned long start = r->addr & PAGE_MASK;
+	unsigned long idx = 0, i;
+	struct pin_tracker *t = r->tracker;
+	struct page **pages;
+	int n, got;
+	u64 seq;
+
+	pages = kmalloc_array(PIN_BATCH, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	spin_lock(&t->ev_lock);
+	seq = r->ev_seq;
+	spin_unlock(&t->ev_lock);
+	*differ = 0;
+	*first = U64_MAX;
+	while (idx < r->npages) {
+		n = min_t(unsigned long, r->npages - idx, PIN_BATCH);
+		got = compat_get_user_pages_nofault(start + idx * PAGE_SIZE, n,
+						    pages);
+		for (i = 0; i < got; i++) {
+			if (pages[i] != pin_region_page(r, idx + i)) {
+				if (!*differ)
+					*first = idx + i;
+				(*differ)++;
+			}
+			put_page(pages[i]);
+		}
+		idx += got;
+		if (got < n) {
+			/* Not mapped readable: differs; go on after it. */
+			if (!*differ)
+				*first = idx;
+			(*differ)++;
+			idx++;
+		}
+		if (fatal_signal_pending(current)) {
+			kfree(pages);
+			return -EINTR;
+		}
+		cond_resched();
+	}
+	kfree(pages);
+	/* All clean, and no change raced the walk: no longer diverged. */
+	spin_lock(&t->ev_lock);
+	if (!*differ && r->diverged && r->ev_seq == seq) {
+		r->diverged = false;
+		pin_tracker_diverged_add(t, -1);
+	}
+	spin_unlock(&t->ev_lock);
+	return 0;
 }
 
 /**
@@ -605,12 +895,22 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
  */
 int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 {
+	u64 t0 = ktime_get_ns();
 	struct pin_region *r = xa_erase(&t->regions, handle);
+	unsigned long npages;
+	u64 length;
+	bool writable;
 
 	if (!r)
 		return -ENOENT;
 	pin_tracker_event(t, PIN_EVENT_UNPIN);
+	/* @r may be freed by the put: keep what the trace wants. */
+	npages = r->npages;
+	length = r->length;
+	writable = r->writable;
 	pin_tracker_put(t, r);
+	trace_pinmgr_unpin(handle, npages, length, writable,
+			   ktime_get_ns() - t0);
 	return 0;
 }
 

@@ -12,12 +12,16 @@
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
+#include <linux/list.h>
 #include <linux/refcount.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 
 struct mm_struct;
 struct page;
+struct pin_watch;
 
 /* Bits of &struct pin_run.v that hold the run's index in its region. */
 #define PIN_RUN_PGOFF_BITS	24
@@ -60,11 +64,24 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  *	to @first_run while there is only one
  * @first_run: storage for the first run, so small pins need no array
  * @metadata_bytes: bytes of memory this region's tracking takes
+ * @handle: the region's handle in its tracker, for tracing
  * @writable: pinned with FOLL_WRITE; unpinned with dirtying
+ * @tracker: the tracker the region belongs to
+ * @watch: the notifier watching the pinned range of the tracker's mm, or
+ *	NULL (none registered, or no MMU notifiers in this kernel)
+ * @ev_node: entry in &pin_tracker.ev_list while a change is pending
+ * @ev_kinds: pending changes: BIT_ULL(enum mmu_notifier_event) each, bit 63
+ *	for events beyond 62; 0 when none is pending
+ * @ev_start: start of the pending changes' range, clipped to the region
+ * @ev_end: end (exclusive) of that range
+ * @ev_seq: changes seen so far, to tell whether one raced a check
+ * @published: has its handle; pending changes may be queued
+ * @diverged: a change was seen since the last clean pin_region_verify()
  *
- * Everything but @ref is written once before the region is published in the
- * tracker and is read-only afterwards, so holders of a reference read it
- * without locking.
+ * Everything up to @watch is written once before the region is
+ * published in the tracker and is read-only afterwards, so holders of a
+ * reference read it without locking. The ev_ fields, @published and
+ * @diverged are protected by &pin_tracker.ev_lock.
  */
 struct pin_region {
 	refcount_t ref;
@@ -75,7 +92,33 @@ struct pin_region {
 	struct pin_run *runs;
 	struct pin_run first_run;
 	size_t metadata_bytes;
+	u32 handle;
 	bool writable;
+	struct pin_tracker *tracker;
+	struct pin_watch *watch;
+	struct list_head ev_node;
+	u64 ev_kinds;
+	u64 ev_start;
+	u64 ev_end;
+	u64 ev_seq;
+	bool published;
+	bool diverged;
+};
+
+/**
+ * struct pin_change - changes to the mapping of one region, as dequeued
+ * @handle: the region's handle
+ * @kinds: BIT_ULL(enum mmu_notifier_event) for each kind of change seen;
+ *	bit 63 for kinds beyond 62
+ * @start: start of the union of the changed ranges, clipped to the region's
+ *	pages
+ * @end: its end (exclusive)
+ */
+struct pin_change {
+	u32 handle;
+	u64 kinds;
+	u64 start;
+	u64 end;
 };
 
 /**
@@ -87,6 +130,9 @@ struct pin_region {
  * @unpins: successful pin_tracker_unpin() calls
  * @failed_pins: pins that failed after argument checks
  * @metadata_bytes: bytes of tracking metadata held now
+ * @notifiers: registered MMU interval notifiers (one per region)
+ * @diverged_regions: regions whose mapping changed since they were pinned
+ *	(or last verified clean)
  */
 struct pin_tracker_stats {
 	u64 regions;
@@ -96,6 +142,8 @@ struct pin_tracker_stats {
 	u64 unpins;
 	u64 failed_pins;
 	u64 metadata_bytes;
+	u64 notifiers;
+	u64 diverged_regions;
 };
 
 /**
@@ -107,6 +155,8 @@ struct pin_tracker_stats {
  * @unpins: successful pin_tracker_unpin() calls
  * @failed_pins: pins that failed after argument checks
  * @metadata_bytes: bytes of region and run metadata held now
+ * @notifiers: registered MMU interval notifiers
+ * @diverged_regions: regions marked diverged now
  *
  * Each tracker has its own, and may also feed a set shared by many
  * trackers (a driver's totals). All fields are atomic: updated without
@@ -120,6 +170,8 @@ struct pin_counters {
 	atomic64_t unpins;
 	atomic64_t failed_pins;
 	atomic64_t metadata_bytes;
+	atomic64_t notifiers;
+	atomic64_t diverged_regions;
 };
 
 /**
@@ -136,6 +188,10 @@ struct pin_counters {
  * @nr_regions: regions held or being pinned, for @max_regions (atomic)
  * @counters: this tracker's counters
  * @shared: counters shared with other trackers, or NULL
+ * @ev_lock: protects @ev_list and the regions' ev_ fields; taken in MMU
+ *	notifier callbacks, so nothing may sleep under it
+ * @ev_list: regions with pending changes, oldest first
+ * @ev_wait: woken when a region is queued on @ev_list
  */
 struct pin_tracker {
 	struct xarray regions;
@@ -146,6 +202,9 @@ struct pin_tracker {
 	atomic_t nr_regions;
 	struct pin_counters counters;
 	struct pin_counters *shared;
+	spinlock_t ev_lock;	/* see @ev_lock above */
+	struct list_head ev_list;
+	wait_queue_head_t ev_wait;
 };
 
 void pin_counters_init(struct pin_counters *c);
@@ -162,6 +221,11 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);
 void pin_tracker_read_stats(struct pin_tracker *t,
 			    struct pin_tracker_stats *stats);
 struct page *pin_region_page(const struct pin_region *r, unsigned long idx);
+int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first);
+bool pin_tracker_has_changes(struct pin_tracker *t);
+bool pin_tracker_pop_change(struct pin_tracker *t, struct pin_change *c);
+void pin_tracker_requeue_change(struct pin_tracker *t,
+				const struct pin_change *c);
 void pin_region_run(const struct pin_region *r, unsigned long i,
 		    unsigned long *pfn, unsigned long *pgoff,
 		    unsigned long *npages);

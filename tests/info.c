@@ -71,6 +71,8 @@ _Static_assert(offsetof(struct pinmgr_unpin, handle) ==
 	       offsetof(struct pinmgr_query, handle), "handle offset");
 _Static_assert(offsetof(struct pinmgr_unpin, handle) ==
 	       offsetof(struct pinmgr_segments, handle), "handle offset");
+_Static_assert(offsetof(struct pinmgr_unpin, handle) ==
+	       offsetof(struct pinmgr_verify, handle), "handle offset");
 
 static const struct ioc iocs[] = {
 #define I_INFO 0
@@ -101,6 +103,10 @@ static const struct ioc iocs[] = {
 	{ "PIN_VEC", PINMGR_CMD_PIN_VEC, sizeof(struct pinmgr_pin_vec),
 	  sizeof(struct pinmgr_pin_vec), PINMGR_PIN_WRITE, false,
 	  prep_pin_vec },
+#define I_VERIFY 7
+	{ "VERIFY", PINMGR_CMD_VERIFY, sizeof(struct pinmgr_verify),
+	  sizeof(struct pinmgr_verify), 0, true,
+	  prep_handle },
 };
 
 static unsigned long cmd_of(const struct ioc *io)
@@ -381,7 +387,8 @@ CASE(info_caps_known)
 	struct pinmgr_info in;
 
 	info(&in);
-	ASSERT_MSG(!(in.out_caps & ~(uint64_t)(PINMGR_CAP_PHYS | PINMGR_CAP_TEST_ACCESS)),
+	ASSERT_MSG(!(in.out_caps & ~(uint64_t)(PINMGR_CAP_PHYS | PINMGR_CAP_TEST_ACCESS |
+					      PINMGR_CAP_EVENTS)),
 		   "out_caps 0x%llx has unknown bits",
 		   (unsigned long long)in.out_caps);
 }
@@ -455,9 +462,9 @@ CASE(enotty_next_nr)
 	struct pinmgr_ctx *ctx = h_open();
 	struct pinmgr_info in = { .size = sizeof(in) };
 
-	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_PIN_VEC + 1,
+	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_VERIFY + 1,
 					   struct pinmgr_info), NULL), ENOTTY);
-	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_PIN_VEC + 1,
+	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_VERIFY + 1,
 					   struct pinmgr_info), &in), ENOTTY);
 }
 
@@ -507,6 +514,7 @@ static const struct h_case cases[] = {
 	IOC_CASES(I_SEGMENTS, "SEGMENTS"),
 	IOC_CASES(I_STATS, "STATS"),
 	IOC_CASES(I_PIN_VEC, "PIN_VEC"),
+	IOC_CASES(I_VERIFY, "VERIFY"),
 	H_CASE_ARG(readonly_struct, &iocs[I_INFO],
 		   "INFO struct in a read-only page -> EFAULT"),
 	H_CASE_ARG(readonly_struct, &iocs[I_PIN],
@@ -517,7 +525,9 @@ static const struct h_case cases[] = {
 		   "SEGMENTS struct in a read-only page -> EFAULT"),
 	H_CASE_ARG(readonly_struct, &iocs[I_STATS],
 		   "STATS struct in a read-only page -> EFAULT"),
-	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_PIN_VEC+1 -> ENOTTY"),
+	H_CASE_ARG(readonly_struct, &iocs[I_VERIFY],
+		   "VERIFY struct in a read-only page -> EFAULT"),
+	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_VERIFY+1 -> ENOTTY"),
 	H_CASE(stats_v1_size, "STATS with its v1 size -> ok, nothing written past it"),
 	H_CASE(enotty_nr_ff, "ioctl number 0xff, NULL arg -> ENOTTY"),
 	H_CASE(enotty_other_type, "ioctl type 0xBD and 0 -> ENOTTY"),

@@ -369,3 +369,79 @@ PINMGR_EXPORT int pinmgr_pin_vec(struct pinmgr_ctx *ctx, unsigned int flags,
 	req.ranges = (uintptr_t)ranges;
 	return pinmgr_ioctl(ctx, PINMGR_PIN_VEC, &req);
 }
+
+/**
+ * pinmgr_verify() - PINMGR_VERIFY: do the pinned pages still back the mapping?
+ * @ctx: the context
+ * @handle: the region
+ * @differ: set to the number of the region's pages whose address no longer
+ *	maps the pinned page (unmapped, %PROT_NONE, or another page); may be
+ *	NULL
+ * @first: set to the index of the first such page, or %PINMGR_VERIFY_NONE
+ *	if there is none; may be NULL
+ *
+ * Looks at the process's page tables over the region's original range at
+ * the moment of the call, without faulting anything in.
+ *
+ * Return: 0 if every page still backs its address, else the number of
+ * pages that differ (capped at INT_MAX; @differ holds the exact count);
+ * -EINVAL if @ctx is NULL, -ENOENT if no region has @handle, -EACCES from
+ * another process, or another ioctl -errno.
+ */
+PINMGR_EXPORT int pinmgr_verify(struct pinmgr_ctx *ctx, uint32_t handle,
+				uint64_t *differ, uint64_t *first)
+{
+	struct pinmgr_verify req;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.handle = handle;
+	ret = pinmgr_ioctl(ctx, PINMGR_VERIFY, &req);
+	if (ret < 0)
+		return ret;
+	if (differ)
+		*differ = req.out_differ;
+	if (first)
+		*first = req.out_first;
+	return req.out_differ > INT_MAX ? INT_MAX : (int)req.out_differ;
+}
+
+/**
+ * pinmgr_events_read() - read pending changes of the regions' mappings
+ * @ctx: the context
+ * @events: room for @max records
+ * @max: number of records at @events, at least 1
+ *
+ * Reads whole &struct pinmgr_event records from the context's file: one per
+ * region whose mapping changed since its previous record, oldest first.
+ * Blocks until one is pending, unless the file descriptor (pinmgr_fd()) was
+ * made non-blocking with fcntl(O_NONBLOCK); poll() it for POLLIN to wait
+ * for records along with other descriptors.
+ *
+ * Return: the number of records read (1 to @max); -EINVAL if @ctx or
+ * @events is NULL or @max is 0; -EAGAIN if none is pending on a
+ * non-blocking descriptor; -EINTR if a signal arrived while blocked;
+ * -EACCES from another process; -EFAULT; -EPROTO if the module returned a
+ * partial record (cannot happen with a sane module).
+ */
+PINMGR_EXPORT int pinmgr_events_read(struct pinmgr_ctx *ctx,
+				     struct pinmgr_event *events,
+				     unsigned int max)
+{
+	int saved_errno = errno;
+	ssize_t n;
+
+	if (!ctx || !events || !max)
+		return -EINVAL;
+	if (max > INT_MAX / sizeof(*events))
+		max = INT_MAX / sizeof(*events);
+	n = read(ctx->fd, events, (size_t)max * sizeof(*events));
+	if (n < 0)
+		return pinmgr_ret(-1, saved_errno);
+	if (n % sizeof(*events) || n == 0)
+		return -EPROTO;
+	return (int)(n / sizeof(*events));
+}

@@ -41,6 +41,10 @@ int pinmgr_segments(struct pinmgr_ctx *ctx, uint32_t handle,
 int pinmgr_stats(struct pinmgr_ctx *ctx, struct pinmgr_stats *stats);
 int pinmgr_access(struct pinmgr_ctx *ctx, uint32_t handle, unsigned int flags,
 		  uint64_t offset, void *buf, size_t length);
+int pinmgr_verify(struct pinmgr_ctx *ctx, uint32_t handle, uint64_t *differ,
+		  uint64_t *first);
+int pinmgr_events_read(struct pinmgr_ctx *ctx, struct pinmgr_event *events,
+		       unsigned int max);
 
 #ifdef __cplusplus
 }

@@ -127,7 +127,7 @@ ABI_IOCTL(PINMGR_SEGMENTS, 0xC038BC04);
  * the v1 size up, so binaries built against the v1 header keep working.
  */
 #define PINMGR_STATS_SIZE_V1	56
-ABI_STRUCT(pinmgr_stats, 64, 8);
+ABI_STRUCT(pinmgr_stats, 72, 8);
 ABI_FIELD(pinmgr_stats, size, 0, 4);
 ABI_FIELD(pinmgr_stats, flags, 4, 4);
 ABI_FIELD(pinmgr_stats, out_regions, 8, 8);
@@ -137,7 +137,8 @@ ABI_FIELD(pinmgr_stats, out_pins, 32, 8);
 ABI_FIELD(pinmgr_stats, out_unpins, 40, 8);
 ABI_FIELD(pinmgr_stats, out_failed_pins, 48, 8);
 ABI_FIELD(pinmgr_stats, out_metadata_bytes, PINMGR_STATS_SIZE_V1, 8);
-ABI_IOCTL(PINMGR_STATS, 0xC040BC05);
+ABI_FIELD(pinmgr_stats, out_diverged_regions, 64, 8);
+ABI_IOCTL(PINMGR_STATS, 0xC048BC05);
 
 ABI_STRUCT(pinmgr_access, 40, 8);
 ABI_FIELD(pinmgr_access, size, 0, 4);
@@ -167,6 +168,35 @@ ABI_FIELD(pinmgr_pin_vec, count, 8, 4);
 ABI_FIELD(pinmgr_pin_vec, __reserved, 12, 4);
 ABI_FIELD(pinmgr_pin_vec, ranges, 16, 8);
 ABI_IOCTL(PINMGR_PIN_VEC, 0xC018BC07);
+#endif
+
+#ifdef PINMGR_VERIFY
+ABI_ASSERT(PINMGR_CMD_VERIFY == 8, cmd_verify);
+ABI_ASSERT(PINMGR_VERIFY_NONE == ~(__u64)0, verify_none);
+
+ABI_STRUCT(pinmgr_verify, 40, 8);
+ABI_FIELD(pinmgr_verify, size, 0, 4);
+ABI_FIELD(pinmgr_verify, flags, 4, 4);
+ABI_FIELD(pinmgr_verify, handle, 8, 4);
+ABI_FIELD(pinmgr_verify, __reserved, 12, 4);
+ABI_FIELD(pinmgr_verify, out_npages, 16, 8);
+ABI_FIELD(pinmgr_verify, out_differ, 24, 8);
+ABI_FIELD(pinmgr_verify, out_first, 32, 8);
+ABI_IOCTL(PINMGR_VERIFY, 0xC028BC08);
+
+ABI_ASSERT(PINMGR_CAP_EVENTS == 4, cap_events);
+ABI_ASSERT(PINMGR_EVENT_UNMAP == 1 && PINMGR_EVENT_CLEAR == 2 &&
+	   PINMGR_EVENT_PROTECTION_VMA == 4 &&
+	   PINMGR_EVENT_PROTECTION_PAGE == 8 &&
+	   PINMGR_EVENT_SOFT_DIRTY == 16 && PINMGR_EVENT_RELEASE == 32 &&
+	   PINMGR_EVENT_MIGRATE == 64 && PINMGR_EVENT_EXCLUSIVE == 128 &&
+	   PINMGR_EVENT_OTHER == 256, event_kinds);
+ABI_STRUCT(pinmgr_event, 32, 8);
+ABI_FIELD(pinmgr_event, handle, 0, 4);
+ABI_FIELD(pinmgr_event, flags, 4, 4);
+ABI_FIELD(pinmgr_event, kinds, 8, 8);
+ABI_FIELD(pinmgr_event, start, 16, 8);
+ABI_FIELD(pinmgr_event, end, 24, 8);
 #endif
 
 /* ISO C wants a translation unit to declare something of its own. */

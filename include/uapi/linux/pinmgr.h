@@ -64,8 +64,12 @@
  *   shmem/tmpfs/memfd, hugetlbfs and private file mappings are allowed.
  * - EPERM: %PINMGR_SEGMENTS_PHYS on a file opened without
  *   ``CAP_SYS_ADMIN``.
- * - EINTR: a fatal signal arrived during a long PIN; nothing stays pinned.
+ * - EINTR: a fatal signal arrived during a long PIN; or any signal was
+ *   pending while the first PIN of a process set up the kernel's MMU
+ *   notifier state for its mm (see &struct pinmgr_event). Nothing stays
+ *   pinned.
  * - ERANGE: ACCESS beyond the end of the region.
+ * - EINTR: a fatal signal arrived during a VERIFY of a large region.
  *
  * ACCESS, the test-only device path, answers ENOTTY unless the module
  * parameter ``test_access`` was set when the file was opened, and EPERM for
@@ -111,10 +115,15 @@ enum pinmgr_access_flags {
  *	(%PINMGR_SEGMENTS_PHYS); it was opened with ``CAP_SYS_ADMIN``.
  * @PINMGR_CAP_TEST_ACCESS: %PINMGR_ACCESS works on this file: the module
  *	parameter ``test_access`` was set when it was opened.
+ * @PINMGR_CAP_EVENTS: regions are watched and divergence events are queued
+ *	(&struct pinmgr_event); without it (a kernel built without
+ *	``CONFIG_MMU_NOTIFIER``) read() never returns a record and only
+ *	%PINMGR_VERIFY tells whether pages still back the mapping.
  */
 enum pinmgr_caps {
 	PINMGR_CAP_PHYS = 1 << 0,
 	PINMGR_CAP_TEST_ACCESS = 1 << 1,
+	PINMGR_CAP_EVENTS = 1 << 2,
 };
 
 enum {
@@ -126,6 +135,7 @@ enum {
 	PINMGR_CMD_STATS,
 	PINMGR_CMD_ACCESS,
 	PINMGR_CMD_PIN_VEC,
+	PINMGR_CMD_VERIFY,
 };
 
 /* The most ranges one PINMGR_PIN_VEC may carry (E2BIG beyond). */
@@ -294,6 +304,9 @@ struct pinmgr_segments {
  *	space, E2BIG) and then failed
  * @out_metadata_bytes: kernel memory the file's regions take to track
  *	(charged to the opener's memory cgroup)
+ * @out_diverged_regions: regions whose mapping changed (a &struct
+ *	pinmgr_event was queued) since they were pinned or last found clean
+ *	by %PINMGR_VERIFY
  *
  * Counters of this file. Totals over all files are in
  * /sys/class/misc/pinmgr/stats/.
@@ -308,6 +321,7 @@ struct pinmgr_stats {
 	__aligned_u64 out_unpins;
 	__aligned_u64 out_failed_pins;
 	__aligned_u64 out_metadata_bytes;
+	__aligned_u64 out_diverged_regions;
 };
 
 #define PINMGR_STATS _IOWR(PINMGR_TYPE, PINMGR_CMD_STATS, struct pinmgr_stats)
@@ -388,5 +402,116 @@ struct pinmgr_pin_vec {
 };
 
 #define PINMGR_PIN_VEC _IOWR(PINMGR_TYPE, PINMGR_CMD_PIN_VEC, struct pinmgr_pin_vec)
+
+/**
+ * enum pinmgr_event_kinds - bits of &struct pinmgr_event.kinds
+ * @PINMGR_EVENT_UNMAP: the range was unmapped (munmap(), mremap() away,
+ *	a mapping replaced by MAP_FIXED)
+ * @PINMGR_EVENT_CLEAR: page table entries were cleared but the mapping
+ *	stays (MADV_DONTNEED, MADV_FREE, truncation, copy-on-write replacing
+ *	a page)
+ * @PINMGR_EVENT_PROTECTION_VMA: the protection of the mapping changed
+ *	(mprotect() to different rights)
+ * @PINMGR_EVENT_PROTECTION_PAGE: the protection of some pages changed
+ *	(fork() write-protecting the parent for copy-on-write, userfaultfd
+ *	write protection)
+ * @PINMGR_EVENT_SOFT_DIRTY: soft-dirty tracking was reset (clear_refs)
+ * @PINMGR_EVENT_RELEASE: the process's address space is being torn down
+ *	(exit or exec)
+ * @PINMGR_EVENT_MIGRATE: pages were being migrated (never the pinned ones)
+ * @PINMGR_EVENT_EXCLUSIVE: a device driver took exclusive access to pages
+ * @PINMGR_EVENT_OTHER: a kind this module does not know (a newer kernel)
+ *
+ * The kernel reports that it is about to change page table entries of the
+ * range; whether the pinned pages still back the mapping afterwards is
+ * what %PINMGR_VERIFY tells. Some kinds are usually harmless
+ * (PROTECTION_PAGE at fork(), SOFT_DIRTY), others never are (UNMAP).
+ */
+enum pinmgr_event_kinds {
+	PINMGR_EVENT_UNMAP = 1 << 0,
+	PINMGR_EVENT_CLEAR = 1 << 1,
+	PINMGR_EVENT_PROTECTION_VMA = 1 << 2,
+	PINMGR_EVENT_PROTECTION_PAGE = 1 << 3,
+	PINMGR_EVENT_SOFT_DIRTY = 1 << 4,
+	PINMGR_EVENT_RELEASE = 1 << 5,
+	PINMGR_EVENT_MIGRATE = 1 << 6,
+	PINMGR_EVENT_EXCLUSIVE = 1 << 7,
+	PINMGR_EVENT_OTHER = 1 << 8,
+};
+
+/**
+ * struct pinmgr_event - one record read() from the file
+ * @handle: the region whose mapping changed
+ * @flags: 0 for now
+ * @kinds: &enum pinmgr_event_kinds seen since the region's previous record
+ * @start: user address of the first byte of the changed range, clipped to
+ *	the region's pages (page aligned)
+ * @end: user address just past the changed range (page aligned); with
+ *	several changes, @start..@end covers them all
+ *
+ * Every region watches its original range in the opener's address space
+ * from PIN to UNPIN (or close). Changes are coalesced: a region has at most
+ * one record pending, which accumulates kinds and ranges until it is read,
+ * so the queue holds at most one record per region and never overflows.
+ * read() takes a buffer of whole records (EINVAL if smaller than one) and
+ * returns as many as are pending and fit; it blocks until one is pending,
+ * or fails with EAGAIN if the file is non-blocking. poll() reports EPOLLIN
+ * while a record is pending. Only the opener's mm may read (EACCES). A
+ * record is a hint; %PINMGR_VERIFY tells whether the pages still back the
+ * mapping. Changes before PIN returned may be reported too.
+ */
+struct pinmgr_event {
+	__u32 handle;
+	__u32 flags;
+	__aligned_u64 kinds;
+	__aligned_u64 start;
+	__aligned_u64 end;
+};
+
+/* &struct pinmgr_verify.out_first when every page still backs its address. */
+#define PINMGR_VERIFY_NONE	(~(__u64)0)
+
+/**
+ * struct pinmgr_verify - ioctl(PINMGR_VERIFY)
+ * @size: sizeof(struct pinmgr_verify)
+ * @flags: must be 0
+ * @handle: handle returned by PIN
+ * @__reserved: must be 0
+ * @out_npages: number of pages of the region (as &struct pinmgr_pin.out_npages)
+ * @out_differ: number of those pages whose address no longer maps the
+ *	pinned page
+ * @out_first: index (from 0, counted from the region's first page) of the
+ *	first such page, or %PINMGR_VERIFY_NONE if @out_differ is 0
+ *
+ * Tells whether the pinned pages still back the process's mapping: for
+ * each page of the region's original range (&struct pinmgr_pin.addr and
+ * length; a region does not follow mremap()), the module looks in the
+ * opener's page tables, as they are at the moment of the call, for the
+ * page mapped at that address. A page counts as backing its address only
+ * if that address maps that very page with at least read access. Any other
+ * state counts as differing: unmapped (munmap(), mremap() away,
+ * MADV_DONTNEED, a hole), replaced by another page (copy-on-write, a new
+ * mapping), not present (swapped out or under migration: a pinned page
+ * never is, so its address maps another page or none), or mapped
+ * ``PROT_NONE`` (including NUMA-balancing hinting entries, which are
+ * ``PROT_NONE`` in the page tables). mprotect() to other non-``PROT_NONE``
+ * rights keeps the same page and counts as backing.
+ *
+ * Nothing is faulted in, pinned or charged; the pinned pages themselves are
+ * untouched (a device keeps accessing them) whatever the answer. The answer
+ * is a snapshot: another thread may change the mapping as the call
+ * returns.
+ */
+struct pinmgr_verify {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 __reserved;
+	__aligned_u64 out_npages;
+	__aligned_u64 out_differ;
+	__aligned_u64 out_first;
+};
+
+#define PINMGR_VERIFY _IOWR(PINMGR_TYPE, PINMGR_CMD_VERIFY, struct pinmgr_verify)
 
 #endif /* _UAPI_LINUX_PINMGR_H */
