@@ -126,7 +126,7 @@ static int pinmgr_pin(struct pinmgr_ucmd *ucmd)
 	ret = pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
 	if (ret)
 		/* Userspace cannot know the handle: undo. */
-		pin_tracker_unpin(t, handle);
+		pin_tracker_abort(t, handle);
 	return ret;
 }
 
@@ -138,7 +138,7 @@ static void pinmgr_unpin_handles(struct pin_tracker *t, const u32 *handles,
 				 u32 n)
 {
 	while (n--)
-		pin_tracker_unpin(t, handles[n]);
+		pin_tracker_abort(t, handles[n]);
 }
 
 static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)

@@ -101,7 +101,14 @@ static void pin_tracker_hold(struct pin_tracker *t, struct pin_region *r,
 		pin_counters_hold(t->shared, sign, pages, bytes);
 }
 
-enum pin_event { PIN_EVENT_PIN, PIN_EVENT_UNPIN, PIN_EVENT_FAIL };
+/* The clock for a tracepoint's duration: read only while it is enabled. */
+static inline u64 pin_trace_clock(bool on)
+{
+	return on ? ktime_get_ns() : 0;
+}
+
+enum pin_event { PIN_EVENT_PIN, PIN_EVENT_UNPIN, PIN_EVENT_FAIL,
+		 PIN_EVENT_ABORT };
 
 static void pin_counters_event(struct pin_counters *c, enum pin_event ev)
 {
@@ -112,6 +119,10 @@ static void pin_counters_event(struct pin_counters *c, enum pin_event ev)
 	case PIN_EVENT_UNPIN:
 		atomic64_inc(&c->unpins);
 		break;
+	case PIN_EVENT_ABORT:
+		/* A pin undone before its caller heard of it: a failed pin. */
+		atomic64_dec(&c->pins);
+		fallthrough;
 	case PIN_EVENT_FAIL:
 		atomic64_inc(&c->failed_pins);
 		break;
@@ -610,7 +621,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	struct pin_plan plan = { .end = 0 };
 	struct page *small[PIN_SMALL];
 	struct page **batch = small;
-	u64 t0 = ktime_get_ns();
+	u64 t0 = pin_trace_clock(trace_pinmgr_pin_enabled());
 	struct pin_region *r;
 	long got;
 	int ret;
@@ -707,7 +718,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	pin_region_publish_changes(t, r);
 	pin_tracker_event(t, PIN_EVENT_PIN);
 	trace_pinmgr_pin(*handle, total, length, writable,
-			 ktime_get_ns() - t0);
+			 pin_trace_clock(t0 != 0) - t0);
 	*npages = total;
 	return 0;
 
@@ -734,10 +745,10 @@ static void pin_region_release(struct pin_tracker *t, struct pin_region *r)
 	u64 t0;
 
 	pin_region_unwatch(t, r);
-	t0 = ktime_get_ns();
+	t0 = pin_trace_clock(trace_pinmgr_release_enabled());
 	pin_region_unpin(r, r->writable);
 	trace_pinmgr_release(r->handle, r->npages, r->length, r->writable,
-			     ktime_get_ns() - t0);
+			     pin_trace_clock(t0 != 0) - t0);
 	pin_tracker_uncharge(t, r->npages);
 	pin_tracker_hold(t, r, -1);
 	atomic_dec(&t->nr_regions);
@@ -895,7 +906,7 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
  */
 int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 {
-	u64 t0 = ktime_get_ns();
+	u64 t0 = pin_trace_clock(trace_pinmgr_unpin_enabled());
 	struct pin_region *r = xa_erase(&t->regions, handle);
 	unsigned long npages;
 	u64 length;
@@ -910,7 +921,30 @@ int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 	writable = r->writable;
 	pin_tracker_put(t, r);
 	trace_pinmgr_unpin(handle, npages, length, writable,
-			   ktime_get_ns() - t0);
+			   pin_trace_clock(t0 != 0) - t0);
+	return 0;
+}
+
+/**
+ * pin_tracker_abort() - undo a pin whose caller could not learn of it
+ * @t: the tracker
+ * @handle: the handle pin_tracker_pin() just returned
+ *
+ * For an owner that fails after pin_tracker_pin() succeeded (it could not
+ * pass the handle on): unpins like pin_tracker_unpin(), but the counters
+ * record a failed pin, not a pin and an unpin.
+ *
+ * Context: may sleep.
+ * Return: 0 on success, -ENOENT if @handle is not in use.
+ */
+int pin_tracker_abort(struct pin_tracker *t, u32 handle)
+{
+	struct pin_region *r = xa_erase(&t->regions, handle);
+
+	if (!r)
+		return -ENOENT;
+	pin_tracker_event(t, PIN_EVENT_ABORT);
+	pin_tracker_put(t, r);
 	return 0;
 }
 

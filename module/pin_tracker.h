@@ -216,6 +216,7 @@ void pin_tracker_destroy(struct pin_tracker *t);
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages);
 int pin_tracker_unpin(struct pin_tracker *t, u32 handle);
+int pin_tracker_abort(struct pin_tracker *t, u32 handle);
 struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle);
 void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);
 void pin_tracker_read_stats(struct pin_tracker *t,
