@@ -297,11 +297,12 @@ struct pinmgr_segments {
  * @out_regions: regions held now
  * @out_pinned_pages: pages pinned now
  * @out_peak_pages: most pages pinned at once since open
- * @out_pins: successful PINs since open
+ * @out_pins: regions pinned by successful PINs and PIN_VECs since open
  * @out_unpins: regions unpinned by UNPIN since open
  * @out_failed_pins: PINs since open that passed the argument checks
  *	(EINVAL, EOVERFLOW, EFAULT for a range outside the user address
- *	space, E2BIG) and then failed
+ *	space, E2BIG) and then failed, counted per range: the ranges a failed
+ *	PIN_VEC had pinned and then undid count here too, not in @out_pins
  * @out_metadata_bytes: kernel memory the file's regions take to track
  *	(charged to the opener's memory cgroup)
  * @out_diverged_regions: regions whose mapping changed (a &struct
