@@ -157,7 +157,7 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
 	if (cmd->count > PINMGR_PIN_VEC_MAX)
 		return -E2BIG;
 	handles = kvmalloc_array(cmd->count, sizeof(*handles),
-				 GFP_KERNEL_ACCOUNT);
+				 PIN_GFP_ACCOUNT);
 	if (!handles)
 		return -ENOMEM;
 	uranges = u64_to_user_ptr(cmd->ranges);
@@ -591,7 +591,7 @@ static int pinmgr_fops_open(struct inode *inode, struct file *filp)
 
 	if (!current->mm)
 		return -EINVAL;
-	pf = kzalloc(sizeof(*pf), GFP_KERNEL_ACCOUNT);
+	pf = kzalloc(sizeof(*pf), PIN_GFP_ACCOUNT);
 	if (!pf)
 		return -ENOMEM;
 	pin_tracker_init(&pf->tracker, current->mm, READ_ONCE(max_pages_per_pin),

@@ -312,7 +312,7 @@ static int pin_region_grow_runs(struct pin_region *r, unsigned long *cap,
 
 	new_cap = min(max(*cap * 2, (unsigned long)PIN_RUNS_MIN),
 		      r->nr_runs + left);
-	runs = kvmalloc_array(new_cap, sizeof(*runs), GFP_KERNEL_ACCOUNT);
+	runs = kvmalloc_array(new_cap, sizeof(*runs), PIN_GFP_ACCOUNT);
 	if (!runs)
 		return -ENOMEM;
 	memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
@@ -332,7 +332,7 @@ static void pin_region_shrink_runs(struct pin_region *r, unsigned long cap)
 
 	if (r->runs != &r->first_run && cap > r->nr_runs) {
 		runs = kvmalloc_array(r->nr_runs, sizeof(*runs),
-				      GFP_KERNEL_ACCOUNT);
+				      PIN_GFP_ACCOUNT);
 		if (runs) {
 			memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
 			pin_region_free_runs(r);
@@ -580,7 +580,7 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 	if (id) {
 		t->next_handle = id + 1;	/* 0 after U32_MAX: used up */
 		r->handle = id;
-		ret = __xa_insert(&t->regions, id, r, GFP_KERNEL_ACCOUNT);
+		ret = __xa_insert(&t->regions, id, r, PIN_GFP_ACCOUNT);
 	} else {
 		ret = -ENOSPC;
 	}
@@ -646,7 +646,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	if (ret)
 		goto out_unreserve;
 
-	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	r = kzalloc(sizeof(*r), PIN_GFP_ACCOUNT);
 	if (!r) {
 		ret = -ENOMEM;
 		goto out_uncharge;

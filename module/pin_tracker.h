@@ -12,6 +12,7 @@
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
+#include <linux/gfp.h>
 #include <linux/list.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
@@ -21,6 +22,12 @@
 
 struct mm_struct;
 struct page;
+
+/*
+ * Metadata is charged to the caller's memory cgroup; at the cgroup's limit
+ * a pin must fail with ENOMEM, not wake the OOM killer on its behalf.
+ */
+#define PIN_GFP_ACCOUNT		(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL)
 struct pin_watch;
 
 /* Bits of &struct pin_run.v that hold the run's index in its region. */

@@ -8,6 +8,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
+#include "pin_tracker.h"
 #include "pin_watch.h"
 
 /**
@@ -67,7 +68,7 @@ int pin_watch_start(struct pin_region *r, struct mm_struct *mm,
 	struct pin_watch *w;
 	int ret;
 
-	w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
+	w = kzalloc(sizeof(*w), PIN_GFP_ACCOUNT);
 	if (!w)
 		return -ENOMEM;
 	w->region = r;
