@@ -9,6 +9,7 @@
 #   make check      install what is missing, build, run every test in a VM
 #   make lint       checkpatch --strict and sparse on the module
 #   make bench      the benchmark in a VM (mk/bench.mk, docs/performance.md)
+#   make check-debug  the check suite on a debug kernel (mk/debug.mk)
 #
 # KVER selects the kernel to build for. By default it is the version of
 # Debian's installed linux-headers-amd64 (the kernel the VM boots). On a
@@ -46,6 +47,7 @@ include $(SRC)/cli/cli.mk
 include $(SRC)/mk/install.mk
 include $(SRC)/mk/lint.mk
 include $(SRC)/mk/bench.mk
+include $(SRC)/mk/debug.mk
 
 # deps first, then everything else in a sub-make that sees what deps
 # installed.
