@@ -150,7 +150,7 @@ KMEMLEAK=/sys/kernel/debug/kmemleak
 # kmemleak_scan FILE N: wait out the minimum age, scan N times (an object
 # reported by one scan but found referenced by the next is not reported),
 # write the report to FILE (empty: no leak). A scan of a 2 GiB guest takes
-# about 25 s on the debug kernel. False, with the reason in
+# 11-25 s on the debug kernel. False, with the reason in
 # $W/kmemleak.err, when kmemleak is off (it turns itself off after an
 # internal error, and that must not pass for "no leaks").
 kmemleak_scan() {
