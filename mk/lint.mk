@@ -17,7 +17,7 @@
 #   lint-man    every man page formats without a groff warning, every .so
 #               link resolves, every library function has a page
 #   lint-pkg    one version everywhere (userlib.mk, dkms.conf,
-#               debian/changelog); shellcheck on this issue's scripts
+#               debian/changelog); shellcheck on every shell script
 
 LINT_DIR	:= $(BUILD)/lint
 CPPCHECK_FLAGS	:= -q --enable=warning,portability,performance --std=c11 \
@@ -49,6 +49,9 @@ MAN_PAGES	:= $(wildcard $(SRC)/man/*.[0-9])
 SHELL_SCRIPTS	:= $(SRC)/cli/bundle.sh $(SRC)/mk/kernel-doc.sh \
 		   $(SRC)/mk/check-versions.sh $(SRC)/mk/install-check.sh \
 		   $(SRC)/mk/deb-check.sh $(SRC)/tests/abi/coverage.sh \
+		   $(wildcard $(SRC)/scripts/*.sh) $(SRC)/.ci/run \
+		   $(SRC)/tests/vm/run.sh $(SRC)/tests/vm/init.sh \
+		   $(SRC)/tests/bench/run.sh \
 		   $(wildcard $(SRC)/debian/*.postinst $(SRC)/debian/*.postrm)
 
 .PHONY: lint-user lint-abi lint-kdoc lint-man lint-pkg lint-tidy-tests

@@ -5,7 +5,7 @@
 set -eu
 build=${BUILD:-$(dirname "$0")/../build}
 dir=$build/checkpatch
-tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n1)
+tarball=$(find /usr/src -maxdepth 1 -name 'linux-source-*.tar.xz' 2>/dev/null | sort -V | tail -n1)
 if [ ! -x "$dir/scripts/checkpatch.pl" ]; then
 	[ -n "$tarball" ] || { echo "checkpatch.sh: no /usr/src/linux-source-*.tar.xz (run 'make deps')" >&2; exit 1; }
 	mkdir -p "$dir"
