@@ -194,7 +194,8 @@ static inline void compat_unpin_range(struct page *page, unsigned long npages,
  * Takes a plain reference (FOLL_GET, not a pin) on each page the current
  * process's page tables map readable at @start, @start + PAGE_SIZE ...,
  * and stops at the first page that is not: not present, swapped out,
- * %PROT_NONE (or a NUMA-hinting entry), a special mapping. Nothing is
+ * %PROT_NONE (or a NUMA-hinting entry: see
+ * compat_get_user_pages_vma_nofault()), a special mapping. Nothing is
  * faulted in and nothing is charged. The caller drops each reference with
  * put_page().
  *
@@ -212,6 +213,60 @@ static inline int compat_get_user_pages_nofault(unsigned long start,
 
 	return ret < 0 ? 0 : ret;
 #endif
+}
+
+/**
+ * compat_get_user_pages_vma_nofault() - look up mapped pages of one VMA
+ * without faulting, following NUMA-hinting entries
+ * @start: user address of the first page, page aligned, in current->mm
+ * @nr_pages: number of pages to look up, all inside one VMA that the caller
+ *	found with mmap_lock held and checked: %VM_READ set, not hugetlb
+ * @pages: array of @nr_pages entries, filled with referenced pages
+ *
+ * The slow-path companion of compat_get_user_pages_nofault(): like it, it
+ * takes a plain reference (FOLL_GET) on each page mapped at @start,
+ * @start + PAGE_SIZE ..., faults nothing in (FOLL_NOFAULT: GUP fails where it
+ * would fault) and stops at the first page that is not mapped. Unlike the
+ * lockless walk it also returns the page behind a NUMA-hinting entry
+ * (pte_protnone() in an accessible VMA, left by NUMA balancing's
+ * change_prot_numa()): that page is still the one the process reaches, at
+ * the price of a hinting fault.
+ *
+ * Up to 6.5, GUP follows protnone entries when FOLL_FORCE is set: early
+ * 6.1 releases set FOLL_NUMA only without FOLL_FORCE, later ones (and 6.2 to
+ * 6.5) ask gup_can_follow_protnone(), which is true with FOLL_FORCE.
+ * For a read of a %VM_READ VMA, FOLL_FORCE changes nothing else: it only
+ * relaxes the VMA permission checks, which then pass anyway, and the COW
+ * handling of writes. get_user_pages() adds FOLL_TOUCH, which marks the
+ * pages accessed, as any read of them would. Hugetlb VMAs are excluded
+ * because 6.1's follow_hugetlb_page() ignores FOLL_NOFAULT and faults; NUMA
+ * balancing never touches them anyway.
+ *
+ * From 6.6 (FOLL_HONOR_NUMA_FAULT) GUP always honours hinting entries in
+ * accessible VMAs and exported interfaces offer no way around it: there this
+ * stops at them like compat_get_user_pages_nofault() does.
+ *
+ * Context: process context of current->mm, mmap_lock held for read (it is
+ * not dropped). May sleep.
+ * Return: the number of pages looked up, 0 to @nr_pages.
+ */
+static inline long compat_get_user_pages_vma_nofault(unsigned long start,
+						     unsigned long nr_pages,
+						     struct page **pages)
+{
+#ifdef PINMGR_HAVE_GUP_HONOR_NUMA_FAULT
+	unsigned int flags = FOLL_NOFAULT;
+#else
+	unsigned int flags = FOLL_FORCE | FOLL_NOFAULT;
+#endif
+	long ret;
+
+#ifdef PINMGR_HAVE_GET_USER_PAGES_VMAS_ARG
+	ret = get_user_pages(start, nr_pages, flags, pages, NULL);
+#else
+	ret = get_user_pages(start, nr_pages, flags, pages);
+#endif
+	return ret < 0 ? 0 : ret;
 }
 
 /**

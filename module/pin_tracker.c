@@ -782,19 +782,61 @@ struct page *pin_region_page(const struct pin_region *r, unsigned long idx)
 }
 
 /**
+ * pin_lookup_slow() - look up mapped pages where the lockless walk stopped
+ * @start: user address of the first page, page aligned, in current->mm
+ * @nr_pages: number of pages to look up
+ * @pages: array of @nr_pages entries, filled with referenced pages
+ *
+ * compat_get_user_pages_nofault() stops at every entry that is not plainly
+ * present and readable, NUMA-hinting entries included, although the process
+ * still reaches the page behind those. This looks again under mmap_lock,
+ * where the VMA tells the two apart: a VMA without %VM_READ (mprotect
+ * %PROT_NONE) or no VMA at all means the pages differ; in a readable VMA the
+ * pages are looked up without faulting and without pinning, following
+ * hinting entries. Only the VMA holding @start is looked at; the caller goes
+ * on from where this stops.
+ *
+ * Context: process context of current->mm, mmap_lock not held. May sleep.
+ * Return: the number of pages looked up (0 to @nr_pages; each holds a plain
+ * reference the caller drops with put_page()), or -EINTR if a fatal signal
+ * is pending.
+ */
+static long pin_lookup_slow(unsigned long start, unsigned long nr_pages,
+			    struct page **pages)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	long got = 0;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = vma_lookup(mm, start);
+	/* Hugetlb: NUMA balancing skips it, and 6.1's GUP faults it in. */
+	if (vma && (vma->vm_flags & VM_READ) && !is_vm_hugetlb_page(vma)) {
+		nr_pages = min(nr_pages, (vma->vm_end - start) >> PAGE_SHIFT);
+		got = compat_get_user_pages_vma_nofault(start, nr_pages, pages);
+	}
+	mmap_read_unlock(mm);
+	return got;
+}
+
+/**
  * pin_region_verify() - compare a region's pins with what its range maps now
  * @r: the region
  * @differ: set to the number of pages of @r whose address, in the current
  *	process's page tables, does not map the pinned page readable
- *	(unmapped, %PROT_NONE, swapped out or another page)
+ *	(unmapped, %PROT_NONE, swapped out or another page). A NUMA-hinting
+ *	entry in a readable VMA still maps it: the process's next access
+ *	takes a hinting fault and finds the same page.
  * @first: set to the page index of the first such page, or U64_MAX if none
  *
  * Looks at the page tables of current->mm over the region's original range,
  * page by page, without faulting anything in and without taking pins: a
  * plain reference is taken on each mapped page for the comparison and
- * dropped again. The answer is a snapshot: the mapping may change as soon
- * as this returns. A clean answer clears the region's diverged mark unless
- * a change was seen during the walk.
+ * dropped again. The lockless walk does most of it; where it stops,
+ * pin_lookup_slow() looks again under mmap_lock. The answer is a snapshot:
+ * the mapping may change as soon as this returns. A clean answer clears the
+ * region's diverged mark unless a change was seen during the walk.
  *
  * Context: process context, current->mm being the mm @r was pinned from;
  * the caller holds a reference on @r. May sleep.
@@ -806,8 +848,9 @@ int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
 	unsigned long idx = 0, i;
 	struct pin_tracker *t = r->tracker;
 	struct page **pages;
-	int n, got;
+	long got, slow;
 	u64 seq;
+	int n;
 
 	pages = kmalloc_array(PIN_BATCH, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
@@ -821,6 +864,18 @@ int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
 		n = min_t(unsigned long, r->npages - idx, PIN_BATCH);
 		got = compat_get_user_pages_nofault(start + idx * PAGE_SIZE, n,
 						    pages);
+		if (got < n) {
+			/* Stopped short: NUMA hinting, or really differs? */
+			slow = pin_lookup_slow(start + (idx + got) * PAGE_SIZE,
+					       n - got, pages + got);
+			if (slow < 0) {
+				for (i = 0; i < got; i++)
+					put_page(pages[i]);
+				kfree(pages);
+				return slow;
+			}
+			got += slow;
+		}
 		for (i = 0; i < got; i++) {
 			if (pages[i] != pin_region_page(r, idx + i)) {
 				if (!*differ)
@@ -831,7 +886,7 @@ int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
 		}
 		idx += got;
 		if (got < n) {
-			/* Not mapped readable: differs; go on after it. */
+			/* Not mapped, or not readable: differs; go on after it. */
 			if (!*differ)
 				*first = idx;
 			(*differ)++;
