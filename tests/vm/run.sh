@@ -7,9 +7,11 @@
 #   tests/vm/run.sh check     every program in $BUILD/tests/bin (make check)
 #   tests/vm/run.sh demo      $BUILD/tests/demo/pinmgr-demo (make demo)
 #
-# check boots twice when it has to: the programs named movable* need a
+# check boots up to three times: the programs named movable* need a
 # ZONE_MOVABLE and run in a second boot with PINMGR_VM_MOVABLE_APPEND
-# (default movablecore=1G) added to the kernel command line.
+# (default movablecore=1G) added to the kernel command line; the programs
+# named numa* need two NUMA nodes and run in a third boot whose memory and
+# CPUs QEMU splits into two nodes.
 #
 # See tests/vm/README.md for the environment knobs, the output format and how
 # the guest side (tests/vm/init.sh) talks to this script.
@@ -149,25 +151,48 @@ else
 fi
 
 # Boots: the name of each boot (also the label of its own checks, as in
-# "vm: insmod pinmgr.ko"), the programs it runs and its extra kernel
-# arguments. Programs named movable* run in a second boot with
-# $MOVABLE_APPEND. A boot without programs is left out, except that the
-# first one runs when there are none at all (to say so). demo: one boot.
+# "vm: insmod pinmgr.ko"), the programs it runs, its extra kernel arguments
+# and its extra QEMU arguments. Programs named movable* run in a second boot
+# with $MOVABLE_APPEND, programs named numa* in a third one with two NUMA
+# nodes. A boot without programs is left out, except that the first one
+# runs when there are none at all (to say so). demo: one boot.
 BOOTS=()
-declare -A BOOT_PROGS=() BOOT_APPEND=()
-main_progs=() movable_progs=()
+declare -A BOOT_PROGS=() BOOT_APPEND=() BOOT_QEMU=()
+main_progs=() movable_progs=() numa_progs=()
 for p in "${PROGS[@]}"; do
-	if [[ $p == movable* ]]; then movable_progs+=("$p"); else main_progs+=("$p"); fi
+	case $p in
+	movable*) movable_progs+=("$p") ;;
+	numa*) numa_progs+=("$p") ;;
+	*) main_progs+=("$p") ;;
+	esac
 done
-if [ "$MODE" = demo ] || [ ${#main_progs[@]} -gt 0 ] || [ ${#movable_progs[@]} = 0 ]; then
+if [ "$MODE" = demo ] || [ ${#main_progs[@]} -gt 0 ] ||
+	[ $((${#movable_progs[@]} + ${#numa_progs[@]})) = 0 ]; then
 	BOOTS+=(vm)
 	BOOT_PROGS[vm]="${main_progs[*]}"
 	BOOT_APPEND[vm]=''
+	BOOT_QEMU[vm]=''
 fi
 if [ "$MODE" = check ] && [ ${#movable_progs[@]} -gt 0 ]; then
 	BOOTS+=(vm-movable)
 	BOOT_PROGS[vm-movable]="${movable_progs[*]}"
 	BOOT_APPEND[vm-movable]=$MOVABLE_APPEND
+	BOOT_QEMU[vm-movable]=''
+fi
+# Two NUMA nodes with the same total memory: node 0 gets CPU 0 and half the
+# memory, node 1 the other CPUs and the rest. One socket per CPU: CPUs that
+# share a socket (an LLC) but not a node make the kernel warn at boot
+# (topology_sane(): "llc-sibling ... is not on the same node").
+if [ "$MODE" = check ] && [ ${#numa_progs[@]} -gt 0 ]; then
+	[ "$SMP" -ge 2 ] || die "the numa* programs need PINMGR_VM_SMP >= 2 (one CPU per NUMA node)"
+	BOOTS+=(vm-numa)
+	BOOT_PROGS[vm-numa]="${numa_progs[*]}"
+	BOOT_APPEND[vm-numa]=''
+	BOOT_QEMU[vm-numa]="-smp $SMP,sockets=$SMP,cores=1,threads=1
+		-object memory-backend-ram,id=numa0,size=$((MEM / 2))M
+		-object memory-backend-ram,id=numa1,size=$((MEM - MEM / 2))M
+		-numa node,nodeid=0,cpus=0,memdev=numa0
+		-numa node,nodeid=1,cpus=1-$((SMP - 1)),memdev=numa1"
 fi
 
 # --- kernel to boot -----------------------------------------------------------
@@ -551,6 +576,8 @@ run_boot() {
 		-append "console=ttyS0 quiet panic=-1 mitigations=off $APPEND${append:+ $append}")
 	[ -n "$DISK" ] && qemu+=(-drive "file=$DISK,if=virtio,format=raw")
 	# shellcheck disable=SC2206 # word splitting wanted
+	[ -n "${BOOT_QEMU[$name]}" ] && qemu+=(${BOOT_QEMU[$name]})
+	# shellcheck disable=SC2206 # word splitting wanted
 	[ -n "$QEMU_EXTRA" ] && qemu+=($QEMU_EXTRA)
 
 	rm -f "$FIFO"
@@ -558,7 +585,7 @@ run_boot() {
 	read -r -a words <<<"${BOOT_PROGS[$name]}"
 	nprogs=${#words[@]}
 	what=$([ "$MODE" = check ] && echo "$nprogs test programs" || echo "demo")
-	note "booting $KVER ($BOOT_HOW, cpu $CPU, $SMP CPUs, $MEM MiB, timeout $TIMEOUT s${append:+, $append}): $what"
+	note "booting $KVER ($BOOT_HOW, cpu $CPU, $SMP CPUs, $MEM MiB$([ -n "${BOOT_QEMU[$name]}" ] && echo ' in 2 NUMA nodes'), timeout $TIMEOUT s${append:+, $append}): $what"
 	t0=$EPOCHREALTIME
 	# timeout(1) sends QEMU SIGTERM at the deadline (SIGKILL 10 s later).
 	timeout -k 10 "$TIMEOUT" "${qemu[@]}" </dev/null >"$FIFO" 2>&1 &
