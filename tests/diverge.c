@@ -16,7 +16,7 @@
  * kind(s) the kernel reports for an operation and that VERIFY agrees;
  * benign ones (fork, mprotect keeping the page readable) leave VERIFY
  * clean, and mprotect() to the same rights reports nothing at all. NUMA
- * hinting (change_prot_numa) is not available in the VM and not tested.
+ * hinting (change_prot_numa) needs two nodes: see numa.c.
  */
 #include <errno.h>
 #include <fcntl.h>
