@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -764,6 +765,76 @@ static void after_access_ok(struct fx *fx)
 		ASSERT_EQ(fx->io[i], fx->buf[ACCESS_OFF + i]);
 }
 
+/* -- VERIFY -- */
+
+static void setup_verify(struct fx *fx)
+{
+	pin_region(fx, BIG_PAGES);
+}
+
+static int call_verify(struct fx *fx)
+{
+	uint64_t differ = 1, first = 0;
+	int ret = pinmgr_verify(fx->ctx, fx->handle, &differ, &first);
+
+	if (!ret && (differ || first != UINT64_MAX))
+		h_fail("VERIFY of an untouched region: %" PRIu64
+		       " pages differ, the first at %" PRIu64, differ, first);
+	return ret;
+}
+
+/* -- read() of divergence events -- */
+
+static void setup_events(struct fx *fx)
+{
+	struct pinmgr_info in;
+
+	ASSERT_OK(pinmgr_info(fx->ctx, &in));
+	if (!(in.out_caps & PINMGR_CAP_EVENTS))
+		h_skip("no PINMGR_CAP_EVENTS (kernel without CONFIG_MMU_NOTIFIER)");
+	/* A lost record is an EAGAIN failure, not a read() blocked forever. */
+	ASSERT_SYS(fcntl(fx->fd, F_SETFL, O_NONBLOCK));
+	pin_region(fx, 4);
+	/* One record pending: the region's mapping lost a page. */
+	ASSERT_SYS(madvise(fx->buf + h_ps, h_ps, MADV_DONTNEED));
+	stats_of(fx->fd, &fx->before);
+}
+
+static int call_events(struct fx *fx)
+{
+	struct pinmgr_event ev[2];
+	int n = pinmgr_events_read(fx->ctx, ev, ARRAY_SIZE(ev));
+
+	if (n < 0)
+		return n;
+	ASSERT_EQ(n, 1);
+	ASSERT_EQ(ev[0].handle, fx->handle);
+	ASSERT_EQ(ev[0].start, (uintptr_t)fx->buf + h_ps);
+	ASSERT_EQ(ev[0].end, (uintptr_t)fx->buf + 2 * h_ps);
+	return 0;
+}
+
+static bool events_pending(struct fx *fx)
+{
+	struct pollfd pfd = { .fd = fx->fd, .events = POLLIN };
+
+	ASSERT_SYS(poll(&pfd, 1, 0));
+	return pfd.revents & POLLIN;
+}
+
+static void after_events_ok(struct fx *fx)
+{
+	ASSERT_MSG(!events_pending(fx), "a record is still pending after it was read");
+	assert_region_intact(fx);
+}
+
+/* The undelivered record is pending again (the sweep reads it next). */
+static void after_events_err(struct fx *fx)
+{
+	ASSERT_MSG(events_pending(fx), "the record was lost with the failed read()");
+	assert_region_intact(fx);
+}
+
 /* -- open() and close() -- */
 
 static void setup_open(struct fx *fx)
@@ -944,6 +1015,23 @@ static const struct op ops[] = {
 		.teardown = teardown_region,
 		/* copy in, bounce buffer, one copy per page */
 		.errnos = { ENOMEM, EFAULT }, .min_points = 6, .min_usercopy = 5,
+	},
+	{
+		.name = "VERIFY of a 600-page region",
+		.setup = setup_verify, .call = call_verify,
+		.after_ok = assert_region_intact,
+		.after_err = assert_region_intact,
+		.teardown = teardown_region,
+		/* copy in, the page batch, copy out */
+		.errnos = { ENOMEM, EFAULT }, .min_points = 3, .min_usercopy = 2,
+	},
+	{
+		.name = "read() of a divergence event",
+		.setup = setup_events, .call = call_events,
+		.after_ok = after_events_ok, .after_err = after_events_err,
+		.teardown = teardown_region,
+		/* the records out */
+		.errnos = { EFAULT }, .min_points = 1, .min_usercopy = 1,
 	},
 	{
 		.name = "open()",
