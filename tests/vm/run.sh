@@ -11,7 +11,9 @@
 # ZONE_MOVABLE and run in a second boot with PINMGR_VM_MOVABLE_APPEND
 # (default movablecore=1G) added to the kernel command line; the programs
 # named numa* need two NUMA nodes and run in a third boot whose memory and
-# CPUs QEMU splits into two nodes.
+# CPUs QEMU splits into two nodes. The programs named trace* run in a boot
+# of their own with single-threaded TCG (PINMGR_VM_TRACE_ACCEL): see
+# "Programs that patch kernel text" in tests/vm/README.md.
 #
 # See tests/vm/README.md for the environment knobs, the output format and how
 # the guest side (tests/vm/init.sh) talks to this script.
@@ -58,6 +60,10 @@ APPEND=${PINMGR_VM_APPEND:-}			# extra kernel command line
 # Extra kernel command line of the second boot (check mode), which runs the
 # programs named movable*. Set but empty: that boot gets no extra arguments.
 MOVABLE_APPEND=${PINMGR_VM_MOVABLE_APPEND-movablecore=1G}
+# QEMU -accel of the boot that runs the programs named trace*: they flip
+# static keys (kernel text patching), which multi-threaded TCG can leave
+# stale in another vCPU's translated code (see tests/vm/README.md).
+TRACE_ACCEL=${PINMGR_VM_TRACE_ACCEL:-tcg,thread=single}
 QEMU_EXTRA=${PINMGR_VM_QEMU_ARGS:-}		# extra QEMU arguments (word-split)
 CPU=${PINMGR_VM_CPU:-max}
 PVH=${PINMGR_VM_PVH:-1}				# 0: boot the bzImage as is
@@ -151,33 +157,37 @@ else
 fi
 
 # Boots: the name of each boot (also the label of its own checks, as in
-# "vm: insmod pinmgr.ko"), the programs it runs, its extra kernel arguments
-# and its extra QEMU arguments. Programs named movable* run in a second boot
-# with $MOVABLE_APPEND, programs named numa* in a third one with two NUMA
-# nodes. A boot without programs is left out, except that the first one
-# runs when there are none at all (to say so). demo: one boot.
+# "vm: insmod pinmgr.ko"), the programs it runs, its extra kernel arguments,
+# its extra QEMU arguments and its QEMU accelerator. Programs named movable*
+# run in a second boot with $MOVABLE_APPEND, programs named numa* in a third
+# one with two NUMA nodes, programs named trace* in a fourth with
+# $TRACE_ACCEL. A boot without programs is left out, except that the first
+# one runs when there are none at all (to say so). demo: one boot.
 BOOTS=()
-declare -A BOOT_PROGS=() BOOT_APPEND=() BOOT_QEMU=()
-main_progs=() movable_progs=() numa_progs=()
+declare -A BOOT_PROGS=() BOOT_APPEND=() BOOT_QEMU=() BOOT_ACCEL=()
+main_progs=() movable_progs=() numa_progs=() trace_progs=()
 for p in "${PROGS[@]}"; do
 	case $p in
 	movable*) movable_progs+=("$p") ;;
 	numa*) numa_progs+=("$p") ;;
+	trace*) trace_progs+=("$p") ;;
 	*) main_progs+=("$p") ;;
 	esac
 done
 if [ "$MODE" = demo ] || [ ${#main_progs[@]} -gt 0 ] ||
-	[ $((${#movable_progs[@]} + ${#numa_progs[@]})) = 0 ]; then
+	[ $((${#movable_progs[@]} + ${#numa_progs[@]} + ${#trace_progs[@]})) = 0 ]; then
 	BOOTS+=(vm)
 	BOOT_PROGS[vm]="${main_progs[*]}"
 	BOOT_APPEND[vm]=''
 	BOOT_QEMU[vm]=''
+	BOOT_ACCEL[vm]=tcg
 fi
 if [ "$MODE" = check ] && [ ${#movable_progs[@]} -gt 0 ]; then
 	BOOTS+=(vm-movable)
 	BOOT_PROGS[vm-movable]="${movable_progs[*]}"
 	BOOT_APPEND[vm-movable]=$MOVABLE_APPEND
 	BOOT_QEMU[vm-movable]=''
+	BOOT_ACCEL[vm-movable]=tcg
 fi
 # Two NUMA nodes with the same total memory: node 0 gets CPU 0 and half the
 # memory, node 1 the other CPUs and the rest. One socket per CPU: CPUs that
@@ -193,6 +203,14 @@ if [ "$MODE" = check ] && [ ${#numa_progs[@]} -gt 0 ]; then
 		-object memory-backend-ram,id=numa1,size=$((MEM - MEM / 2))M
 		-numa node,nodeid=0,cpus=0,memdev=numa0
 		-numa node,nodeid=1,cpus=1-$((SMP - 1)),memdev=numa1"
+	BOOT_ACCEL[vm-numa]=tcg
+fi
+if [ "$MODE" = check ] && [ ${#trace_progs[@]} -gt 0 ]; then
+	BOOTS+=(vm-trace)
+	BOOT_PROGS[vm-trace]="${trace_progs[*]}"
+	BOOT_APPEND[vm-trace]=''
+	BOOT_QEMU[vm-trace]=''
+	BOOT_ACCEL[vm-trace]=$TRACE_ACCEL
 fi
 
 # --- kernel to boot -----------------------------------------------------------
@@ -570,7 +588,7 @@ run_boot() {
 			return
 		fi
 	fi
-	qemu=(qemu-system-x86_64 -accel tcg -cpu "$CPU" -m "$MEM" -smp "$SMP"
+	qemu=(qemu-system-x86_64 -accel "${BOOT_ACCEL[$name]}" -cpu "$CPU" -m "$MEM" -smp "$SMP"
 		-nographic -nodefaults -serial stdio -no-reboot
 		-kernel "$BOOT_KERNEL" -initrd "$VM/initramfs-$name.cpio.gz"
 		-append "console=ttyS0 quiet panic=-1 mitigations=off $APPEND${append:+ $append}")
@@ -585,7 +603,7 @@ run_boot() {
 	read -r -a words <<<"${BOOT_PROGS[$name]}"
 	nprogs=${#words[@]}
 	what=$([ "$MODE" = check ] && echo "$nprogs test programs" || echo "demo")
-	note "booting $KVER ($BOOT_HOW, cpu $CPU, $SMP CPUs, $MEM MiB$([ -n "${BOOT_QEMU[$name]}" ] && echo ' in 2 NUMA nodes'), timeout $TIMEOUT s${append:+, $append}): $what"
+	note "booting $KVER ($BOOT_HOW, cpu $CPU, $SMP CPUs, $MEM MiB$([ -n "${BOOT_QEMU[$name]}" ] && echo ' in 2 NUMA nodes'), timeout $TIMEOUT s${append:+, $append}, accel ${BOOT_ACCEL[$name]}): $what"
 	t0=$EPOCHREALTIME
 	# timeout(1) sends QEMU SIGTERM at the deadline (SIGKILL 10 s later).
 	timeout -k 10 "$TIMEOUT" "${qemu[@]}" </dev/null >"$FIFO" 2>&1 &
