@@ -6,24 +6,35 @@
  * reads /sys/kernel/tracing/trace (a non-consuming, non-blocking snapshot)
  * and looks for the lines of its own regions (handle, pages, bytes,
  * writable, a duration), then disables the events and clears the buffer.
+ * One case reads trace_pipe instead, as a consumer would: poll() says when
+ * there is something, non-blocking reads until EAGAIN take it, and what
+ * was read is gone from the buffer.
  * tracefs is mounted on /sys/kernel/tracing if it is not there yet (the
  * VM's init mounts only debugfs).
+ *
+ * Enabling a tracepoint patches kernel text (static keys), which
+ * multi-threaded TCG can leave stale on the other vCPU: the VM harness runs
+ * trace* programs in a single-threaded TCG boot (tests/vm/README.md).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 
 #define TRACEFS		"/sys/kernel/tracing"
 #define TRACEBUF	(1 << 20)
+/* How long trace_pipe may take to show events already traced. */
+#define PIPE_DEADLINE_MS	10000
 
 static char tracedir[64];
 
@@ -210,12 +221,117 @@ CASE(diverged)
 	ASSERT_MSG(strstr(t, want), "no \"%s\" in the trace:\n%s", want, t);
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Appends what trace_pipe @fd (O_NONBLOCK) holds to @buf (@len bytes so
+ * far, NUL-terminated), reading until EAGAIN: whole lines, consumed.
+ */
+static void drain_pipe(int fd, char *buf, size_t *len)
+{
+	ssize_t n;
+
+	for (;;) {
+		ASSERT_MSG(*len < TRACEBUF - 1, "trace_pipe: more than %d bytes",
+			   TRACEBUF);
+		n = read(fd, buf + *len, TRACEBUF - 1 - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ASSERT_MSG(errno == EAGAIN, "read trace_pipe: %s",
+				   h_errname(errno));
+			break;
+		}
+		ASSERT_MSG(n > 0, "read trace_pipe: EOF");
+		*len += n;
+	}
+	buf[*len] = 0;
+}
+
+CASE(pipe_consumes)
+{
+	struct pinmgr_ctx *ctx;
+	char *p = h_anon(8 * h_ps);
+	char *buf = h_malloc(TRACEBUF);
+	char path[128], want[3][160];
+	struct pollfd pfd;
+	long long deadline;
+	size_t len = 0;
+	uint32_t h;
+	int i, n, seen;
+	char *t;
+
+	tracing_on();
+	snprintf(path, sizeof(path), "%s/trace_pipe", tracedir);
+	pfd.fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ASSERT_MSG(pfd.fd >= 0, "open %s: %s", path, h_errname(errno));
+	h_keep_fd(pfd.fd);
+	pfd.events = POLLIN;
+	/* The buffer was just cleared: nothing to read, poll() says so. */
+	drain_pipe(pfd.fd, buf, &len);
+	ASSERT_MSG(len == 0, "trace_pipe not empty after clearing:\n%s", buf);
+	ASSERT_EQ(poll(&pfd, 1, 0), 0);
+
+	ctx = h_open();
+	h = h_pin(ctx, p + 100, 6 * h_ps, PINMGR_PIN_WRITE);
+	ASSERT_OK(pinmgr_unpin(ctx, h));
+	snprintf(want[0], sizeof(want[0]), "pinmgr_pin: handle=%u pages=7 ", h);
+	snprintf(want[1], sizeof(want[1]), "pinmgr_unpin: handle=%u pages=7 ", h);
+	snprintf(want[2], sizeof(want[2]), "pinmgr_release: handle=%u pages=7 ", h);
+
+	/*
+	 * Read as a consumer does: whatever is there, then poll() until
+	 * more comes, until all three are there or the deadline passes.
+	 */
+	deadline = now_ms() + PIPE_DEADLINE_MS;
+	for (;;) {
+		drain_pipe(pfd.fd, buf, &len);
+		for (seen = 0, i = 0; i < 3; i++)
+			seen += !!strstr(buf, want[i]);
+		if (seen == 3)
+			break;
+		ASSERT_MSG(now_ms() < deadline,
+			   "%d of 3 events in trace_pipe after %d ms:\n%s", seen,
+			   PIPE_DEADLINE_MS, buf);
+		n = poll(&pfd, 1, (int)(deadline - now_ms() > 0 ?
+					deadline - now_ms() : 0));
+		ASSERT_MSG(n >= 0 || errno == EINTR, "poll trace_pipe: %s",
+			   h_errname(errno));
+	}
+	expect_event(buf, "pinmgr_pin", h, 7, 6 * h_ps, 1, true);
+	expect_event(buf, "pinmgr_unpin", h, 7, 6 * h_ps, 1, true);
+	expect_event(buf, "pinmgr_release", h, 7, 6 * h_ps, 1, true);
+	/*
+	 * In order: the pin, then the release, then the unpin, whose
+	 * duration covers the release it did (module/trace.h).
+	 */
+	ASSERT_MSG(strstr(buf, want[0]) < strstr(buf, want[2]) &&
+		   strstr(buf, want[2]) < strstr(buf, want[1]),
+		   "events out of order in trace_pipe:\n%s", buf);
+
+	/* Read means consumed: the pipe is empty, the snapshot too. */
+	len = 0;
+	drain_pipe(pfd.fd, buf, &len);
+	ASSERT_MSG(len == 0, "trace_pipe has more:\n%s", buf);
+	ASSERT_EQ(poll(&pfd, 1, 0), 0);
+	t = read_trace();
+	expect_none(t, "pinmgr_");
+}
+
 static const struct h_case cases[] = {
 	H_CASE(pin_unpin,
 	       "pinmgr:pin for each PIN; UNPIN -> pinmgr:unpin + pinmgr:release, once"),
 	H_CASE(close_releases, "close -> pinmgr:release per region, no pinmgr:unpin"),
 	H_CASE(failed_pin_silent, "a failed PIN traces nothing"),
 	H_CASE(diverged, "MADV_DONTNEED of 3 pinned pages -> pinmgr:diverged kind CLEAR, range"),
+	H_CASE(pipe_consumes,
+	       "trace_pipe: poll()+read until EAGAIN get PIN/UNPIN's 3 events, in order; read consumes"),
 };
 
 int main(void)
