@@ -93,6 +93,7 @@ static struct {
 	double sample_ns;	/* target length of one sample */
 	uint64_t max_bytes;	/* largest range */
 	unsigned long regions;	/* most regions on one fd */
+	char cases[128];	/* comma-separated sections to run; "" = all */
 	char raw_ko[PATH_MAX];
 } cfg = {
 #ifdef PINBENCH_SMOKE
@@ -2138,6 +2139,42 @@ static bool vectored_case(void)
 
 /* ---- main --------------------------------------------------------- */
 
+/* The size matrix for every backing, then metadata per pinned page. */
+static void sizes_section(void)
+{
+	int kind;
+
+	tab("pin+unpin of one range: median time per operation (ratio to raw)");
+	tab("raw = pin_user_pages_fast(FOLL_LONGTERM|FOLL_WRITE) in 512-page batches + unpin_user_pages_dirty_lock,");
+	tab("one ioctl; pinmgr = PIN + UNPIN (2 ioctls); pin+close = PIN + close() of its file; io_uring = register +");
+	tab("unregister of one fixed buffer; mlock = mlock + munlock");
+	size_header();
+	for (kind = 0; kind < NBACKING; kind++)
+		backing_run(kind);
+	tab("%s", "");
+
+	tab("metadata per pinned page: one region of each size, as struct pinmgr_stats.out_metadata_bytes reports it");
+	tab("(computed from the first documented layout, 16 B per run + 64 B per region, when the module does not export it)");
+	tab_flush();
+	tab("%s", "");
+}
+
+/* Is section @name selected by the cases= setting (all when it is empty)? */
+static bool want(const char *name)
+{
+	size_t n = strlen(name);
+	const char *p = cfg.cases;
+
+	if (!*p)
+		return true;
+	while ((p = strstr(p, name))) {
+		if ((p == cfg.cases || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 static void parse_kv(const char *key, const char *val)
 {
 	if (!strcmp(key, "rounds"))
@@ -2150,6 +2187,8 @@ static void parse_kv(const char *key, const char *val)
 		cfg.max_bytes = strtoull(val, NULL, 0);
 	else if (!strcmp(key, "regions"))
 		cfg.regions = strtoul(val, NULL, 0);
+	else if (!strcmp(key, "cases"))
+		snprintf(cfg.cases, sizeof(cfg.cases), "%s", val);
 	else if (!strcmp(key, "raw-ko") || !strcmp(key, "raw_ko"))
 		snprintf(cfg.raw_ko, sizeof(cfg.raw_ko), "%s", val);
 	else
@@ -2288,31 +2327,27 @@ int main(int argc, char **argv)
 	tap(!ret || ret == -ENOSYS || !cfg.smoke, ret == -ENOSYS ? "kernel without io_uring" : NULL,
 	    "io_uring_queue_init%s%s", ret ? ": " : "", ret ? errname(-ret) : "");
 
-	roundtrip_case();
-	tab("%s", "");
-	regions_case();
-	tab("%s", "");
-	threads_case();
-	tab("%s", "");
-
-	tab("pin+unpin of one range: median time per operation (ratio to raw)");
-	tab("raw = pin_user_pages_fast(FOLL_LONGTERM|FOLL_WRITE) in 512-page batches + unpin_user_pages_dirty_lock,");
-	tab("one ioctl; pinmgr = PIN + UNPIN (2 ioctls); pin+close = PIN + close() of its file; io_uring = register +");
-	tab("unregister of one fixed buffer; mlock = mlock + munlock");
-	size_header();
-	for (kind = 0; kind < NBACKING; kind++)
-		backing_run(kind);
-	tab("%s", "");
-
-	tab("metadata per pinned page: one region of each size, as struct pinmgr_stats.out_metadata_bytes reports it");
-	tab("(computed from the first documented layout, 16 B per run + 64 B per region, when the module does not export it)");
-	tab_flush();
-	tab("%s", "");
-
-	vectored_case();
-	tab("%s", "");
-
-	if (!cfg.smoke)
+	if (*cfg.cases)
+		diag("running only the sections %s (setting cases=)", cfg.cases);
+	if (want("roundtrip")) {
+		roundtrip_case();
+		tab("%s", "");
+	}
+	if (want("regions")) {
+		regions_case();
+		tab("%s", "");
+	}
+	if (want("threads")) {
+		threads_case();
+		tab("%s", "");
+	}
+	if (want("sizes"))
+		sizes_section();
+	if (want("vectored")) {
+		vectored_case();
+		tab("%s", "");
+	}
+	if (!cfg.smoke && !*cfg.cases)
 		targets();
 
 	if (ring_ok)

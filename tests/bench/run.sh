@@ -12,7 +12,9 @@
 #
 # Knobs (environment): PINBENCH_ROUNDS (7), PINBENCH_WARMUP (1),
 # PINBENCH_SAMPLE_MS (20), PINBENCH_MAX_BYTES (1073741824),
-# PINBENCH_REGIONS (100000); and the VM harness's own (tests/vm/README.md),
+# PINBENCH_REGIONS (100000), PINBENCH_CASES (all: roundtrip,regions,
+# threads,sizes,vectored; a subset runs only those sections and prints no
+# targets); and the VM harness's own (tests/vm/README.md),
 # with these defaults here: PINMGR_VM_MEM=4096, PINMGR_VM_SMP=2,
 # PINMGR_VM_EXT4=0, PINMGR_TEST_TIMEOUT=3000, PINMGR_VM_TIMEOUT=3600.
 
@@ -37,10 +39,14 @@ die() {
 conf=$GUEST/bench-data/pinbench.conf
 : >"$conf"
 for kv in rounds:PINBENCH_ROUNDS warmup:PINBENCH_WARMUP sample_ms:PINBENCH_SAMPLE_MS \
-	max_bytes:PINBENCH_MAX_BYTES regions:PINBENCH_REGIONS; do
+	max_bytes:PINBENCH_MAX_BYTES regions:PINBENCH_REGIONS cases:PINBENCH_CASES; do
 	var=${kv#*:}
 	if [ -n "${!var:-}" ]; then
-		[[ ${!var} =~ ^[0-9]+$ ]] || die "$var must be a number (got '${!var}')"
+		if [ "$var" = PINBENCH_CASES ]; then
+			[[ ${!var} =~ ^[a-z]+(,[a-z]+)*$ ]] || die "$var must be a comma-separated list of sections (got '${!var}')"
+		else
+			[[ ${!var} =~ ^[0-9]+$ ]] || die "$var must be a number (got '${!var}')"
+		fi
 		echo "${kv%%:*}=${!var}" >>"$conf"
 	fi
 done
@@ -113,7 +119,10 @@ sed -n 's/^# @plot //p' "$OUT/stdout.txt" |
 	while read -r b c bytes gibs; do
 		[ -e "$plotdir/$b-$c.dat" ] && echo "$bytes $gibs" >>"$plotdir/$b-$c.dat"
 	done
-if command -v gnuplot >/dev/null; then
+rm -f "$OUT/results.png"
+if ! grep -q '^# @plot ' "$OUT/stdout.txt"; then
+	echo "bench: no size matrix measured (PINBENCH_CASES without sizes); no plot" >&2
+elif command -v gnuplot >/dev/null; then
 	gnuplot <<EOF || echo "bench: gnuplot failed; no plot" >&2
 set terminal pngcairo size 1500,560 font "sans,10" noenhanced
 set output "$OUT/results.png"
