@@ -186,6 +186,42 @@ static inline void compat_unpin_range(struct page *page, unsigned long npages,
 }
 
 /**
+ * compat_pin_user_pages_fast_only() - pin mapped pages without the slow path
+ * @start: user address of the first page, page aligned, in current->mm
+ * @nr_pages: number of pages to pin
+ * @gup_flags: FOLL_WRITE | FOLL_LONGTERM
+ * @pages: array of @nr_pages entries, filled with pinned pages
+ *
+ * The lockless page table walk of pin_user_pages_fast() alone: it faults
+ * nothing in, takes no mmap_lock and, for FOLL_LONGTERM, stops at the first
+ * page a long-term pin would have to migrate first. On kernels without
+ * pin_user_pages_fast_only() the whole pin_user_pages_fast() stands in for
+ * it, unless that kernel cannot migrate hugetlb pages for a long-term pin
+ * (see compat_hugetlb_longterm_unsafe()): then nothing is pinned here and
+ * the caller takes its careful path.
+ *
+ * Context: process context of current->mm, no mmap_lock held.
+ * Return: the number of pages pinned, 0 to @nr_pages (fewer: the caller
+ * unpins those and takes its careful path).
+ */
+static inline long compat_pin_user_pages_fast_only(unsigned long start,
+						   unsigned long nr_pages,
+						   unsigned int gup_flags,
+						   struct page **pages)
+{
+	long ret;
+
+#if defined(PINMGR_HAVE_PIN_USER_PAGES_FAST_ONLY)
+	ret = pin_user_pages_fast_only(start, nr_pages, gup_flags, pages);
+#elif defined(PINMGR_HAVE_GUP_HUGETLB_LONGTERM_MOVABLE_FAILS)
+	ret = 0;
+#else
+	ret = pin_user_pages_fast(start, nr_pages, gup_flags, pages);
+#endif
+	return ret < 0 ? 0 : ret;
+}
+
+/**
  * compat_get_user_pages_nofault() - look up mapped pages without faulting
  * @start: user address of the first page, page aligned, in current->mm
  * @nr_pages: number of pages to look up

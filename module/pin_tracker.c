@@ -639,6 +639,38 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 	return 0;
 }
 
+/*
+ * The quick way for a small writable pin: the lockless GUP walk alone, with
+ * no mmap_lock round to plan by VMA. It pins what the careful path would pin
+ * (FOLL_WRITE | FOLL_LONGTERM) and keeps it only when that path could not
+ * have decided otherwise: every page was already mapped writable, none had
+ * to be migrated for the long-term pin, and none is page cache that needs
+ * dirty tracking (the careful path refuses those with EOPNOTSUPP). Otherwise
+ * it unpins what it got and leaves the region empty for the careful path.
+ * Returns 0, or -ENOMEM if the run array could not grow; then @r holds
+ * pages that the caller unpins.
+ */
+static int pin_region_try_fast(struct pin_region *r, unsigned long *cap,
+			       unsigned long start, unsigned long total,
+			       struct page **batch)
+{
+	unsigned long added;
+	long got;
+	int ret;
+
+	got = compat_pin_user_pages_fast_only(start, total,
+					      FOLL_WRITE | FOLL_LONGTERM, batch);
+	if (got == total && compat_pages_longterm_writable_ok(batch, got)) {
+		ret = pin_region_add_pages(r, cap, total, batch, got, &added);
+		if (ret)	/* the caller unpins what @r holds */
+			unpin_user_pages(batch + added, got - added);
+		return ret;
+	}
+	if (got > 0)
+		unpin_user_pages(batch, got);
+	return 0;
+}
+
 /**
  * pin_tracker_pin() - pin a user range long-term and track it
  * @t: the tracker
@@ -709,6 +741,11 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 			ret = -ENOMEM;
 			goto out_free_region;
 		}
+	}
+	if (writable && total <= PIN_SMALL) {
+		ret = pin_region_try_fast(r, &cap, start, total, batch);
+		if (ret)
+			goto out_unpin;
 	}
 	while (r->npages < total) {
 		cur = start + (r->npages << PAGE_SHIFT);
