@@ -441,11 +441,11 @@ static int pin_region_watch(struct pin_tracker *t, struct pin_region *r)
 
 	r->tracker = t;
 	INIT_LIST_HEAD(&r->ev_node);
-	ret = pin_watch_start(r, t->mm, r->addr & PAGE_MASK,
-			      r->npages << PAGE_SHIFT, &r->watch);
+	ret = pin_watch_start(&r->watch, r, t->mm, r->addr & PAGE_MASK,
+			      r->npages << PAGE_SHIFT);
 	if (ret)
 		return ret;
-	if (r->watch)
+	if (r->watch.active)
 		pin_tracker_notifiers_add(t, 1);
 	return 0;
 }
@@ -453,11 +453,10 @@ static int pin_region_watch(struct pin_tracker *t, struct pin_region *r)
 /* Stop watching @r and forget its pending changes. Sleeps. */
 static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
 {
-	if (!r->watch)
+	if (!r->watch.active)
 		return;
 	/* Waits for callbacks running on other CPUs. */
-	pin_watch_stop(r->watch);
-	r->watch = NULL;
+	pin_watch_stop(&r->watch);
 	pin_tracker_notifiers_add(t, -1);
 	spin_lock(&t->ev_lock);
 	list_del_init(&r->ev_node);

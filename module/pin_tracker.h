@@ -20,6 +20,8 @@
 #include <linux/wait.h>
 #include <linux/xarray.h>
 
+#include "pin_watch.h"
+
 struct mm_struct;
 struct page;
 
@@ -28,7 +30,6 @@ struct page;
  * a pin must fail with ENOMEM, not wake the OOM killer on its behalf.
  */
 #define PIN_GFP_ACCOUNT		(GFP_KERNEL_ACCOUNT | __GFP_RETRY_MAYFAIL)
-struct pin_watch;
 
 /* Bits of &struct pin_run.v that hold the run's index in its region. */
 #define PIN_RUN_PGOFF_BITS	24
@@ -74,8 +75,8 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @handle: the region's handle in its tracker, for tracing
  * @writable: pinned with FOLL_WRITE; unpinned with dirtying
  * @tracker: the tracker the region belongs to
- * @watch: the notifier watching the pinned range of the tracker's mm, or
- *	NULL (none registered, or no MMU notifiers in this kernel)
+ * @watch: the notifier watching the pinned range of the tracker's mm;
+ *	inactive if none is registered (or no MMU notifiers in this kernel)
  * @ev_node: entry in &pin_tracker.ev_list while a change is pending
  * @ev_kinds: pending changes: BIT_ULL(enum mmu_notifier_event) each, bit 63
  *	for events beyond 62; 0 when none is pending
@@ -85,7 +86,7 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @published: has its handle; pending changes may be queued
  * @diverged: a change was seen since the last clean pin_region_verify()
  *
- * Everything up to @watch is written once before the region is
+ * Everything before @watch is written once before the region is
  * published in the tracker and is read-only afterwards, so holders of a
  * reference read it without locking. The ev_ fields, @published and
  * @diverged are protected by &pin_tracker.ev_lock.
@@ -102,7 +103,7 @@ struct pin_region {
 	u32 handle;
 	bool writable;
 	struct pin_tracker *tracker;
-	struct pin_watch *watch;
+	struct pin_watch watch;
 	struct list_head ev_node;
 	u64 ev_kinds;
 	u64 ev_start;

@@ -6,24 +6,9 @@
 #include <linux/minmax.h>
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
-#include <linux/slab.h>
 
 #include "pin_tracker.h"
 #include "pin_watch.h"
-
-/**
- * struct pin_watch - the notifier of one region
- * @mni: registered on the region's mm over the region's pages
- * @region: the region to tell
- * @start: first byte of the watched range (page aligned)
- * @end: end of the watched range (exclusive)
- */
-struct pin_watch {
-	struct mmu_interval_notifier mni;
-	struct pin_region *region;
-	unsigned long start;
-	unsigned long end;
-};
 
 /*
  * The mm is about to change (or drop) page table entries of
@@ -49,61 +34,51 @@ static const struct mmu_interval_notifier_ops pin_watch_ops = {
 
 /**
  * pin_watch_start() - watch a region's range of an mm
+ * @w: the region's watch, inactive (zeroed or stopped)
  * @r: the region, told through pin_region_changed()
  * @mm: the mm; must still have users (checked)
  * @start: first byte of the range, page aligned
  * @length: length of the range in bytes, page aligned
- * @watch: set to the new watch on success
  *
  * The first watch of an mm sets up its MMU notifier state
  * (mm_take_all_locks()); that fails with -EINTR if a signal is pending.
  *
  * Context: process context, no mmap_lock held; may sleep.
- * Return: 0, -ENOMEM, -EINTR, or -EFAULT if @mm has no users any more.
+ * Return: 0 (@w is active), -ENOMEM, -EINTR, or -EFAULT if @mm has no
+ * users any more.
  */
-int pin_watch_start(struct pin_region *r, struct mm_struct *mm,
-		    unsigned long start, unsigned long length,
-		    struct pin_watch **watch)
+int pin_watch_start(struct pin_watch *w, struct pin_region *r,
+		    struct mm_struct *mm, unsigned long start,
+		    unsigned long length)
 {
-	struct pin_watch *w;
 	int ret;
 
-	w = kzalloc(sizeof(*w), PIN_GFP_ACCOUNT);
-	if (!w)
-		return -ENOMEM;
 	w->region = r;
 	w->start = start;
 	w->end = start + length;
-	if (!mmget_not_zero(mm)) {
-		ret = -EFAULT;
-		goto out_free;
-	}
+	if (!mmget_not_zero(mm))
+		return -EFAULT;
 	ret = mmu_interval_notifier_insert(&w->mni, mm, start, length,
 					   &pin_watch_ops);
 	mmput(mm);
-	if (ret)
-		goto out_free;
-	*watch = w;
-	return 0;
-
-out_free:
-	kfree(w);
+	if (!ret)
+		w->active = true;
 	return ret;
 }
 
 /**
- * pin_watch_stop() - stop watching and free the watch
- * @watch: a watch from pin_watch_start(), or NULL
+ * pin_watch_stop() - stop watching
+ * @w: a watch; nothing happens unless it is active
  *
  * Once this returns, the callback is not running and will not run again.
  * Works after the mm has exited.
  *
  * Context: may sleep; not from the notifier callback.
  */
-void pin_watch_stop(struct pin_watch *watch)
+void pin_watch_stop(struct pin_watch *w)
 {
-	if (!watch)
+	if (!w->active)
 		return;
-	mmu_interval_notifier_remove(&watch->mni);
-	kfree(watch);
+	mmu_interval_notifier_remove(&w->mni);
+	w->active = false;
 }

@@ -15,7 +15,6 @@
 
 struct mm_struct;
 struct pin_region;
-struct pin_watch;
 
 /* Whether regions can be watched on this kernel. */
 #define PIN_WATCH_SUPPORTED	IS_ENABLED(CONFIG_MMU_NOTIFIER)
@@ -28,20 +27,42 @@ struct pin_watch;
 void pin_region_changed(struct pin_region *r, u64 kind, u64 start, u64 end);
 
 #if IS_ENABLED(CONFIG_MMU_NOTIFIER)
-int pin_watch_start(struct pin_region *r, struct mm_struct *mm,
-		    unsigned long start, unsigned long length,
-		    struct pin_watch **watch);
-void pin_watch_stop(struct pin_watch *watch);
+#include <linux/mmu_notifier.h>
+
+/**
+ * struct pin_watch - the notifier of one region, embedded in it
+ * @mni: registered on the region's mm over the region's pages
+ * @region: the region to tell
+ * @start: first byte of the watched range (page aligned)
+ * @end: end of the watched range (exclusive)
+ * @active: @mni is registered (between pin_watch_start() and
+ *	pin_watch_stop())
+ */
+struct pin_watch {
+	struct mmu_interval_notifier mni;
+	struct pin_region *region;
+	unsigned long start;
+	unsigned long end;
+	bool active;
+};
+
+int pin_watch_start(struct pin_watch *w, struct pin_region *r,
+		    struct mm_struct *mm, unsigned long start,
+		    unsigned long length);
+void pin_watch_stop(struct pin_watch *w);
 #else
-static inline int pin_watch_start(struct pin_region *r, struct mm_struct *mm,
-				  unsigned long start, unsigned long length,
-				  struct pin_watch **watch)
+struct pin_watch {
+	bool active;	/* always false: nothing is watched */
+};
+
+static inline int pin_watch_start(struct pin_watch *w, struct pin_region *r,
+				  struct mm_struct *mm, unsigned long start,
+				  unsigned long length)
 {
-	*watch = NULL;
 	return 0;
 }
 
-static inline void pin_watch_stop(struct pin_watch *watch)
+static inline void pin_watch_stop(struct pin_watch *w)
 {
 }
 #endif
