@@ -182,6 +182,13 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	init_waitqueue_head(&t->ev_wait);
 }
 
+/* Run @i of @r: the first is inline, the others in the array. */
+static inline const struct pin_run *
+pin_region_run_at(const struct pin_region *r, unsigned long i)
+{
+	return i ? &r->more_runs[i - 1] : &r->first_run;
+}
+
 /**
  * pin_region_run() - describe one run of a region
  * @r: the region
@@ -196,11 +203,12 @@ void pin_region_run(const struct pin_region *r, unsigned long i,
 		    unsigned long *pfn, unsigned long *pgoff,
 		    unsigned long *npages)
 {
-	unsigned long end = i + 1 < r->nr_runs ? pin_run_pgoff(&r->runs[i + 1]) :
-						 r->npages;
+	unsigned long end = i + 1 < r->nr_runs ?
+			    pin_run_pgoff(pin_region_run_at(r, i + 1)) :
+			    r->npages;
 
-	*pfn = pin_run_pfn(&r->runs[i]);
-	*pgoff = pin_run_pgoff(&r->runs[i]);
+	*pfn = pin_run_pfn(pin_region_run_at(r, i));
+	*pgoff = pin_run_pgoff(pin_region_run_at(r, i));
 	*npages = end - *pgoff;
 }
 
@@ -296,14 +304,17 @@ static int pin_plan_vma(struct mm_struct *mm, unsigned long addr,
 	return ret;
 }
 
-/* Regions start with their one inline run; longer run arrays are kvmalloc'd. */
+/* A region's first run is inline; the others are in a kvmalloc'd array. */
 static void pin_region_free_runs(struct pin_region *r)
 {
-	if (r->runs != &r->first_run)
-		kvfree(r->runs);
+	kvfree(r->more_runs);
+	r->more_runs = NULL;
 }
 
-/* Grow @r->runs; it never needs more than @r->nr_runs + @left entries. */
+/*
+ * Grow @r's room for runs (*@cap, the inline one included); it never needs
+ * more than @r->nr_runs + @left.
+ */
 static int pin_region_grow_runs(struct pin_region *r, unsigned long *cap,
 				unsigned long left)
 {
@@ -312,12 +323,14 @@ static int pin_region_grow_runs(struct pin_region *r, unsigned long *cap,
 
 	new_cap = min(max(*cap * 2, (unsigned long)PIN_RUNS_MIN),
 		      r->nr_runs + left);
-	runs = kvmalloc_array(new_cap, sizeof(*runs), PIN_GFP_ACCOUNT);
+	runs = kvmalloc_array(new_cap - 1, sizeof(*runs), PIN_GFP_ACCOUNT);
 	if (!runs)
 		return -ENOMEM;
-	memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
+	if (r->more_runs)
+		memcpy(runs, r->more_runs,
+		       (r->nr_runs - 1) * sizeof(*runs));
 	pin_region_free_runs(r);
-	r->runs = runs;
+	r->more_runs = runs;
 	*cap = new_cap;
 	return 0;
 }
@@ -330,19 +343,20 @@ static void pin_region_shrink_runs(struct pin_region *r, unsigned long cap)
 {
 	struct pin_run *runs;
 
-	if (r->runs != &r->first_run && cap > r->nr_runs) {
-		runs = kvmalloc_array(r->nr_runs, sizeof(*runs),
+	if (r->more_runs && cap > r->nr_runs) {
+		runs = kvmalloc_array(r->nr_runs - 1, sizeof(*runs),
 				      PIN_GFP_ACCOUNT);
 		if (runs) {
-			memcpy(runs, r->runs, r->nr_runs * sizeof(*runs));
+			memcpy(runs, r->more_runs,
+			       (r->nr_runs - 1) * sizeof(*runs));
 			pin_region_free_runs(r);
-			r->runs = runs;
+			r->more_runs = runs;
 			cap = r->nr_runs;
 		}
 	}
 	r->metadata_bytes = sizeof(*r);
-	if (r->runs != &r->first_run)
-		r->metadata_bytes += cap * sizeof(*r->runs);
+	if (r->more_runs)
+		r->metadata_bytes += (cap - 1) * sizeof(*r->more_runs);
 }
 
 /*
@@ -355,14 +369,15 @@ static int pin_region_add_pages(struct pin_region *r, unsigned long *cap,
 				unsigned long total, struct page **pages,
 				unsigned long n, unsigned long *added)
 {
+	const struct pin_run *last;
 	unsigned long i, pfn;
-	struct pin_run *last;
+	struct pin_run *run;
 	int ret;
 
 	for (i = 0; i < n; i++, r->npages++) {
 		pfn = page_to_pfn(pages[i]);
 		if (r->nr_runs) {
-			last = &r->runs[r->nr_runs - 1];
+			last = pin_region_run_at(r, r->nr_runs - 1);
 			if (pfn == pin_run_pfn(last) +
 				   (r->npages - pin_run_pgoff(last)))
 				continue;
@@ -374,8 +389,9 @@ static int pin_region_add_pages(struct pin_region *r, unsigned long *cap,
 				return ret;
 			}
 		}
-		r->runs[r->nr_runs].v = (u64)pfn << PIN_RUN_PGOFF_BITS |
-					r->npages;
+		run = r->nr_runs ? &r->more_runs[r->nr_runs - 1] :
+				   &r->first_run;
+		run->v = (u64)pfn << PIN_RUN_PGOFF_BITS | r->npages;
 		r->nr_runs++;
 	}
 	*added = n;
@@ -729,7 +745,6 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		goto out_uncharge;
 	}
 	refcount_set(&r->ref, 1);
-	r->runs = &r->first_run;
 	r->addr = addr;
 	r->length = length;
 	r->writable = writable;
@@ -854,13 +869,13 @@ struct page *pin_region_page(const struct pin_region *r, unsigned long idx)
 	while (hi - lo > 1) {
 		unsigned long mid = lo + (hi - lo) / 2;
 
-		if (pin_run_pgoff(&r->runs[mid]) <= idx)
+		if (pin_run_pgoff(pin_region_run_at(r, mid)) <= idx)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	return pfn_to_page(pin_run_pfn(&r->runs[lo]) +
-			   (idx - pin_run_pgoff(&r->runs[lo])));
+	return pfn_to_page(pin_run_pfn(pin_region_run_at(r, lo)) +
+			   (idx - pin_run_pgoff(pin_region_run_at(r, lo))));
 }
 
 /**

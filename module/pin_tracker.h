@@ -67,10 +67,11 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @addr: user address given to pin_tracker_pin()
  * @length: length given to pin_tracker_pin()
  * @npages: number of pinned pages
- * @nr_runs: number of entries in @runs
- * @runs: the pinned pages as physically contiguous runs, in order; points
- *	to @first_run while there is only one
- * @first_run: storage for the first run, so small pins need no array
+ * @nr_runs: number of runs
+ * @first_run: the first run of the pinned pages
+ * @more_runs: the other runs, in order (run i at @more_runs[i - 1]), or
+ *	NULL while there is only one: small pins need no array, and a large
+ *	one stores each run once, 8 bytes a run
  * @metadata_bytes: bytes of memory this region's tracking takes
  * @handle: the region's handle in its tracker, for tracing
  * @writable: pinned with FOLL_WRITE; unpinned with dirtying
@@ -97,8 +98,8 @@ struct pin_region {
 	u64 length;
 	unsigned long npages;
 	unsigned long nr_runs;
-	struct pin_run *runs;
 	struct pin_run first_run;
+	struct pin_run *more_runs;
 	size_t metadata_bytes;
 	u32 handle;
 	bool writable;
