@@ -39,6 +39,11 @@ module_param(max_regions, uint, 0644);
 MODULE_PARM_DESC(max_regions,
 		 "Most regions one open file may hold; read at open() (default 1M)");
 
+static bool events = true;
+module_param(events, bool, 0644);
+MODULE_PARM_DESC(events,
+		 "Watch pinned ranges for changes (divergence events) on files opened from now on (default on)");
+
 static bool test_access;
 module_param(test_access, bool, 0644);
 MODULE_PARM_DESC(test_access,
@@ -100,7 +105,7 @@ static int pinmgr_info(struct pinmgr_ucmd *ucmd)
 	cmd->out_segments_flags = PINMGR_SEGMENTS_PHYS;
 	cmd->out_caps = (ucmd->pf->phys_allowed ? PINMGR_CAP_PHYS : 0) |
 			(ucmd->pf->test_access ? PINMGR_CAP_TEST_ACCESS : 0) |
-			(PIN_WATCH_SUPPORTED ? PINMGR_CAP_EVENTS : 0);
+			(t->watch ? PINMGR_CAP_EVENTS : 0);
 	cmd->out_max_pages_per_pin = t->max_pages;
 	cmd->out_max_regions = t->max_regions;
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
@@ -595,7 +600,8 @@ static int pinmgr_fops_open(struct inode *inode, struct file *filp)
 	if (!pf)
 		return -ENOMEM;
 	pin_tracker_init(&pf->tracker, current->mm, READ_ONCE(max_pages_per_pin),
-			 READ_ONCE(max_regions), &pinmgr_counters);
+			 READ_ONCE(max_regions), READ_ONCE(events),
+			 &pinmgr_counters);
 	pf->owner = get_pid(task_tgid(current));
 	pf->phys_allowed = capable(CAP_SYS_ADMIN);
 	pf->test_access = READ_ONCE(test_access);

@@ -157,6 +157,9 @@ static void pin_tracker_diverged_add(struct pin_tracker *t, long n)
  *	pin_tracker_destroy()
  * @max_pages: most pages one pin may cover; capped at %PIN_TRACKER_MAX_PAGES
  * @max_regions: most regions held at once
+ * @watch: watch every region's range for changes (an MMU interval notifier
+ *	per region, see pin_region_changed()); ignored on kernels without
+ *	MMU notifiers
  * @shared: counters to update along with the tracker's own, or NULL; they
  *	must outlive the tracker
  *
@@ -164,7 +167,7 @@ static void pin_tracker_diverged_add(struct pin_tracker *t, long n)
  */
 void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 		      unsigned long max_pages, unsigned int max_regions,
-		      struct pin_counters *shared)
+		      bool watch, struct pin_counters *shared)
 {
 	xa_init(&t->regions);
 	t->next_handle = 1;
@@ -174,6 +177,7 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	BUILD_BUG_ON(MAX_PHYSMEM_BITS - PAGE_SHIFT > 64 - PIN_RUN_PGOFF_BITS);
 	t->max_pages = min(max_pages, PIN_TRACKER_MAX_PAGES);
 	t->max_regions = max_regions;
+	t->watch = watch && PIN_WATCH_SUPPORTED;
 	atomic_set(&t->nr_regions, 0);
 	pin_counters_init(&t->counters);
 	t->shared = shared;
@@ -457,6 +461,8 @@ static int pin_region_watch(struct pin_tracker *t, struct pin_region *r)
 
 	r->tracker = t;
 	INIT_LIST_HEAD(&r->ev_node);
+	if (!t->watch)
+		return 0;
 	ret = pin_watch_start(&r->watch, r, t->mm, r->addr & PAGE_MASK,
 			      r->npages << PAGE_SHIFT);
 	if (ret)

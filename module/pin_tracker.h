@@ -194,6 +194,7 @@ struct pin_counters {
  * @max_pages: most pages per pin (E2BIG beyond), at most
  *	%PIN_TRACKER_MAX_PAGES
  * @max_regions: most regions held at once (ENOSPC beyond)
+ * @watch: regions are watched for changes of their mapping
  * @nr_regions: regions held or being pinned, for @max_regions (atomic)
  * @counters: this tracker's counters
  * @shared: counters shared with other trackers, or NULL
@@ -208,6 +209,7 @@ struct pin_tracker {
 	struct mm_struct *mm;
 	unsigned long max_pages;
 	unsigned int max_regions;
+	bool watch;
 	atomic_t nr_regions;
 	struct pin_counters counters;
 	struct pin_counters *shared;
@@ -220,7 +222,7 @@ void pin_counters_init(struct pin_counters *c);
 void pin_counters_read(struct pin_counters *c, struct pin_tracker_stats *stats);
 void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 		      unsigned long max_pages, unsigned int max_regions,
-		      struct pin_counters *shared);
+		      bool watch, struct pin_counters *shared);
 void pin_tracker_destroy(struct pin_tracker *t);
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages);

@@ -606,6 +606,40 @@ CASE(ev_notifiers_unregistered)
 	ASSERT_EQ(sys_stat("diverged_regions"), dbase);
 }
 
+/* The events parameter off at open: no notifiers, no records, VERIFY still. */
+CASE(ev_param_off)
+{
+	uint64_t base = sys_stat("notifiers");
+	struct pinmgr_ctx *on = h_open(), *off;
+	char *p = h_anon(4 * h_ps);
+	struct pinmgr_stats st;
+	struct pinmgr_info in;
+	uint64_t differ, first;
+	uint32_t h;
+
+	require_events(on);
+	h_param_set_for_case("events", 0);
+	off = h_open();
+	ASSERT_OK(pinmgr_info(off, &in));
+	ASSERT_EQ(in.out_caps & PINMGR_CAP_EVENTS, 0);
+	h = h_pin(off, p, 3 * h_ps, PINMGR_PIN_WRITE);
+	ASSERT_EQ(sys_stat("notifiers"), base);
+	/* A file opened before keeps watching. */
+	h_pin(on, p + 3 * h_ps, h_ps, PINMGR_PIN_WRITE);
+	ASSERT_EQ(sys_stat("notifiers"), base + 1);
+	ASSERT_SYS(madvise(p, 4 * h_ps, MADV_DONTNEED));
+	ASSERT_SYS(fcntl(h_fd(off), F_SETFL, O_NONBLOCK));
+	expect_no_event(off);
+	ASSERT_OK(pinmgr_stats(off, &st));
+	ASSERT_EQ(st.out_diverged_regions, 0);
+	ASSERT_EQ(pinmgr_verify(off, h, &differ, &first), 3);
+	ASSERT_EQ(differ, 3);
+	ASSERT_EQ(first, 0);
+	h_close(off);
+	h_close(on);
+	ASSERT_EQ(sys_stat("notifiers"), base);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -707,6 +741,7 @@ static const struct h_case cases[] = {
 	H_CASE(ev_read_errors, "events: short buffer EINVAL, EFAULT keeps the record"),
 	H_CASE(ev_other_mm_eacces, "events: read() from a forked child -> EACCES"),
 	H_CASE(ev_notifiers_unregistered, "events: UNPIN and close unregister notifiers (sysfs back to base)"),
+	H_CASE(ev_param_off, "events: parameter off at open -> no CAP_EVENTS, no notifier, no record; VERIFY works"),
 	H_CASE(ev_overhead, "events: notifier overhead on unrelated faults (reported)"),
 };
 

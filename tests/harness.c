@@ -579,6 +579,11 @@ int h_param_read(const char *name, uint64_t *val)
 	ret = read_file(path, buf, sizeof(buf));
 	if (ret < 0)
 		return ret;
+	/* bool parameters read Y or N */
+	if ((buf[0] == 'Y' || buf[0] == 'N') && (buf[1] == '\n' || !buf[1])) {
+		*val = buf[0] == 'Y';
+		return 0;
+	}
 	errno = 0;
 	*val = strtoull(buf, &end, 10);
 	if (errno || end == buf)

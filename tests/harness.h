@@ -178,7 +178,8 @@ void h_assert_pins_balanced(void);
  * line) or -EPROTO (malformed line). */
 int h_fdinfo_u64(int fd, const char *key, uint64_t *val);
 
-/* /sys/module/pinmgr/parameters/@name: 0 or -errno. */
+/* /sys/module/pinmgr/parameters/@name (bool ones read as 1 or 0): 0 or
+ * -errno. */
 int h_param_read(const char *name, uint64_t *val);
 int h_param_write(const char *name, uint64_t val);
 /* Sets a parameter for the duration of the case (restored afterwards). */

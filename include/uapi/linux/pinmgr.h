@@ -117,7 +117,8 @@ enum pinmgr_access_flags {
  *	parameter ``test_access`` was set when it was opened.
  * @PINMGR_CAP_EVENTS: regions are watched and divergence events are queued
  *	(&struct pinmgr_event); without it (a kernel built without
- *	``CONFIG_MMU_NOTIFIER``) read() never returns a record and only
+ *	``CONFIG_MMU_NOTIFIER``, or the module parameter ``events`` was off
+ *	when the file was opened) read() never returns a record and only
  *	%PINMGR_VERIFY tells whether pages still back the mapping.
  */
 enum pinmgr_caps {
