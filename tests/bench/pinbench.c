@@ -1563,6 +1563,110 @@ static bool roundtrip_case(void)
 	return ok;
 }
 
+/* ---- the divergence notifier's cost on PIN + UNPIN ---------------- */
+
+#define EVENTS_PARAM	"/sys/module/pinmgr/parameters/events"
+
+static double events_med[2];	/* 4 KiB PIN+UNPIN: [0] events on, [1] off */
+
+static void events_more(struct jobj *j, const void *arg)
+{
+	const int *on = arg;
+
+	jbool(j, "events", *on);
+	jstr(j, "note", *on ? "file opened with the events parameter on (the default): one MMU notifier per region" :
+			      "file opened with the events parameter off: no notifier");
+}
+
+/* A pinmgr file opened with the events parameter set to @val, or NULL. */
+static struct pinmgr_ctx *open_with_events(const char *val)
+{
+	struct pinmgr_ctx *ctx = NULL;
+	char old[8] = "";
+	int fd, ret;
+	ssize_t n;
+
+	fd = open(EVENTS_PARAM, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, old, sizeof(old) - 1);
+	if (n > 0 && pwrite(fd, val, strlen(val), 0) == (ssize_t)strlen(val)) {
+		ret = pinmgr_open(&ctx);
+		if (ret)
+			ctx = NULL;
+		if (pwrite(fd, old, (size_t)n, 0) != n)
+			diag("events parameter not restored to %c", old[0]);
+	}
+	close(fd);
+	return ctx;
+}
+
+/*
+ * 4 KiB PIN+UNPIN on a file that watches its regions (the default) and on
+ * one opened with the events parameter off, alternating round by round.
+ */
+static bool events_case(void)
+{
+	struct pinmgr_ctx *ctx[2], *saved = pm;
+	double samples[2][MAX_ROUNDS], ns;
+	static int on[2] = { 1, 0 };
+	unsigned long iters;
+	int err = 0, i, k, r;
+	char why[100];
+	struct buf b;
+
+	ctx[0] = open_with_events("1");
+	ctx[1] = open_with_events("0");
+	if (!ctx[0] || !ctx[1]) {
+		tab("divergence notifier: not measured (no %s)", EVENTS_PARAM);
+		tap(true, "module without the events parameter", "events: notifier cost");
+		goto out_close;
+	}
+	if (buf_alloc(B_4K, HPAGE, &b, why, sizeof(why))) {
+		tap(false, NULL, "events: %s", why);
+		goto out_close;
+	}
+	pm = ctx[0];
+	err = calibrate(C_PINMGR, b.base, ps, &iters);
+	for (r = -cfg.warmup; r < cfg.rounds && !err; r++)
+		for (k = 0; k < 2 && !err; k++) {
+			i = (k + r + cfg.warmup) % 2;
+			pm = ctx[i];
+			err = sample(C_PINMGR, b.base, ps, iters,
+				     r < 0 ? &ns : &samples[i][r]);
+		}
+	pm = saved;
+	buf_free(&b);
+	for (i = 0; i < 2; i++) {
+		struct rec rec = {
+			.cas = "roundtrip-events", .contender = "pinmgr", .backing = "4k",
+			.op = on[i] ? "PIN+UNPIN, events on" : "PIN+UNPIN, events off",
+			.bytes = ps, .median_ns = -1, .ratio = -1, .iters = iters,
+			.more = events_more, .arg = &on[i],
+		};
+
+		events_med[i] = err ? -1 : median_of(samples[i], cfg.rounds);
+		rec.median_ns = events_med[i];
+		if (!err) {
+			rec.samples = samples[i];
+			rec.nsamples = cfg.rounds;
+			if (roundtrip_med[0] > 0)
+				rec.ratio = events_med[i] / roundtrip_med[0];
+		}
+		record(&rec);
+	}
+	tab("divergence notifier: 4 KiB PIN+UNPIN %s with events (default), %s with the events parameter off: %s",
+	    fmt_ns(events_med[0]), fmt_ns(events_med[1]),
+	    fmt_ratio(events_med[0] > 0 && events_med[1] > 0 ? events_med[0] / events_med[1] : -1));
+	tap(!err, NULL, "events: 4 KiB PIN+UNPIN with and without the notifier%s%s",
+	    err ? ": " : "", err ? errname(-err) : "");
+out_close:
+	for (i = 0; i < 2; i++)
+		if (ctx[i])
+			pinmgr_close(ctx[i]);
+	return !err;
+}
+
 /* ---- many regions on one file ------------------------------------- */
 
 enum { R_PIN, R_UNPIN, R_CLOSE, NROPS };
@@ -2331,6 +2435,7 @@ int main(int argc, char **argv)
 		diag("running only the sections %s (setting cases=)", cfg.cases);
 	if (want("roundtrip")) {
 		roundtrip_case();
+		events_case();
 		tab("%s", "");
 	}
 	if (want("regions")) {
