@@ -311,8 +311,10 @@ static int pin_plan_vma(struct mm_struct *mm, unsigned long addr,
 /* A region's first run is inline; the others are in a kvmalloc'd array. */
 static void pin_region_free_runs(struct pin_region *r)
 {
-	kvfree(r->more_runs);
-	r->more_runs = NULL;
+	if (r->more_runs) {
+		kvfree(r->more_runs);
+		r->more_runs = NULL;
+	}
 }
 
 /*
@@ -610,15 +612,17 @@ static bool pin_handle_in_current_block(struct pin_tracker *t, u32 handle)
 static struct pin_region *pin_tracker_remove(struct pin_tracker *t,
 					     u32 handle)
 {
+	XA_STATE(xas, &t->regions, handle);
 	struct pin_region *r;
 
 	xa_lock(&t->regions);
-	r = xa_load(&t->regions, handle);
-	if (r && pin_handle_in_current_block(t, handle))
-		/* The slot exists: no allocation, cannot fail. */
-		__xa_cmpxchg(&t->regions, handle, r, XA_ZERO_ENTRY, 0);
+	r = xas_load(&xas);
+	if (xa_is_zero(r))
+		r = NULL;
 	else if (r)
-		__xa_erase(&t->regions, handle);
+		/* Replacing an entry allocates nothing and cannot fail. */
+		xas_store(&xas, pin_handle_in_current_block(t, handle) ?
+			  XA_ZERO_ENTRY : NULL);
 	xa_unlock(&t->regions);
 	return r;
 }
