@@ -847,7 +847,8 @@ out_unreserve:
 	return ret;
 }
 
-static void pin_region_release(struct pin_tracker *t, struct pin_region *r)
+/* Unpin and free @r; its accounting is the caller's. */
+static void pin_region_destroy(struct pin_tracker *t, struct pin_region *r)
 {
 	u64 t0;
 
@@ -856,11 +857,27 @@ static void pin_region_release(struct pin_tracker *t, struct pin_region *r)
 	pin_region_unpin(r, r->writable);
 	trace_pinmgr_release(r->handle, r->npages, r->length, r->writable,
 			     pin_trace_clock(t0 != 0) - t0);
-	pin_tracker_uncharge(t, r->npages);
-	pin_tracker_hold(t, r, -1);
-	atomic_dec(&t->nr_regions);
 	pin_region_free_runs(r);
 	kfree(r);
+}
+
+/* Give back what @regions regions of @pages pages and @bytes took. */
+static void pin_tracker_unaccount(struct pin_tracker *t, long regions,
+				  long pages, long bytes)
+{
+	pin_tracker_uncharge(t, pages);
+	pin_counters_hold(&t->counters, -regions, -pages, -bytes);
+	if (t->shared)
+		pin_counters_hold(t->shared, -regions, -pages, -bytes);
+	atomic_sub(regions, &t->nr_regions);
+}
+
+static void pin_region_release(struct pin_tracker *t, struct pin_region *r)
+{
+	long pages = r->npages, bytes = r->metadata_bytes;
+
+	pin_region_destroy(t, r);
+	pin_tracker_unaccount(t, 1, pages, bytes);
 }
 
 /**
@@ -1121,15 +1138,25 @@ int pin_tracker_abort(struct pin_tracker *t, u32 handle)
  */
 void pin_tracker_destroy(struct pin_tracker *t)
 {
+	long regions = 0, pages = 0, bytes = 0;
 	struct pin_region *r;
 	unsigned long index;
 
+	/*
+	 * Nothing else uses the tracker: leave the entries in place and free
+	 * the nodes (and any zero entries) at once afterwards.
+	 */
 	xa_for_each(&t->regions, index, r) {
-		xa_erase(&t->regions, index);
-		pin_tracker_put(t, r);
+		/* Released here (no lookup can be in flight): account at once. */
+		if (refcount_dec_and_test(&r->ref)) {
+			regions++;
+			pages += r->npages;
+			bytes += r->metadata_bytes;
+			pin_region_destroy(t, r);
+		}
 		cond_resched();
 	}
-	/* Frees the nodes, with any zero entries left in them. */
+	pin_tracker_unaccount(t, regions, pages, bytes);
 	xa_destroy(&t->regions);
 	mmdrop(t->mm);
 }
