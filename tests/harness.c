@@ -438,8 +438,7 @@ uint32_t h_pin(struct pinmgr_ctx *ctx, const void *addr, uint64_t len,
 
 /* ---- /proc and /sys ----------------------------------------------- */
 
-/* Reads a whole (small) file into buf, NUL-terminated; 0 or -errno. */
-static int read_file(const char *path, char *buf, size_t len)
+int h_read_file(const char *path, char *buf, size_t len)
 {
 	size_t off = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -487,7 +486,7 @@ long h_vmpin_kb(void)
 	static char buf[16384];	/* main thread only */
 	char *p;
 
-	if (read_file("/proc/self/status", buf, sizeof(buf)) < 0)
+	if (h_read_file("/proc/self/status", buf, sizeof(buf)) < 0)
 		return -1;
 	p = strstr(buf, "\nVmPin:");
 	if (!p)
@@ -520,7 +519,7 @@ int h_foll_pins(uint64_t *acquired, uint64_t *released)
 	ret = write_file("/proc/sys/vm/stat_refresh", "1\n");
 	if (ret < 0)
 		return ret;
-	ret = read_file("/proc/vmstat", buf, sizeof(buf));
+	ret = h_read_file("/proc/vmstat", buf, sizeof(buf));
 	if (ret < 0)
 		return ret;
 	ret = vmstat_value(buf, "nr_foll_pin_acquired", acquired);
@@ -552,7 +551,7 @@ int h_fdinfo_u64(int fd, const char *key, uint64_t *val)
 	int ret;
 
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	ret = read_file(path, buf, sizeof(buf));
+	ret = h_read_file(path, buf, sizeof(buf));
 	if (ret < 0)
 		return ret;
 	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
@@ -576,7 +575,7 @@ int h_param_read(const char *name, uint64_t *val)
 	int ret;
 
 	snprintf(path, sizeof(path), "/sys/module/pinmgr/parameters/%s", name);
-	ret = read_file(path, buf, sizeof(buf));
+	ret = h_read_file(path, buf, sizeof(buf));
 	if (ret < 0)
 		return ret;
 	/* bool parameters read Y or N */
@@ -1139,7 +1138,7 @@ int h_test_access_enable(void)
 	int ret;
 
 	/* a bool parameter: reads "Y" or "N", accepts "1" and "0" */
-	ret = read_file(path, old, sizeof(old));
+	ret = h_read_file(path, old, sizeof(old));
 	if (ret < 0)
 		return ret;
 	snprintf(test_access_old, sizeof(test_access_old), "%c\n",

@@ -178,6 +178,9 @@ void h_assert_pins_balanced(void);
  * line) or -EPROTO (malformed line). */
 int h_fdinfo_u64(int fd, const char *key, uint64_t *val);
 
+/* Reads a whole (small) file into @buf, NUL-terminated; 0 or -errno. */
+int h_read_file(const char *path, char *buf, size_t len);
+
 /* /sys/module/pinmgr/parameters/@name (bool ones read as 1 or 0): 0 or
  * -errno. */
 int h_param_read(const char *name, uint64_t *val);

@@ -53,21 +53,6 @@
 
 /* ---- files ------------------------------------------------------------- */
 
-static int read_str(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
 static int write_str(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -104,7 +89,7 @@ static void set_knob(const char *path, const char *val)
 	int err;
 
 	snprintf(k->path, sizeof(k->path), "%s", path);
-	err = read_str(path, k->old, sizeof(k->old));
+	err = h_read_file(path, k->old, sizeof(k->old));
 	if (err == -ENOENT)
 		h_skip("no %s (kernel without CONFIG_NUMA_BALANCING, or debugfs not mounted)",
 		       path);
@@ -123,7 +108,7 @@ static uint64_t vmstat(const char *key)
 	char *line;
 	int err;
 
-	err = read_str("/proc/vmstat", buf, sizeof(buf));
+	err = h_read_file("/proc/vmstat", buf, sizeof(buf));
 	ASSERT_MSG(!err, "read /proc/vmstat: %s", h_errname(-err));
 	for (line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL)
 		if (!strncmp(line, key, klen) && line[klen] == ' ')
@@ -140,7 +125,7 @@ static int node_first_cpu(int node)
 	long cpu;
 
 	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
-	if (read_str(path, buf, sizeof(buf)) < 0)
+	if (h_read_file(path, buf, sizeof(buf)) < 0)
 		h_skip("no NUMA node %d (the VM harness boots numa* programs with two)", node);
 	cpu = strtol(buf, &end, 10);
 	if (end == buf || cpu < 0)
