@@ -30,50 +30,6 @@ static struct {
 	int which;		/* for child_eacces */
 } s;
 
-static void send_fd(int sock, int fd)
-{
-	char c = 'F';
-	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	memset(&u, 0, sizeof(u));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	ASSERT_SYS(sendmsg(sock, &msg, 0));
-}
-
-static int recv_fd(int sock)
-{
-	char c;
-	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	int fd;
-
-	ASSERT_EQ(ASSERT_SYS(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)), 1);
-	cm = CMSG_FIRSTHDR(&msg);
-	ASSERT(cm && cm->cmsg_type == SCM_RIGHTS);
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
 /* Opens, pins NPAGES pages; returns the buffer. */
 static char *open_and_pin(void)
 {
@@ -232,7 +188,7 @@ static void child_receiver(void *arg)
 	int fd;
 
 	(void)arg;
-	fd = recv_fd(s.sock[1]);
+	fd = h_recv_fd(s.sock[1]);
 	h_wait_fd(s.go[0]);	/* the sender has closed its copy */
 	memset(&in, 0, sizeof(in));
 	in.size = sizeof(in);
@@ -258,7 +214,7 @@ CASE(scm_rights_receiver_closes_last)
 	/* fork first: the receiver gets the file only through the socket */
 	pid = h_child_start(child_receiver, NULL);
 	open_and_pin();
-	send_fd(s.sock[0], pinmgr_fd(s.ctx));
+	h_send_fd(s.sock[0], pinmgr_fd(s.ctx));
 	h_close(s.ctx);
 	ASSERT_VMPIN_KB(PAGES_KB(NPAGES));
 	h_signal_fd(s.go[1]);
@@ -272,7 +228,7 @@ static void child_opener(void *arg)
 {
 	(void)arg;
 	open_and_pin();
-	send_fd(s.sock[1], pinmgr_fd(s.ctx));
+	h_send_fd(s.sock[1], pinmgr_fd(s.ctx));
 	/* exit with the file still in flight / received by the parent */
 }
 
@@ -286,7 +242,7 @@ CASE(opener_exits_first)
 	h_keep_fd(s.sock[0]);
 	h_keep_fd(s.sock[1]);
 	h_child_wait(h_child_start(child_opener, NULL));
-	fd = h_keep_fd(recv_fd(s.sock[0]));
+	fd = h_keep_fd(h_recv_fd(s.sock[0]));
 	ASSERT_VMPIN_KB(0);	/* charged to the dead opener, not to us */
 	ASSERT_OK(h_fdinfo_u64(fd, "pinmgr-pinned-pages", &v));
 	ASSERT_EQ(v, NPAGES);
@@ -307,7 +263,7 @@ static void child_own_file(void *arg)
 	(void)arg;
 	h_pin(ctx, buf, 4 * h_ps, 0);
 	ASSERT_VMPIN_KB(PAGES_KB(4));
-	send_fd(s.sock[1], pinmgr_fd(ctx));
+	h_send_fd(s.sock[1], pinmgr_fd(ctx));
 	h_wait_fd(s.go[0]);	/* parent is done with it */
 }
 
@@ -322,7 +278,7 @@ CASE(child_file_eacces_in_parent)
 	h_keep_fd(s.sock[0]);
 	h_keep_fd(s.sock[1]);
 	pid = h_child_start(child_own_file, NULL);
-	fd = h_keep_fd(recv_fd(s.sock[0]));
+	fd = h_keep_fd(h_recv_fd(s.sock[0]));
 	ASSERT_VMPIN_KB(0);	/* the child's pins are charged to the child */
 	memset(&in, 0, sizeof(in));
 	in.size = sizeof(in);

@@ -2005,21 +2005,6 @@ static void find_ext4(void)
 		endmntent(m);
 }
 
-static long long total_of(const char *name)
-{
-	char path[128], buf[32] = "";
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/class/misc/pinmgr/stats/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtoll(buf, NULL, 10) : -1;
-}
-
 CASE(fuzz)
 {
 	uint64_t hist[C_NR][ERRNO_SLOTS], by_errno[ERRNO_SLOTS], calls = 0;
@@ -2105,11 +2090,11 @@ CASE(fuzz)
 	h_undefer(NULL);
 	ASSERT_VMPIN_KB(0);
 	h_assert_pins_balanced();
-	if (total_of("open_files") >= 0) {
-		ASSERT_EQ(total_of("open_files"), 0);
-		ASSERT_EQ(total_of("regions"), 0);
-		ASSERT_EQ(total_of("pinned_pages"), 0);
-		ASSERT_EQ(total_of("metadata_bytes"), 0);
+	if (h_total_of("open_files") >= 0) {
+		ASSERT_EQ(h_total_of("open_files"), 0);
+		ASSERT_EQ(h_total_of("regions"), 0);
+		ASSERT_EQ(h_total_of("pinned_pages"), 0);
+		ASSERT_EQ(h_total_of("metadata_bytes"), 0);
 	}
 }
 

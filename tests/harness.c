@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <mntent.h>
 #include <linux/capability.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -1267,4 +1269,104 @@ void h_pagemap_pfns(const void *addr, size_t npages, uint64_t *pfns)
 	pagemap_read(addr, npages, pfns);
 	for (i = 0; i < npages; i++)
 		pfns[i] = (pfns[i] & PM_PRESENT) ? pfns[i] & PM_PFN_MASK : 0;
+}
+
+/* ---- passing descriptors ------------------------------------------ */
+
+void h_send_fd(int sock, int fd)
+{
+	char c = 'F';
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	memset(&u, 0, sizeof(u));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	ASSERT_SYS(sendmsg(sock, &msg, 0));
+}
+
+int h_recv_fd(int sock)
+{
+	char c;
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	ASSERT_EQ(ASSERT_SYS(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)), 1);
+	cm = CMSG_FIRSTHDR(&msg);
+	ASSERT(cm && cm->cmsg_type == SCM_RIGHTS);
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* ---- files that are written back ---------------------------------- */
+
+int h_writeback_file(size_t len)
+{
+	static const char *const types[] = { "ext2", "ext3", "ext4", "xfs",
+					     "btrfs", "vfat", "f2fs" };
+	struct mntent *me;
+	char path[512] = "";
+	FILE *f;
+	int fd;
+
+	f = setmntent("/proc/mounts", "r");
+	while (f && !path[0] && (me = getmntent(f))) {
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(types); i++) {
+			if (strcmp(me->mnt_type, types[i]) ||
+			    hasmntopt(me, "ro"))
+				continue;
+			snprintf(path, sizeof(path), "%s/.pinmgr-test-%d",
+				 me->mnt_dir, (int)getpid());
+			break;
+		}
+	}
+	if (f)
+		endmntent(f);
+	if (!path[0])
+		h_skip("no writable ext4/xfs/btrfs/vfat/... filesystem mounted");
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		h_skip("cannot create %s: %s", path, h_errname(errno));
+	unlink(path);
+	h_keep_fd(fd);
+	ASSERT_SYS(ftruncate(fd, len));
+	return fd;
+}
+
+/* ---- module totals ------------------------------------------------ */
+
+long long h_total_of(const char *name)
+{
+	char path[128], buf[32] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/class/misc/pinmgr/stats/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? strtoll(buf, NULL, 10) : -1;
 }

@@ -178,6 +178,21 @@ void h_assert_pins_balanced(void);
  * line) or -EPROTO (malformed line). */
 int h_fdinfo_u64(int fd, const char *key, uint64_t *val);
 
+/*
+ * A file of @len bytes, already unlinked, on a mounted filesystem that
+ * writes pages back (ext4, xfs, ...); skips the case if there is none.
+ * `make check` mounts an ext4 disk on /mnt/ext4 in the guest.
+ */
+int h_writeback_file(size_t len);
+
+/* /sys/class/misc/pinmgr/stats/@name, or -1 if the module has none. */
+long long h_total_of(const char *name);
+
+/* Sends @fd over the UNIX socket @sock (SCM_RIGHTS, one byte of data);
+ * receives one, close-on-exec. Fail the case on error. */
+void h_send_fd(int sock, int fd);
+int h_recv_fd(int sock);
+
 /* Reads a whole (small) file into @buf, NUL-terminated; 0 or -errno. */
 int h_read_file(const char *path, char *buf, size_t len);
 

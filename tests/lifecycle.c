@@ -840,57 +840,13 @@ CASE(last_ref_after_opener_exit)
 
 /* ---- SCM_RIGHTS ------------------------------------------------------- */
 
-static void send_fd(int sock, int fd)
-{
-	char c = 'F';
-	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	memset(&u, 0, sizeof(u));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	ASSERT_SYS(sendmsg(sock, &msg, 0));
-}
-
-static int recv_fd(int sock)
-{
-	char c;
-	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	int fd;
-
-	ASSERT_EQ(ASSERT_SYS(recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)), 1);
-	cm = CMSG_FIRSTHDR(&msg);
-	ASSERT(cm && cm->cmsg_type == SCM_RIGHTS);
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
 static void scm_opener(void *arg)
 {
 	struct pinmgr_ctx *ctx;
 
 	(void)arg;
 	ctx = lr_open_and_pin();
-	send_fd(lr.sock[1], pinmgr_fd(ctx));
+	h_send_fd(lr.sock[1], pinmgr_fd(ctx));
 	/* exit: the opener's copy closes, the other is in flight */
 }
 
@@ -931,7 +887,7 @@ CASE(scm_rights)
 		return;
 	}
 
-	fd = h_keep_fd(recv_fd(lr.sock[0]));
+	fd = h_keep_fd(h_recv_fd(lr.sock[0]));
 	ASSERT_VMPIN_KB(0);	/* charged to the opener, not to us */
 	ASSERT_EQ(fdinfo_of(getpid(), fd, "pinmgr-pinned-pages"), LR_PAGES);
 	ASSERT_EQ(fdinfo_of(getpid(), fd, "pinmgr-owner-tgid"), opener);

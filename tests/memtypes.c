@@ -17,7 +17,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/magic.h>
-#include <mntent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -368,33 +367,6 @@ static void pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	if (n != (ssize_t)len)
 		h_fail("pwrite(%zu bytes at %lld): %zd (%s)", len,
 		       (long long)off, n, n < 0 ? h_errname(errno) : "short");
-}
-
-/* A file of @len bytes on a writable ext4 mount (the guest's /mnt/ext4). */
-static int ext4_file(size_t len)
-{
-	struct mntent *me;
-	char path[512] = "";
-	FILE *f;
-	int fd;
-
-	f = setmntent("/proc/mounts", "r");
-	while (f && !path[0] && (me = getmntent(f))) {
-		if (!strcmp(me->mnt_type, "ext4") && !hasmntopt(me, "ro"))
-			snprintf(path, sizeof(path), "%s/.pinmgr-memtypes-%d",
-				 me->mnt_dir, (int)getpid());
-	}
-	if (f)
-		endmntent(f);
-	if (!path[0])
-		h_skip("no writable ext4 filesystem mounted");
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		h_skip("cannot create %s: %s", path, h_errname(errno));
-	unlink(path);
-	h_keep_fd(fd);
-	ASSERT_SYS(ftruncate(fd, len));
-	return fd;
 }
 
 /* A file of @len bytes on tmpfs: /dev/shm, /tmp or a fresh mount. */
@@ -930,7 +902,7 @@ CASE(ext4_private)
 {
 	struct pinmgr_ctx *ctx = dev_open();
 	size_t flen = 8 * h_ps;
-	int fd = ext4_file(flen);
+	int fd = h_writeback_file(flen);
 	unsigned char *file = pattern(flen, S_FILE, 0), *got = h_malloc(flen);
 	const unsigned char *now;
 	struct region r;
@@ -962,7 +934,7 @@ CASE(ext4_shared_write)
 {
 	struct pinmgr_ctx *ctx = h_open();
 	size_t len = 4 * h_ps;
-	int fd = ext4_file(len);
+	int fd = h_writeback_file(len);
 	char *m = h_map(len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	struct foll f0;
 
@@ -977,7 +949,7 @@ CASE(ext4_shared_read)
 {
 	struct pinmgr_ctx *ctx = dev_open();
 	size_t len = 4 * h_ps;
-	int fd = ext4_file(len);
+	int fd = h_writeback_file(len);
 	unsigned char *file = pattern(len, S_FILE, 0), *got = h_malloc(len);
 	const unsigned char *now;
 	struct region r;
@@ -1376,7 +1348,7 @@ CASE(two_vmas_policy_first)
 {
 	struct pinmgr_ctx *ctx = h_open();
 	const size_t half = 4 * h_ps;
-	int fd = ext4_file(half);
+	int fd = h_writeback_file(half);
 	char *m = h_map(2 * half, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
 			0);
 	struct foll f0;

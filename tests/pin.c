@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
-#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,49 +213,9 @@ CASE(pin_tmpfs_shared_read)
 	file_mapping("tmpfs", MAP_SHARED, 0);
 }
 
-/*
- * A file of @len bytes on a mounted filesystem that writes pages back
- * (ext4, xfs, ...); skips the case if there is none. `make check` mounts
- * an ext4 disk on /mnt/ext4 in the guest (tests/vm/run.sh).
- */
-static int writeback_file(size_t len)
-{
-	static const char *const types[] = { "ext2", "ext3", "ext4", "xfs",
-					     "btrfs", "vfat", "f2fs" };
-	struct mntent *me;
-	char path[512] = "";
-	FILE *f;
-	int fd;
-
-	f = setmntent("/proc/mounts", "r");
-	while (f && !path[0] && (me = getmntent(f))) {
-		size_t i;
-
-		for (i = 0; i < ARRAY_SIZE(types); i++) {
-			if (strcmp(me->mnt_type, types[i]) ||
-			    hasmntopt(me, "ro"))
-				continue;
-			snprintf(path, sizeof(path), "%s/.pinmgr-test-%d",
-				 me->mnt_dir, (int)getpid());
-			break;
-		}
-	}
-	if (f)
-		endmntent(f);
-	if (!path[0])
-		h_skip("no writable ext4/xfs/btrfs/vfat/... filesystem mounted");
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		h_skip("cannot create %s: %s", path, h_errname(errno));
-	unlink(path);
-	h_keep_fd(fd);
-	ASSERT_SYS(ftruncate(fd, len));
-	return fd;
-}
-
 CASE(pin_writeback_shared_write)
 {
-	int fd = writeback_file(2 * h_ps);
+	int fd = h_writeback_file(2 * h_ps);
 	char *buf = h_map(2 * h_ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	struct pinmgr_ctx *ctx = h_open();
 	struct pinmgr_stats st;
@@ -273,7 +232,7 @@ CASE(pin_writeback_shared_write)
 
 CASE(pin_writeback_shared_read)
 {
-	int fd = writeback_file(2 * h_ps);
+	int fd = h_writeback_file(2 * h_ps);
 	char *buf = h_map(2 * h_ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 	memset(buf, 3, 2 * h_ps);
@@ -282,7 +241,7 @@ CASE(pin_writeback_shared_read)
 
 CASE(pin_writeback_private_write)
 {
-	int fd = writeback_file(2 * h_ps);
+	int fd = h_writeback_file(2 * h_ps);
 	char *buf = h_map(2 * h_ps, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 
 	round_trip(buf, 2 * h_ps, PINMGR_PIN_WRITE);

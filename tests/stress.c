@@ -43,33 +43,17 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* /sys/class/misc/pinmgr/stats/@name, or -1 if the module has none. */
-static long long total_of(const char *name)
-{
-	char path[128], buf[32] = "";
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/class/misc/pinmgr/stats/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	return n > 0 ? strtoll(buf, NULL, 10) : -1;
-}
-
 /* Nothing pinned, charged or open anywhere any more. */
 static void assert_all_released(void)
 {
 	ASSERT_VMPIN_KB(0);
 	h_assert_pins_balanced();
-	if (total_of("open_files") < 0)
+	if (h_total_of("open_files") < 0)
 		return;
-	ASSERT_EQ(total_of("open_files"), 0);
-	ASSERT_EQ(total_of("regions"), 0);
-	ASSERT_EQ(total_of("pinned_pages"), 0);
-	ASSERT_EQ(total_of("metadata_bytes"), 0);
+	ASSERT_EQ(h_total_of("open_files"), 0);
+	ASSERT_EQ(h_total_of("regions"), 0);
+	ASSERT_EQ(h_total_of("pinned_pages"), 0);
+	ASSERT_EQ(h_total_of("metadata_bytes"), 0);
 }
 
 static int pin_fd(int fd, const void *addr, uint64_t len, uint32_t flags,
@@ -429,11 +413,11 @@ CASE(many_files)
 					 j % 2 ? PINMGR_PIN_WRITE : 0, &h));
 		}
 	}
-	if (total_of("open_files") >= 0) {
-		ASSERT_EQ(total_of("open_files"), nfds);
-		ASSERT_EQ(total_of("regions"), nfds * per);
+	if (h_total_of("open_files") >= 0) {
+		ASSERT_EQ(h_total_of("open_files"), nfds);
+		ASSERT_EQ(h_total_of("regions"), nfds * per);
 		/* every pin counts, however often its pages are pinned */
-		ASSERT_VMPIN_KB(PAGES_KB(total_of("pinned_pages")));
+		ASSERT_VMPIN_KB(PAGES_KB(h_total_of("pinned_pages")));
 	}
 	/* close them in a shuffled order, checking half-way */
 	for (i = nfds - 1; i > 0; i--) {
@@ -455,8 +439,8 @@ CASE(many_files)
 				pages += st.out_pinned_pages;
 			}
 			ASSERT_VMPIN_KB(PAGES_KB(pages));
-			if (total_of("open_files") >= 0)
-				ASSERT_EQ(total_of("open_files"), left);
+			if (h_total_of("open_files") >= 0)
+				ASSERT_EQ(h_total_of("open_files"), left);
 		}
 		h_close_fd(fds[i]);
 	}
