@@ -186,7 +186,10 @@ struct pin_counters {
 /**
  * struct pin_tracker - the regions pinned by one owner
  * @regions: handle -> &struct pin_region. Its internal spinlock (xa_lock)
- *	serialises insertion, removal and lookup-with-reference.
+ *	serialises insertion, removal and lookup-with-reference. Unpinned
+ *	handles of the block of 64 that new handles come from hold zero
+ *	entries (invisible to xa_load() and xa_for_each()) until the handles
+ *	move on, so that pinning and unpinning in a loop allocates no nodes.
  * @next_handle: the next handle to hand out; 0 once all are used. Protected
  *	by xa_lock(&@regions).
  * @mm: the mm whose pinned_vm is charged, held with mmgrab(). Pins are taken
