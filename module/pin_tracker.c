@@ -491,8 +491,14 @@ static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
 	spin_unlock(&t->ev_lock);
 }
 
-/* @r has its handle: from now on its changes are queued for readers. */
-static void pin_region_publish_changes(struct pin_tracker *t,
+/*
+ * @r is getting its handle: from now on its changes are queued for readers,
+ * starting with those seen while it was being pinned. Called under xa_lock
+ * of @t's regions, in the same critical section that inserts @r: once that
+ * lock is dropped another thread may unpin and free @r. Returns whether
+ * readers must be woken (the caller does that after unlocking).
+ */
+static bool pin_region_publish_changes(struct pin_tracker *t,
 				       struct pin_region *r)
 {
 	bool wake = false;
@@ -504,8 +510,7 @@ static void pin_region_publish_changes(struct pin_tracker *t,
 		wake = true;
 	}
 	spin_unlock(&t->ev_lock);
-	if (wake)
-		wake_up_interruptible_poll(&t->ev_wait, EPOLLIN | EPOLLRDNORM);
+	return wake;
 }
 
 /**
@@ -636,10 +641,16 @@ static void pin_tracker_sweep_block(struct pin_tracker *t, u32 id)
 		__xa_cmpxchg(&t->regions, i, XA_ZERO_ENTRY, NULL, 0);
 }
 
-/* Count @r as held and give it the next handle. */
+/*
+ * Count @r as held, give it the next handle and make it reachable. This is
+ * the last step of a pin that touches @r: from the moment xa_lock is
+ * dropped, another thread may look @r up by its (guessable) handle, unpin
+ * and free it, so everything publication involves happens under that lock.
+ */
 static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 			       u32 *handle)
 {
+	bool wake = false;
 	u32 id;
 	int ret;
 
@@ -652,6 +663,8 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 		t->next_handle = id + 1;	/* 0 after U32_MAX: used up */
 		r->handle = id;
 		ret = __xa_insert(&t->regions, id, r, PIN_GFP_ACCOUNT);
+		if (!ret)
+			wake = pin_region_publish_changes(t, r);
 	} else {
 		ret = -ENOSPC;
 	}
@@ -660,6 +673,9 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 		pin_tracker_hold(t, r, -1);
 		return ret;
 	}
+	/* @r may be gone already: only @t and @id from here on. */
+	if (wake)
+		wake_up_interruptible_poll(&t->ev_wait, EPOLLIN | EPOLLRDNORM);
 	*handle = id;
 	return 0;
 }
@@ -822,7 +838,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	ret = pin_tracker_publish(t, r, handle);
 	if (ret)
 		goto out_unwatch;
-	pin_region_publish_changes(t, r);
+	/* Published: @r may already be unpinned and freed by another thread. */
 	pin_tracker_event(t, PIN_EVENT_PIN);
 	trace_pinmgr_pin(*handle, total, length, writable,
 			 pin_trace_clock(t0 != 0) - t0);

@@ -57,6 +57,10 @@ TIMEOUT=${PINMGR_VM_TIMEOUT:-$default_timeout}	# whole VM run, seconds
 TEST_TIMEOUT=${PINMGR_TEST_TIMEOUT:-120}	# each test program, seconds
 SETTLE_TIMEOUT=${PINMGR_SETTLE_TIMEOUT:-5}	# async unpin/close grace, seconds
 APPEND=${PINMGR_VM_APPEND:-}			# extra kernel command line
+# Slab poisoning and consistency checks on every boot: a write to a freed
+# object becomes a "Poison overwritten" report in the kernel log (which
+# fails the run) instead of silent corruption. Set empty to boot without.
+SLUB_DEBUG=${PINMGR_VM_SLUB_DEBUG-slub_debug=FZPU}
 # Extra kernel command line of the second boot (check mode), which runs the
 # programs named movable*. Set but empty: that boot gets no extra arguments.
 MOVABLE_APPEND=${PINMGR_VM_MOVABLE_APPEND-movablecore=1G}
@@ -591,7 +595,7 @@ run_boot() {
 	qemu=(qemu-system-x86_64 -accel "${BOOT_ACCEL[$name]}" -cpu "$CPU" -m "$MEM" -smp "$SMP"
 		-nographic -nodefaults -serial stdio -no-reboot
 		-kernel "$BOOT_KERNEL" -initrd "$VM/initramfs-$name.cpio.gz"
-		-append "console=ttyS0 quiet panic=-1 mitigations=off $APPEND${append:+ $append}")
+		-append "console=ttyS0 quiet panic=-1 mitigations=off${SLUB_DEBUG:+ $SLUB_DEBUG} $APPEND${append:+ $append}")
 	[ -n "$DISK" ] && qemu+=(-drive "file=$DISK,if=virtio,format=raw")
 	# shellcheck disable=SC2206 # word splitting wanted
 	[ -n "${BOOT_QEMU[$name]}" ] && qemu+=(${BOOT_QEMU[$name]})
