@@ -3,8 +3,9 @@
  * pin_tracker: long-term pins of user memory, tracked by handle.
  *
  * Pins are taken with pin_user_pages_fast(FOLL_LONGTERM [| FOLL_WRITE]) in
- * batches of one page of page pointers, charged to the owner's
- * mm->pinned_vm against RLIMIT_MEMLOCK beforehand (as ib_umem does), and
+ * batches of one page of page pointers, charged beforehand to the owner's
+ * user (user->locked_vm) against RLIMIT_MEMLOCK, as io_uring and iommufd
+ * do, and shown in the owner's mm->pinned_vm, and
  * recorded as runs of physically contiguous pages rather than one pointer
  * per page. Every run is released with the range variant of
  * unpin_user_pages_dirty_lock(), dirtying it if the pin was writable.
@@ -19,6 +20,7 @@
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 
 #include "compat.h"
@@ -153,8 +155,8 @@ static void pin_tracker_diverged_add(struct pin_tracker *t, long n)
 /**
  * pin_tracker_init() - set up an empty tracker
  * @t: the tracker
- * @mm: the mm to charge; the tracker holds it with mmgrab() until
- *	pin_tracker_destroy()
+ * @mm: the mm whose pinned_vm shows the pins; the tracker holds it with
+ *	mmgrab() until pin_tracker_destroy()
  * @max_pages: most pages one pin may cover; capped at %PIN_TRACKER_MAX_PAGES
  * @max_regions: most regions held at once
  * @watch: watch every region's range for changes (an MMU interval notifier
@@ -162,6 +164,10 @@ static void pin_tracker_diverged_add(struct pin_tracker *t, long n)
  *	MMU notifiers
  * @shared: counters to update along with the tracker's own, or NULL; they
  *	must outlive the tracker
+ *
+ * Pins are charged to the calling task's user (current_user()) against
+ * RLIMIT_MEMLOCK of the task that pins; the tracker holds that user until
+ * pin_tracker_destroy().
  *
  * Context: any context that may sleep.
  */
@@ -173,6 +179,7 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	t->next_handle = 1;
 	mmgrab(mm);
 	t->mm = mm;
+	t->user = get_uid(current_user());
 	/* A run packs its pfn and its page index in a u64. */
 	BUILD_BUG_ON(MAX_PHYSMEM_BITS - PAGE_SHIFT > 64 - PIN_RUN_PGOFF_BITS);
 	t->max_pages = min(max_pages, PIN_TRACKER_MAX_PAGES);
@@ -184,6 +191,7 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	spin_lock_init(&t->ev_lock);
 	INIT_LIST_HEAD(&t->ev_list);
 	init_waitqueue_head(&t->ev_wait);
+	init_waitqueue_head(&t->users_wait);
 }
 
 /* Run @i of @r: the first is inline, the others in the array. */
@@ -216,20 +224,31 @@ void pin_region_run(const struct pin_region *r, unsigned long i,
 	*npages = end - *pgoff;
 }
 
+/*
+ * Charge @npages to the tracker's user against the caller's RLIMIT_MEMLOCK
+ * (unless it has CAP_IPC_LOCK), as io_uring and iommufd do, and show them
+ * in the tracker's mm's pinned_vm (VmPin). The user is the limit because
+ * pins outlive processes: an mm's charge would be escaped by an exec (the
+ * file stays open without O_CLOEXEC) or by passing the file to another
+ * process and exiting; every process of the user shares its user_struct.
+ */
 static int pin_tracker_charge(struct pin_tracker *t, unsigned long npages)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	u64 pinned = atomic64_add_return(npages, &t->mm->pinned_vm);
+	unsigned long locked;
 
-	if (pinned > limit && !capable(CAP_IPC_LOCK)) {
-		atomic64_sub(npages, &t->mm->pinned_vm);
+	locked = atomic_long_add_return(npages, &t->user->locked_vm);
+	if (locked > limit && !capable(CAP_IPC_LOCK)) {
+		atomic_long_sub(npages, &t->user->locked_vm);
 		return -ENOMEM;
 	}
+	atomic64_add(npages, &t->mm->pinned_vm);
 	return 0;
 }
 
 static void pin_tracker_uncharge(struct pin_tracker *t, unsigned long npages)
 {
+	atomic_long_sub(npages, &t->user->locked_vm);
 	atomic64_sub(npages, &t->mm->pinned_vm);
 }
 
@@ -613,7 +632,11 @@ static bool pin_handle_in_current_block(struct pin_tracker *t, u32 handle)
 	       handle / PIN_HANDLE_BLOCK == t->next_handle / PIN_HANDLE_BLOCK;
 }
 
-/* Take @handle's region out of the xarray. */
+/*
+ * Take @handle's region out of the xarray. From now on it gets no new
+ * lookups and queues no changes; a pending record is dropped. The caller
+ * gets the xarray's reference.
+ */
 static struct pin_region *pin_tracker_remove(struct pin_tracker *t,
 					     u32 handle)
 {
@@ -622,14 +645,37 @@ static struct pin_region *pin_tracker_remove(struct pin_tracker *t,
 
 	xa_lock(&t->regions);
 	r = xas_load(&xas);
-	if (xa_is_zero(r))
+	if (xa_is_zero(r)) {
 		r = NULL;
-	else if (r)
+	} else if (r) {
 		/* Replacing an entry allocates nothing and cannot fail. */
 		xas_store(&xas, pin_handle_in_current_block(t, handle) ?
 			  XA_ZERO_ENTRY : NULL);
+		spin_lock(&t->ev_lock);
+		r->published = false;
+		list_del_init(&r->ev_node);
+		r->ev_kinds = 0;
+		spin_unlock(&t->ev_lock);
+	}
 	xa_unlock(&t->regions);
 	return r;
+}
+
+/*
+ * Release @r, just taken out of the xarray, once the lookups still using
+ * it are done: the caller learns that the pages are unpinned and the
+ * charge returned. Those lookups are single ioctls (QUERY, SEGMENTS,
+ * VERIFY, ACCESS); a fatal signal stops the wait and leaves the release to
+ * the last of them.
+ */
+static int pin_tracker_release_removed(struct pin_tracker *t,
+				       struct pin_region *r)
+{
+	int ret;
+
+	ret = wait_event_killable(t->users_wait, refcount_read(&r->ref) == 1);
+	pin_tracker_put(t, r);
+	return ret;
 }
 
 /* Erase the zero entries of the block before @id's. Under xa_lock. */
@@ -1004,8 +1050,12 @@ int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
 		n = min_t(unsigned long, r->npages - idx, PIN_BATCH);
 		got = compat_get_user_pages_nofault(start + idx * PAGE_SIZE, n,
 						    pages);
-		if (got < n) {
-			/* Stopped short: NUMA hinting, or really differs? */
+		/*
+		 * Stopped short: NUMA hinting, or really differs? The slow
+		 * lookup stops at the end of a VMA too, so go on until it
+		 * finds nothing at all at the page where it starts.
+		 */
+		while (got < n) {
 			slow = pin_lookup_slow(start + (idx + got) * PAGE_SIZE,
 					       n - got, pages + got);
 			if (slow < 0) {
@@ -1014,6 +1064,8 @@ int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
 				kfree(pages);
 				return slow;
 			}
+			if (!slow)
+				break;
 			got += slow;
 		}
 		for (i = 0; i < got; i++) {
@@ -1077,7 +1129,9 @@ struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle)
  * @t: the tracker the region came from
  * @r: the region
  *
- * Dropping the last reference of an unpinned region releases its pages.
+ * Dropping the last reference of an unpinned region releases its pages
+ * (after an UNPIN cut short by a fatal signal); otherwise an UNPIN waiting
+ * for this lookup is woken.
  *
  * Context: may sleep.
  */
@@ -1085,19 +1139,25 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
 {
 	if (refcount_dec_and_test(&r->ref))
 		pin_region_release(t, r);
+	else if (wq_has_sleeper(&t->users_wait))
+		wake_up_all(&t->users_wait);	/* an UNPIN may wait for us */
 }
 
 /**
  * pin_tracker_unpin() - unpin a region
  * @t: the tracker
- * @handle: the region's handle; it is never handed out again
+ * @handle: the region's handle
  *
- * The pages are released (dirtied first if the pin was writable) and
- * uncharged now, or when the last concurrent pin_tracker_get() user puts
- * the region.
+ * Takes the region out of the tracker at once: from then on lookups of
+ * @handle fail, no change of its mapping is queued and a pending one is
+ * dropped. Then waits for the lookups (pin_tracker_get()) still using it
+ * and releases the pages (dirtied first if the pin was writable) and the
+ * charge, so that both are gone when this returns 0.
  *
  * Context: may sleep.
- * Return: 0 on success, -ENOENT if @handle is not in use.
+ * Return: 0 on success, -ENOENT if @handle is not in use, -EINTR if a
+ * fatal signal cut the wait short (the last lookup then releases the
+ * region).
  */
 int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 {
@@ -1106,18 +1166,19 @@ int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 	unsigned long npages;
 	u64 length;
 	bool writable;
+	int ret;
 
 	if (!r)
 		return -ENOENT;
 	pin_tracker_event(t, PIN_EVENT_UNPIN);
-	/* @r may be freed by the put: keep what the trace wants. */
+	/* @r may be freed by the release: keep what the trace wants. */
 	npages = r->npages;
 	length = r->length;
 	writable = r->writable;
-	pin_tracker_put(t, r);
+	ret = pin_tracker_release_removed(t, r);
 	trace_pinmgr_unpin(handle, npages, length, writable,
 			   pin_trace_clock(t0 != 0) - t0);
-	return 0;
+	return ret;
 }
 
 /**
@@ -1130,7 +1191,8 @@ int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
  * record a failed pin, not a pin and an unpin.
  *
  * Context: may sleep.
- * Return: 0 on success, -ENOENT if @handle is not in use.
+ * Return: 0 on success, -ENOENT if @handle is not in use (another thread
+ * unpinned it), -EINTR as for pin_tracker_unpin().
  */
 int pin_tracker_abort(struct pin_tracker *t, u32 handle)
 {
@@ -1139,8 +1201,7 @@ int pin_tracker_abort(struct pin_tracker *t, u32 handle)
 	if (!r)
 		return -ENOENT;
 	pin_tracker_event(t, PIN_EVENT_ABORT);
-	pin_tracker_put(t, r);
-	return 0;
+	return pin_tracker_release_removed(t, r);
 }
 
 /**
@@ -1148,7 +1209,8 @@ int pin_tracker_abort(struct pin_tracker *t, u32 handle)
  * @t: the tracker; nothing else may use it any more
  *
  * Works from any process, also after the tracker's mm has exited: the
- * charge goes back to that mm, which mmgrab() kept alive.
+ * charge goes back to the tracker's user and to that mm, which mmgrab()
+ * kept alive.
  *
  * Context: may sleep.
  */
@@ -1175,6 +1237,7 @@ void pin_tracker_destroy(struct pin_tracker *t)
 	pin_tracker_unaccount(t, regions, pages, bytes);
 	xa_destroy(&t->regions);
 	mmdrop(t->mm);
+	free_uid(t->user);
 }
 
 /**

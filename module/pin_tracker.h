@@ -5,7 +5,8 @@
  * A self-contained unit: it knows nothing of pinmgr's character device and
  * can be copied, with compat.h and the probes, into another driver. One
  * tracker belongs to one owner (an open file, a device context ...) and
- * charges every pinned page to one mm's pinned_vm.
+ * charges every pinned page to the owner's user against RLIMIT_MEMLOCK,
+ * showing it in one mm's pinned_vm.
  */
 #ifndef PIN_TRACKER_H
 #define PIN_TRACKER_H
@@ -24,6 +25,7 @@
 
 struct mm_struct;
 struct page;
+struct user_struct;
 
 /*
  * Metadata is charged to the caller's memory cgroup; at the cgroup's limit
@@ -62,8 +64,8 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
 
 /**
  * struct pin_region - one pinned range
- * @ref: references: one for the tracker's xarray, one per lookup in flight.
- *	The last put unpins the pages.
+ * @ref: references: one for the tracker's xarray (then for the unpin that
+ *	took it out), one per lookup in flight. The last put unpins the pages.
  * @addr: user address given to pin_tracker_pin()
  * @length: length given to pin_tracker_pin()
  * @npages: number of pinned pages
@@ -192,8 +194,10 @@ struct pin_counters {
  *	move on, so that pinning and unpinning in a loop allocates no nodes.
  * @next_handle: the next handle to hand out; 0 once all are used. Protected
  *	by xa_lock(&@regions).
- * @mm: the mm whose pinned_vm is charged, held with mmgrab(). Pins are taken
- *	from current->mm, which the owner must ensure is @mm.
+ * @mm: the mm whose pinned_vm shows the pins, held with mmgrab(). Pins are
+ *	taken from current->mm, which the owner must ensure is @mm.
+ * @user: the user charged for the pins (its locked_vm, against
+ *	RLIMIT_MEMLOCK), held with get_uid()
  * @max_pages: most pages per pin (E2BIG beyond), at most
  *	%PIN_TRACKER_MAX_PAGES
  * @max_regions: most regions held at once (ENOSPC beyond)
@@ -205,11 +209,14 @@ struct pin_counters {
  *	notifier callbacks, so nothing may sleep under it
  * @ev_list: regions with pending changes, oldest first
  * @ev_wait: woken when a region is queued on @ev_list
+ * @users_wait: woken when a lookup drops its reference, for an unpin
+ *	waiting until the region it took out is no longer used
  */
 struct pin_tracker {
 	struct xarray regions;
 	u32 next_handle;
 	struct mm_struct *mm;
+	struct user_struct *user;
 	unsigned long max_pages;
 	unsigned int max_regions;
 	bool watch;
@@ -219,6 +226,7 @@ struct pin_tracker {
 	spinlock_t ev_lock;	/* see @ev_lock above */
 	struct list_head ev_list;
 	wait_queue_head_t ev_wait;
+	wait_queue_head_t users_wait;
 };
 
 void pin_counters_init(struct pin_counters *c);

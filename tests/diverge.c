@@ -211,6 +211,26 @@ CASE(mprotect_none)
 	verify(ctx, h, NPAGES, 0, PINMGR_VERIFY_NONE);
 }
 
+/*
+ * A page that only the slow lookup gets (the shared zero page, mapped by a
+ * read after MADV_DONTNEED) just before a VMA boundary: the slow lookup
+ * stops at the VMA's end, and the first page of the next VMA must still be
+ * compared, not counted as differing.
+ */
+CASE(vma_boundary)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *p = h_anon(4 * h_ps);
+	uint32_t h = h_pin(ctx, p, 4 * h_ps, PINMGR_PIN_WRITE);
+	volatile char *page1 = p + h_ps;
+
+	ASSERT_SYS(mprotect(p + 2 * h_ps, 2 * h_ps, PROT_READ));
+	ASSERT_SYS(madvise(p + h_ps, h_ps, MADV_DONTNEED));
+	verify(ctx, h, 4, 1, 1);
+	ASSERT_EQ(*page1, 0);	/* maps the shared zero page */
+	verify(ctx, h, 4, 1, 1);
+}
+
 CASE(after_unpin_enoent)
 {
 	struct pinmgr_ctx *ctx = h_open();
@@ -722,6 +742,7 @@ static const struct h_case cases[] = {
 	H_CASE(fork_child_writes_ro, "read-only pin, fork, child writes -> 0 differ"),
 	H_CASE(mprotect_same, "mprotect to the same rights, or read-only -> 0 differ"),
 	H_CASE(mprotect_none, "mprotect PROT_NONE on 2 pages -> those differ; undone -> 0"),
+	H_CASE(vma_boundary, "page 1 dropped (then the zero page), pages 2-3 another VMA -> 1 differs, not 2"),
 	H_CASE(after_unpin_enoent, "unpinned or unknown handle -> ENOENT; NULL ctx -> EINVAL"),
 	H_CASE(flags_reserved_einval, "each flag bit, __reserved -> EINVAL, nothing written"),
 	H_CASE(other_mm_eacces, "VERIFY from a forked child -> EACCES"),

@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * RLIMIT_MEMLOCK accounting: pins are charged to the opener's pinned memory
- * (VmPin) and refused with ENOMEM past the limit, unless the caller has
- * CAP_IPC_LOCK. Each case runs in a child that opens the device as root,
- * lowers its limit and then (mostly) drops to uid/gid 65534, which drops
- * every capability.
+ * RLIMIT_MEMLOCK accounting: pins are charged to the opener's user (and
+ * shown in the opener's VmPin) and refused with ENOMEM past the limit,
+ * unless the caller has CAP_IPC_LOCK. Each case runs in a child that opens
+ * the device as root, lowers its limit and then (mostly) drops to uid/gid
+ * 65534, which drops every capability. The escape cases check that the
+ * charge stays with the user when the pinning process execs or hands its
+ * file to another process and exits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -284,6 +294,145 @@ CASE(close_uncharges)
 	run(child_close_uncharges);
 }
 
+
+/*
+ * The escapes below run as nobody, who must be able to open the device in
+ * a process of its own: the node is made world-accessible for the case.
+ */
+static void restore_mode(void *p, size_t n)
+{
+	(void)p;
+	chmod(PINMGR_DEFAULT_PATH, (mode_t)n);
+}
+
+static void open_device_to_all(void)
+{
+	struct stat st;
+
+	ASSERT_SYS(stat(PINMGR_DEFAULT_PATH, &st));
+	ASSERT_SYS(chmod(PINMGR_DEFAULT_PATH, 0666));
+	h_defer(restore_mode, NULL, st.st_mode & 07777);
+}
+
+/* PIN through a raw descriptor: 0 or -errno. */
+static int raw_pin(int fd, void *buf, size_t len)
+{
+	struct pinmgr_pin p = {
+		.size = sizeof(p),
+		.addr = (uintptr_t)buf,
+		.length = len,
+	};
+
+	return ioctl(fd, PINMGR_PIN, &p) ? -errno : 0;
+}
+
+/*
+ * After an exec (see main()): the image pins one page on a file of its own
+ * while the file of the image before it, still open in @fd with 64 KiB
+ * pinned, charges the same user. Exit status: 0 if that pin got ENOMEM and
+ * the user had room again once @fd was closed; 10 + errno of the first pin
+ * otherwise; 2 for anything else.
+ */
+static int exec_pin(int fd)
+{
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	void *buf = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int mine = open(PINMGR_DEFAULT_PATH, O_RDWR | O_CLOEXEC);
+	int ret;
+
+	if (buf == MAP_FAILED || mine < 0)
+		return 2;
+	ret = raw_pin(mine, buf, ps);
+	if (ret != -ENOMEM)
+		return 10 + (ret < 0 ? -ret : 0);
+	close(fd);
+	return raw_pin(mine, buf, ps) ? 3 : 0;
+}
+
+/* Before the exec: no assertions here, the parent reads the exit status. */
+static void child_exec_escape(void)
+{
+	struct rlimit rl = { .rlim_cur = LIMIT, .rlim_max = LIMIT };
+	char fdarg[16];
+	void *buf;
+	int fd;
+
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) || setgroups(0, NULL) ||
+	    setgid(65534) || setuid(65534))
+		_exit(4);
+	buf = mmap(NULL, LIMIT, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	fd = open(PINMGR_DEFAULT_PATH, O_RDWR);	/* no O_CLOEXEC */
+	if (buf == MAP_FAILED || fd < 0)
+		_exit(5);
+	if (raw_pin(fd, buf, LIMIT))
+		_exit(6);
+	snprintf(fdarg, sizeof(fdarg), "%d", fd);
+	execl("/proc/self/exe", "memlock", "--exec-pin", fdarg, (char *)NULL);
+	_exit(7);
+}
+
+CASE(exec_escape)
+{
+	int status;
+	pid_t pid;
+
+	open_device_to_all();
+	pid = fork();
+	ASSERT_SYS(pid);
+	if (!pid)
+		child_exec_escape();
+	ASSERT_SYS(waitpid(pid, &status, 0));
+	ASSERT_MSG(WIFEXITED(status), "exec'd child: status %#x", status);
+	ASSERT_MSG(WEXITSTATUS(status) != 10,
+		   "after exec, a new file pinned past the limit: the charge stayed with the old mm");
+	ASSERT_MSG(WEXITSTATUS(status) < 10,
+		   "after exec, 1 more page -> %s, expected ENOMEM",
+		   h_errname(WEXITSTATUS(status) - 10));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+static void child_scm_escape(void *arg)
+{
+	int sv[2], status, fd, mine;
+	char *buf;
+	pid_t pid;
+
+	(void)arg;
+	set_memlock(LIMIT, LIMIT);
+	drop_to_nobody();
+	buf = h_anon(LIMIT);
+	ASSERT_SYS(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();
+	ASSERT_SYS(pid);
+	if (!pid) {
+		/* Pins to the limit, passes its file on and exits. */
+		fd = open(PINMGR_DEFAULT_PATH, O_RDWR | O_CLOEXEC);
+		if (fd < 0 || raw_pin(fd, buf, LIMIT))
+			_exit(1);
+		h_send_fd(sv[0], fd);
+		_exit(0);
+	}
+	fd = h_recv_fd(sv[1]);
+	ASSERT_SYS(waitpid(pid, &status, 0));
+	ASSERT_MSG(WIFEXITED(status) && !WEXITSTATUS(status),
+		   "the pinning child failed: status %#x", status);
+	mine = open(PINMGR_DEFAULT_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_SYS(mine);
+	ASSERT_VMPIN_KB(0);
+	ASSERT_ERR(raw_pin(mine, buf, h_ps), ENOMEM);
+	close(fd);	/* the last reference: the child's pins go */
+	ASSERT_OK(raw_pin(mine, buf, h_ps));
+	close(mine);
+}
+
+CASE(scm_rights_escape)
+{
+	open_device_to_all();
+	run(child_scm_escape);
+}
+
 static const struct h_case cases[] = {
 	H_CASE(at_limit, "nobody, RLIMIT_MEMLOCK 64 KiB: pin 64 KiB -> ok, VmPin 64 kB"),
 	H_CASE(one_more_page, "nobody, 64 KiB pinned: 1 more page -> ENOMEM, VmPin unchanged"),
@@ -297,9 +446,13 @@ static const struct h_case cases[] = {
 	H_CASE(root_without_ipc_lock, "uid 0 without CAP_IPC_LOCK: past 64 KiB -> ENOMEM"),
 	H_CASE(charge_before_drop, "pins made with CAP_IPC_LOCK still count after dropping it"),
 	H_CASE(close_uncharges, "nobody: close returns the whole charge"),
+	H_CASE(exec_escape, "nobody: 64 KiB pinned, exec, new file: 1 page -> ENOMEM until the old file closes"),
+	H_CASE(scm_rights_escape, "nobody: a child pins 64 KiB, passes the fd and exits: 1 page -> ENOMEM until it closes"),
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--exec-pin"))
+		return exec_pin(atoi(argv[2]));
 	return h_main(cases, ARRAY_SIZE(cases));
 }

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -25,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -239,9 +242,123 @@ CASE(lookup_races_unpin)
 	run_threads(fns, ARRAY_SIZE(fns));
 }
 
+
+/*
+ * UNPIN while a lookup uses the region: an ACCESS is held inside the kernel
+ * (its copy to the user buffer waits on userfaultfd) while another thread
+ * unpins. When UNPIN returns 0 the pages and the charge must be gone, and
+ * a change of the mapping after the UNPIN began must queue no record.
+ */
+static struct {
+	struct pinmgr_ctx *ctx;
+	uint32_t handle;
+	char *dst;
+	atomic_int access_ret, unpin_ret;
+	atomic_bool unpin_done;
+	_Atomic pid_t unpin_tid;
+	long vmpin_after;	/* VmPin (kB) as UNPIN returned */
+} U;
+
+static void *held_access(void *arg)
+{
+	(void)arg;
+	atomic_store(&U.access_ret,
+		     pinmgr_access(U.ctx, U.handle, 0, 0, U.dst, h_ps));
+	return NULL;
+}
+
+static void *held_unpin(void *arg)
+{
+	(void)arg;
+	atomic_store(&U.unpin_tid, (pid_t)syscall(SYS_gettid));
+	atomic_store(&U.unpin_ret, pinmgr_unpin(U.ctx, U.handle));
+	U.vmpin_after = h_vmpin_kb();
+	atomic_store(&U.unpin_done, true);
+	return NULL;
+}
+
+/* The scheduler state letter of thread @tid ('R', 'S', 'D' ...). */
+static char thread_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	if (h_read_file(path, buf, sizeof(buf)))
+		return '?';
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : '?';
+}
+
+CASE(unpin_waits_for_lookup)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_copy copy = { 0 };
+	struct uffd_msg msg;
+	struct pinmgr_event ev;
+	struct pollfd pfd;
+	pthread_t ta, tu;
+	char *src, *buf;
+	int uffd;
+
+	U.ctx = h_open();
+	h_require_test_access(U.ctx);
+	ASSERT_SYS(fcntl(pinmgr_fd(U.ctx), F_SETFL, O_NONBLOCK));
+	buf = h_anon(h_ps);
+	src = h_anon(h_ps);
+	U.dst = h_map(h_ps, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (uffd < 0)
+		h_skip("userfaultfd: %s", h_errname(errno));
+	h_keep_fd(uffd);
+	ASSERT_SYS(ioctl(uffd, UFFDIO_API, &api));
+	reg.range.start = (uintptr_t)U.dst;
+	reg.range.len = h_ps;
+	ASSERT_SYS(ioctl(uffd, UFFDIO_REGISTER, &reg));
+
+	U.handle = h_pin(U.ctx, buf, h_ps, PINMGR_PIN_WRITE);
+	atomic_store(&U.unpin_done, false);
+	atomic_store(&U.unpin_tid, 0);
+	ASSERT(!h_thread_create(&ta, held_access, NULL));
+	/* The ACCESS holds the region once its copy-out faults. */
+	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
+	ASSERT_EQ(ASSERT_SYS(poll(&pfd, 1, 30000)), 1);
+	ASSERT_EQ(ASSERT_SYS(read(uffd, &msg, sizeof(msg))), sizeof(msg));
+	ASSERT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+
+	ASSERT(!h_thread_create(&tu, held_unpin, NULL));
+	/* Until UNPIN either returned or sleeps waiting for the ACCESS. */
+	while (!atomic_load(&U.unpin_done) &&
+	       !(atomic_load(&U.unpin_tid) &&
+		 thread_state(atomic_load(&U.unpin_tid)) == 'D'))
+		sched_yield();
+	if (!atomic_load(&U.unpin_done)) {
+		/* Unpinned, though still held: no record for it any more. */
+		ASSERT_SYS(madvise(buf, h_ps, MADV_DONTNEED));
+		ASSERT_ERR(pinmgr_events_read(U.ctx, &ev, 1), EAGAIN);
+	}
+
+	copy.dst = (uintptr_t)U.dst;
+	copy.src = (uintptr_t)src;
+	copy.len = h_ps;
+	ASSERT_SYS(ioctl(uffd, UFFDIO_COPY, &copy));
+	pthread_join(ta, NULL);
+	pthread_join(tu, NULL);
+	ASSERT_NO_THREAD_FAILURE();
+	ASSERT_OK(atomic_load(&U.access_ret));
+	ASSERT_OK(atomic_load(&U.unpin_ret));
+	ASSERT_MSG(U.vmpin_after == 0,
+		   "UNPIN returned 0 while an ACCESS held the region, with VmPin %ld kB",
+		   U.vmpin_after);
+	ASSERT_ERR(pinmgr_unpin(U.ctx, U.handle), ENOENT);
+	ASSERT_ERR(pinmgr_events_read(U.ctx, &ev, 1), EAGAIN);
+}
+
 static const struct h_case cases[] = {
 	H_CASE(unpin_races_publish, "UNPIN of the handle a PIN is publishing, with events queued: no use-after-free, events name real handles"),
 	H_CASE(lookup_races_unpin, "QUERY/SEGMENTS/VERIFY race UNPIN of the newest handles: only ENOENT, nothing leaks"),
+	H_CASE(unpin_waits_for_lookup, "UNPIN during an ACCESS held by userfaultfd: returns once pages and charge are gone, queues no record"),
 };
 
 int main(void)
@@ -253,6 +370,8 @@ int main(void)
 	env = getenv("PINMGR_RACE_ROUNDS");
 	if (env)
 		rounds = atoi(env);
+	if (h_test_access_enable())
+		printf("# race: the test_access parameter could not be set\n");
 	printf("# race: seed %u (PINMGR_SEED=%u reproduces the choices)\n",
 	       seed, seed);
 	return h_main(cases, ARRAY_SIZE(cases));

@@ -54,7 +54,9 @@
  * - ENOSPC: the file already holds ``max_regions`` regions, or it has used
  *   up its 2^32 - 1 handles (handles are never reused while it is open).
  * - ENOMEM: pinning would exceed ``RLIMIT_MEMLOCK`` (checked against the
- *   opener's pinned memory unless the caller has ``CAP_IPC_LOCK``); the
+ *   locked memory of the opener's user, which every pin of that user's
+ *   files counts in until it is unpinned, unless the caller has
+ *   ``CAP_IPC_LOCK``); the
  *   kernel (or the memory cgroup) is out of memory; or a page could not be
  *   migrated out of ZONE_MOVABLE first (on 6.1, hugetlb pages there never
  *   can be: GUP cannot migrate them for a long-term pin).
@@ -69,7 +71,10 @@
  *   notifier state for its mm (see &struct pinmgr_event). Nothing stays
  *   pinned.
  * - ERANGE: ACCESS beyond the end of the region.
- * - EINTR: a fatal signal arrived during a VERIFY of a large region.
+ * - EINTR: a fatal signal arrived during a VERIFY of a large region, or
+ *   while an UNPIN waited for another thread's QUERY, SEGMENTS, VERIFY or
+ *   ACCESS of the same region (the handle is gone all the same; the region
+ *   is released as that call finishes).
  *
  * ACCESS, the test-only device path, answers ENOTTY unless the module
  * parameter ``test_access`` was set when the file was opened, and EPERM for
@@ -209,7 +214,10 @@ struct pinmgr_pin {
  * @__reserved: must be 0
  *
  * Unpins the region (marking its pages dirty if it was pinned with
- * %PINMGR_PIN_WRITE) and uncharges it.
+ * %PINMGR_PIN_WRITE) and uncharges it. The handle is gone at once (lookups
+ * get ENOENT; a pending event record is dropped, none is queued any more);
+ * if another thread's QUERY, SEGMENTS, VERIFY or ACCESS uses the region,
+ * UNPIN returns once that call is done and the pages are released.
  */
 struct pinmgr_unpin {
 	__u32 size;
