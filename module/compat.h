@@ -27,10 +27,13 @@
  *
  * A long-term writable pin of such a mapping lets the device write to pages
  * the filesystem believes clean (Documentation/core-api/pin_user_pages.rst).
- * Mirrors upstream's vma_needs_dirty_tracking() (6.5), which is not exported:
- * shared file mappings whose backing device writes back, or whose driver
- * wants to hear of the first write. shmem, tmpfs, memfd, hugetlbfs and
- * private mappings are fine.
+ * Mirrors upstream's vma_needs_dirty_tracking() (6.5), which is not exported
+ * and which GUP applies to FOLL_LONGTERM | FOLL_WRITE from 6.5 on: shared
+ * file mappings whose filesystem or driver wants to hear of the first write
+ * (->page_mkwrite or ->pfn_mkwrite: ext4, xfs, fb_deferred_io, and ramfs,
+ * whose generic file operations have filemap_page_mkwrite()), or whose
+ * backing device writes back. shmem, tmpfs, memfd, hugetlbfs and private
+ * mappings are fine.
  *
  * Context: mmap_lock held for read.
  * Return: true if a writable long-term pin must be refused.
@@ -39,9 +42,14 @@ static inline bool compat_vma_needs_dirty_tracking(struct vm_area_struct *vma)
 {
 	if (!(vma->vm_flags & VM_SHARED) || !vma->vm_file)
 		return false;
-	if (vma->vm_ops && vma->vm_ops->pfn_mkwrite)
+	/* The driver or filesystem wants to hear of the first write. */
+	if (vma->vm_ops &&
+	    (vma->vm_ops->page_mkwrite || vma->vm_ops->pfn_mkwrite))
 		return true;
-	return mapping_can_writeback(vma->vm_file->f_mapping);
+	if (vma->vm_flags & VM_PFNMAP)
+		return false;
+	return vma->vm_file->f_mapping &&
+	       mapping_can_writeback(vma->vm_file->f_mapping);
 }
 
 /**
@@ -56,6 +64,14 @@ static inline bool compat_vma_needs_dirty_tracking(struct vm_area_struct *vma)
  * not writable (as ptrace does), which leaves an exclusive anonymous copy
  * mapped. Mappings that are not readable get no FOLL_FORCE: they must fail.
  *
+ * Hugetlb is the exception: 6.1's GUP refuses FOLL_FORCE writes there (and
+ * upstream GUP grants the plain read-only pin). A read-only MAP_PRIVATE
+ * hugetlb mapping is pinned as it is: an anonymous hugetlb page is unshared
+ * by GUP itself if it is not exclusive, while hugetlbfs page cache stays
+ * the pinned page until the process makes the mapping writable and writes
+ * to it, which copies the page for the process; VERIFY and the divergence
+ * events then report the difference.
+ *
  * Context: mmap_lock held for read.
  * Return: the flags to add to FOLL_LONGTERM for a read-only pin of @vma.
  */
@@ -66,6 +82,9 @@ static inline unsigned int compat_ro_longterm_gup_flags(struct vm_area_struct *v
 		return 0;
 	if (vma->vm_flags & VM_WRITE)
 		return FOLL_WRITE;
+	/* 6.1's check_vma_flags() refuses a forced write to hugetlb. */
+	if (is_vm_hugetlb_page(vma))
+		return 0;
 	return FOLL_WRITE | FOLL_FORCE;
 #else
 	return 0;
@@ -103,60 +122,103 @@ static inline bool compat_hugetlb_longterm_unsafe(struct vm_area_struct *vma)
  * @n: number of entries in @pages
  *
  * Context: any.
- * Return: false if a page is in ZONE_MOVABLE, where a long-term pin would
- * block memory offlining and compaction.
+ * Return: false if a page is where a long-term pin would block memory
+ * offlining, compaction or CMA allocations: ZONE_MOVABLE, a CMA or
+ * isolated pageblock, device-coherent memory (the kernel's own test).
  */
 static inline bool compat_pages_longterm_pinnable(struct page **pages,
 						  unsigned long n)
 {
 	unsigned long i;
 
-	for (i = 0; i < n; i++)
-		if (is_zone_movable_page(pages[i]))
+	for (i = 0; i < n; i++) {
+#ifdef PINMGR_HAVE_IS_LONGTERM_PINNABLE_PAGE
+		if (!is_longterm_pinnable_page(pages[i]))
+#else
+		if (!folio_is_longterm_pinnable(page_folio(pages[i])))
+#endif
 			return false;
+	}
 	return true;
 }
 
 /**
- * compat_pages_longterm_writable_ok() - may these pages stay pinned writable?
- * @pages: pages just pinned with FOLL_WRITE | FOLL_LONGTERM
+ * compat_pages_fast_longterm_ok() - may pages pinned by the lockless walk
+ * stay pinned?
+ * @pages: pages just pinned by compat_pin_user_pages_fast_only() with
+ *	FOLL_LONGTERM, plus FOLL_WRITE if @writable
  * @n: number of entries in @pages
+ * @writable: they were pinned with FOLL_WRITE
  *
- * Kernels before 6.5 let GUP pin writable page cache of any filesystem. The
- * VMA check done before pinning cannot see a mapping replaced by another
- * thread in the meantime, so each pinned folio is checked as well, as
- * upstream's gup-fast does. Anonymous and hugetlb folios are always fine;
- * for the rest the folio lock keeps ->mapping and its inode stable.
+ * The lockless walk sees no VMA, so it keeps only pages that the careful
+ * path would have pinned the same way whatever VMA maps them:
  *
- * Context: may sleep (folio lock).
- * Return: false if a folio belongs to a mapping that needs dirty tracking.
+ * - writable: on kernels before 6.5 gup-fast pins writable page cache of
+ *   any filesystem. Only anonymous, hugetlb and shmem (swap-backed) folios
+ *   can never need dirty tracking; anything else, a folio truncated
+ *   meanwhile included, goes to the careful path, which decides by the VMA
+ *   under mmap_lock (as upstream's gup-fast does from 6.5).
+ * - read-only: on kernels whose R/O long-term pins of COW mappings are not
+ *   reliable (see compat_ro_longterm_gup_flags()), only anonymous folios:
+ *   gup-fast already refuses those that are not exclusive to the process,
+ *   but it would pin page cache of a MAP_PRIVATE mapping as it is.
+ *
+ * Context: any.
+ * Return: true if the pages may stay pinned.
  */
-static inline bool compat_pages_longterm_writable_ok(struct page **pages,
-						     unsigned long n)
+static inline bool compat_pages_fast_longterm_ok(struct page **pages,
+						 unsigned long n,
+						 bool writable)
 {
-#ifdef PINMGR_HAVE_GUP_REFUSES_WRITABLE_FILE_LONGTERM
-	/* GUP refused such folios already (with EFAULT). */
-	return true;
-#else
 	struct folio *folio, *prev = NULL;
-	struct address_space *mapping;
 	unsigned long i;
-	bool ok = true;
 
-	for (i = 0; i < n && ok; i++) {
+#ifdef PINMGR_HAVE_GUP_REFUSES_WRITABLE_FILE_LONGTERM
+	if (writable)
+		return true;
+#endif
+#ifndef PINMGR_HAVE_GUP_UNRELIABLE_RO_LONGTERM
+	if (!writable)
+		return true;
+#endif
+	for (i = 0; i < n; i++) {
 		folio = page_folio(pages[i]);
 		if (folio == prev)
 			continue;
 		prev = folio;
-		if (folio_test_anon(folio) || folio_test_hugetlb(folio))
+		if (folio_test_anon(folio))
 			continue;
-		folio_lock(folio);
-		mapping = folio->mapping;
-		if (mapping && !((unsigned long)mapping & PAGE_MAPPING_FLAGS))
-			ok = !mapping_can_writeback(mapping);
-		folio_unlock(folio);
+		if (writable &&
+		    (folio_test_hugetlb(folio) || folio_test_swapbacked(folio)))
+			continue;
+		return false;
 	}
-	return ok;
+	return true;
+}
+
+/**
+ * compat_pin_user_pages_locked() - pin_user_pages() under mmap_lock
+ * @start: user address of the first page, page aligned, in current->mm
+ * @nr_pages: number of pages, all inside one VMA
+ * @gup_flags: FOLL_ flags, decided from that VMA under the same lock
+ * @pages: array of @nr_pages entries, filled with pinned pages
+ *
+ * GUP keeps mmap_lock held throughout (it may fault and, for
+ * FOLL_LONGTERM, migrate, but never drops the lock), so the VMA the caller
+ * looked at is the one GUP works on.
+ *
+ * Context: process context of current->mm, mmap_lock held for read.
+ * Return: the number of pages pinned, or a negative errno.
+ */
+static inline long compat_pin_user_pages_locked(unsigned long start,
+						unsigned long nr_pages,
+						unsigned int gup_flags,
+						struct page **pages)
+{
+#ifdef PINMGR_HAVE_PIN_USER_PAGES_VMAS_ARG
+	return pin_user_pages(start, nr_pages, gup_flags, pages, NULL);
+#else
+	return pin_user_pages(start, nr_pages, gup_flags, pages);
 #endif
 }
 

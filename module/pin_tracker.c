@@ -2,13 +2,15 @@
 /*
  * pin_tracker: long-term pins of user memory, tracked by handle.
  *
- * Pins are taken with pin_user_pages_fast(FOLL_LONGTERM [| FOLL_WRITE]) in
- * batches of one page of page pointers, charged beforehand to the owner's
- * user (user->locked_vm) against RLIMIT_MEMLOCK, as io_uring and iommufd
- * do, and shown in the owner's mm->pinned_vm, and
- * recorded as runs of physically contiguous pages rather than one pointer
- * per page. Every run is released with the range variant of
- * unpin_user_pages_dirty_lock(), dirtying it if the pin was writable.
+ * Pins are taken with FOLL_LONGTERM [| FOLL_WRITE] in batches of one page
+ * of page pointers: by the lockless walk where its pages need no decision
+ * about their VMA, else by pin_user_pages() with the flags decided from the
+ * VMA in the same mmap_lock round. They are charged beforehand to the
+ * owner's user (user->locked_vm) against RLIMIT_MEMLOCK, as io_uring and
+ * iommufd do, shown in the owner's mm->pinned_vm, and recorded as runs of
+ * physically contiguous pages rather than one pointer per page. Every run
+ * is released with the range variant of unpin_user_pages_dirty_lock(),
+ * dirtying it if the pin was writable.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -252,25 +254,14 @@ static void pin_tracker_uncharge(struct pin_tracker *t, unsigned long npages)
 	atomic64_sub(npages, &t->mm->pinned_vm);
 }
 
-/**
- * struct pin_plan - how to pin the part of a range inside one VMA
- * @end: end of that part (the VMA's end, or the range's)
- * @gup_flags: FOLL_ flags for pin_user_pages_fast()
- * @check_pinnable: FOLL_LONGTERM had to be left out; check the pages
- */
-struct pin_plan {
-	unsigned long end;
-	unsigned int gup_flags;
-	bool check_pinnable;
-};
-
 /*
- * Refuse writable pins of shared file mappings that the filesystem writes
- * back: GUP on kernels before 6.5 allows them, and a device writing to pages
- * the filesystem thinks clean corrupts data (pin_user_pages.rst, "case 1").
- * Checked for the whole range before anything is pinned, on every kernel,
- * so the errno is the same everywhere and does not depend on which pages
- * GUP would have failed on first.
+ * Refuse writable pins of shared file mappings whose filesystem or driver
+ * tracks writes: GUP on kernels before 6.5 allows them, and a device
+ * writing to pages the filesystem thinks clean corrupts data
+ * (pin_user_pages.rst, "case 1"). Checked for the whole rest of the range
+ * before the careful path pins anything, on every kernel, so the errno is
+ * the same everywhere and does not depend on which pages GUP would have
+ * failed on first.
  */
 static int pin_check_policy(struct mm_struct *mm, unsigned long start,
 			    unsigned long end)
@@ -290,41 +281,76 @@ static int pin_check_policy(struct mm_struct *mm, unsigned long start,
 }
 
 /*
- * Look at the VMA holding @addr and decide how to pin up to @end in it:
- * read-only pins of private mappings may need COW broken first, see
- * compat_ro_longterm_gup_flags(). With @policy, first apply the file
- * mapping policy to all of [@addr, @end), in the same mmap_lock round.
- * The VMAs may change once mmap_lock is dropped; GUP then works on whatever
- * is mapped, and compat_pages_longterm_writable_ok() rechecks what it
- * pinned.
+ * The quick way: the lockless GUP walk alone, which faults nothing in,
+ * migrates nothing and takes no mmap_lock. Keeps what it pinned only where
+ * the careful path could not have decided otherwise (see
+ * compat_pages_fast_longterm_ok()); otherwise unpins it and returns 0.
+ * Returns the number of pages kept, from the first page on.
  */
-static int pin_plan_vma(struct mm_struct *mm, unsigned long addr,
-			unsigned long end, bool writable, bool policy,
-			struct pin_plan *plan)
+static long pin_pages_fast(unsigned long addr, unsigned long nr,
+			   bool writable, struct page **pages)
+{
+	unsigned int gup_flags = FOLL_LONGTERM | (writable ? FOLL_WRITE : 0);
+	long got;
+
+	got = compat_pin_user_pages_fast_only(addr, nr, gup_flags, pages);
+	if (got > 0 && !compat_pages_fast_longterm_ok(pages, got, writable)) {
+		unpin_user_pages(pages, got);
+		got = 0;
+	}
+	return got;
+}
+
+/*
+ * The careful way: pin up to @nr pages from @addr, stopping at the end of
+ * the VMA that holds @addr, with GUP flags decided from that VMA in the
+ * same mmap_lock round as the pin itself, so no other thread can mprotect,
+ * munmap or replace the VMA in between: read-only pins of private mappings
+ * may need COW broken (compat_ro_longterm_gup_flags()), writable pins of
+ * file mappings that track writes are refused, hugetlb on 6.1 is pinned
+ * without FOLL_LONGTERM and checked here (compat_hugetlb_longterm_unsafe()).
+ * With @policy, first apply the file mapping policy to all of [@addr, @end).
+ * Returns the number of pages pinned (at least 1), or a negative errno.
+ */
+static long pin_pages_careful(struct mm_struct *mm, unsigned long addr,
+			      unsigned long end, unsigned long nr,
+			      bool writable, bool policy, struct page **pages)
 {
 	struct vm_area_struct *vma;
-	int ret = 0;
+	unsigned int gup_flags;
+	bool check;
+	long got;
 
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
-	if (policy)
-		ret = pin_check_policy(mm, addr, end);
-	vma = ret ? NULL : vma_lookup(mm, addr);
-	if (vma) {
-		plan->end = min(end, vma->vm_end);
-		plan->gup_flags = FOLL_LONGTERM;
-		if (writable)
-			plan->gup_flags |= FOLL_WRITE;
-		else
-			plan->gup_flags |= compat_ro_longterm_gup_flags(vma);
-		plan->check_pinnable = compat_hugetlb_longterm_unsafe(vma);
-		if (plan->check_pinnable)
-			plan->gup_flags &= ~FOLL_LONGTERM;
-	} else if (!ret) {
-		ret = -EFAULT;
+	got = policy ? pin_check_policy(mm, addr, end) : 0;
+	if (got)
+		goto out_unlock;
+	vma = vma_lookup(mm, addr);
+	if (!vma) {
+		got = -EFAULT;
+		goto out_unlock;
 	}
+	if (writable && compat_vma_needs_dirty_tracking(vma)) {
+		got = -EOPNOTSUPP;
+		goto out_unlock;
+	}
+	gup_flags = FOLL_LONGTERM;
+	gup_flags |= writable ? FOLL_WRITE : compat_ro_longterm_gup_flags(vma);
+	check = compat_hugetlb_longterm_unsafe(vma);
+	if (check)
+		gup_flags &= ~FOLL_LONGTERM;
+	nr = min(nr, (vma->vm_end - addr) >> PAGE_SHIFT);
+	got = compat_pin_user_pages_locked(addr, nr, gup_flags, pages);
+	if (got > 0 && check && !compat_pages_longterm_pinnable(pages, got)) {
+		unpin_user_pages(pages, got);
+		got = -ENOMEM;	/* what GUP returns when it cannot migrate */
+	}
+	if (!got)
+		got = -EFAULT;
+out_unlock:
 	mmap_read_unlock(mm);
-	return ret;
+	return got;
 }
 
 /* A region's first run is inline; the others are in a kvmalloc'd array. */
@@ -475,8 +501,13 @@ void pin_region_changed(struct pin_region *r, u64 kind, u64 start, u64 end)
 	trace_pinmgr_diverged(r->handle, kind, start, end);
 }
 
-/* Start watching @r's range of @t's mm (current->mm) for changes. */
-static int pin_region_watch(struct pin_tracker *t, struct pin_region *r)
+/*
+ * Start watching @r's pages, [@start, @start + @len) of @t's mm
+ * (current->mm), for changes. Done before the first page is pinned, so
+ * that a change to a page pinned early in a long PIN is seen.
+ */
+static int pin_region_watch(struct pin_tracker *t, struct pin_region *r,
+			    unsigned long start, unsigned long len)
 {
 	int ret;
 
@@ -484,8 +515,7 @@ static int pin_region_watch(struct pin_tracker *t, struct pin_region *r)
 	INIT_LIST_HEAD(&r->ev_node);
 	if (!t->watch)
 		return 0;
-	ret = pin_watch_start(&r->watch, r, t->mm, r->addr & PAGE_MASK,
-			      r->npages << PAGE_SHIFT);
+	ret = pin_watch_start(&r->watch, r, t->mm, start, len);
 	if (ret)
 		return ret;
 	if (r->watch.active)
@@ -727,35 +757,27 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 }
 
 /*
- * The quick way for a small writable pin: the lockless GUP walk alone, with
- * no mmap_lock round to plan by VMA. It pins what the careful path would pin
- * (FOLL_WRITE | FOLL_LONGTERM) and keeps it only when that path could not
- * have decided otherwise: every page was already mapped writable, none had
- * to be migrated for the long-term pin, and none is page cache that needs
- * dirty tracking (the careful path refuses those with EOPNOTSUPP). Otherwise
- * it unpins what it got and leaves the region empty for the careful path.
- * Returns 0, or -ENOMEM if the run array could not grow; then @r holds
- * pages that the caller unpins.
+ * Changes seen while @r was being pinned: GUP's own work raises them too
+ * (breaking COW, migrating a page out of ZONE_MOVABLE, before the page is
+ * pinned), and those leave every pinned page backing its address. Keep
+ * them as a pending change (and @r diverged) only if some pinned page no
+ * longer does, as VERIFY would say; if that cannot be found out, keep them.
  */
-static int pin_region_try_fast(struct pin_region *r, unsigned long *cap,
-			       unsigned long start, unsigned long total,
-			       struct page **batch)
+static void pin_region_settle(struct pin_region *r)
 {
-	unsigned long added;
-	long got;
-	int ret;
+	struct pin_tracker *t = r->tracker;
+	u64 differ, first, seq, kinds;
 
-	got = compat_pin_user_pages_fast_only(start, total,
-					      FOLL_WRITE | FOLL_LONGTERM, batch);
-	if (got == total && compat_pages_longterm_writable_ok(batch, got)) {
-		ret = pin_region_add_pages(r, cap, total, batch, got, &added);
-		if (ret)	/* the caller unpins what @r holds */
-			unpin_user_pages(batch + added, got - added);
-		return ret;
-	}
-	if (got > 0)
-		unpin_user_pages(batch, got);
-	return 0;
+	spin_lock(&t->ev_lock);
+	kinds = r->ev_kinds;
+	seq = r->ev_seq;
+	spin_unlock(&t->ev_lock);
+	if (!kinds || pin_region_verify(r, &differ, &first) || differ)
+		return;
+	spin_lock(&t->ev_lock);
+	if (r->ev_seq == seq)
+		r->ev_kinds = 0;	/* and verify cleared @r->diverged */
+	spin_unlock(&t->ev_lock);
 }
 
 /**
@@ -782,11 +804,11 @@ static int pin_region_try_fast(struct pin_region *r, unsigned long *cap,
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages)
 {
-	unsigned long start, end, cur, total, added, cap = 1;
-	struct pin_plan plan = { .end = 0 };
+	unsigned long start, end, cur, nr, total, added, cap = 1;
 	struct page *small[PIN_SMALL];
 	struct page **batch = small;
 	u64 t0 = pin_trace_clock(trace_pinmgr_pin_enabled());
+	bool policy_checked = false;
 	struct pin_region *r;
 	long got;
 	int ret;
@@ -821,46 +843,29 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	r->length = length;
 	r->writable = writable;
 
+	ret = pin_region_watch(t, r, start, end - start);
+	if (ret)
+		goto out_free_region;
 	if (total > PIN_SMALL) {
 		batch = kmalloc(PAGE_SIZE, GFP_KERNEL);
 		if (!batch) {
 			ret = -ENOMEM;
-			goto out_free_region;
+			goto out_unwatch;
 		}
-	}
-	if (writable && total <= PIN_SMALL) {
-		ret = pin_region_try_fast(r, &cap, start, total, batch);
-		if (ret)
-			goto out_unpin;
 	}
 	while (r->npages < total) {
 		cur = start + (r->npages << PAGE_SHIFT);
-		if (cur >= plan.end) {
-			ret = pin_plan_vma(t->mm, cur, end, writable,
-					   writable && cur == start, &plan);
-			if (ret)
+		nr = min(total - r->npages, PIN_BATCH);
+		got = pin_pages_fast(cur, nr, writable, batch);
+		if (!got) {
+			got = pin_pages_careful(t->mm, cur, end, nr, writable,
+						writable && !policy_checked,
+						batch);
+			if (got < 0) {
+				ret = got;
 				goto out_unpin;
-		}
-		got = pin_user_pages_fast(cur,
-					  min((plan.end - cur) >> PAGE_SHIFT,
-					      PIN_BATCH),
-					  plan.gup_flags, batch);
-		if (got <= 0) {
-			ret = got ? got : -EFAULT;
-			goto out_unpin;
-		}
-		if ((plan.gup_flags & FOLL_WRITE) &&
-		    !compat_pages_longterm_writable_ok(batch, got)) {
-			unpin_user_pages(batch, got);
-			ret = -EOPNOTSUPP;
-			goto out_unpin;
-		}
-		if (plan.check_pinnable &&
-		    !compat_pages_longterm_pinnable(batch, got)) {
-			/* What GUP returns when it cannot migrate. */
-			unpin_user_pages(batch, got);
-			ret = -ENOMEM;
-			goto out_unpin;
+			}
+			policy_checked = true;
 		}
 		ret = pin_region_add_pages(r, &cap, total, batch, got, &added);
 		if (ret) {
@@ -877,13 +882,11 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		kfree(batch);
 	batch = small;
 	pin_region_shrink_runs(r, cap);
+	pin_region_settle(r);
 
-	ret = pin_region_watch(t, r);
-	if (ret)
-		goto out_unpin;
 	ret = pin_tracker_publish(t, r, handle);
 	if (ret)
-		goto out_unwatch;
+		goto out_unpin;
 	/* Published: @r may already be unpinned and freed by another thread. */
 	pin_tracker_event(t, PIN_EVENT_PIN);
 	trace_pinmgr_pin(*handle, total, length, writable,
@@ -891,14 +894,14 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	*npages = total;
 	return 0;
 
-out_unwatch:
-	pin_region_unwatch(t, r);
 out_unpin:
 	/* Nothing was written through these pins: no dirtying. */
 	pin_region_unpin(r, false);
 	pin_region_free_runs(r);
 	if (batch != small)
 		kfree(batch);
+out_unwatch:
+	pin_region_unwatch(t, r);
 out_free_region:
 	kfree(r);
 out_uncharge:

@@ -504,6 +504,81 @@ CASE(ev_mprotect)
 	ASSERT_EQ(diverged_regions(ctx), 1);
 }
 
+/*
+ * A change to a page already pinned while the same PIN still runs: page 0
+ * is mapped (the quick walk pins it first), the other pages of 32 MiB are
+ * not (the careful path faults them in, which takes a while). Another
+ * thread drops page 0 and maps a new one as soon as the PIN has started.
+ * Whether that lands before or after page 0 is pinned depends on timing,
+ * so the case asserts what must hold either way: when PIN returns, a
+ * region whose page 0 no longer backs its address (VERIFY) is diverged and
+ * has a record pending; one whose pages all back it has neither. It
+ * repeats, and reports how often the change came after the pin.
+ */
+#define DURING_PAGES	8192
+
+static struct {
+	char *buf;
+} D;
+
+static void *drop_page0_once_started(void *arg)
+{
+	(void)arg;
+	while (h_vmpin_kb() <= 0)	/* the PIN has charged: it runs */
+		;
+	ASSERT_SYS(madvise(D.buf, h_ps, MADV_DONTNEED));
+	D.buf[0] = 2;
+	return NULL;
+}
+
+CASE(ev_change_during_pin)
+{
+	int attempt, after = 0;
+
+	for (attempt = 0; attempt < 10; attempt++) {
+		struct pinmgr_ctx *ctx = h_open();
+		struct pinmgr_event ev[2];
+		struct pinmgr_stats st;
+		uint64_t differ, first;
+		pthread_t t;
+		uint32_t h;
+		int n;
+
+		nonblock(ctx);
+		D.buf = h_anon_untouched(DURING_PAGES * h_ps);
+		D.buf[0] = 1;
+		ASSERT(!h_thread_create(&t, drop_page0_once_started, NULL));
+		h = h_pin(ctx, D.buf, DURING_PAGES * h_ps, PINMGR_PIN_WRITE);
+		pthread_join(t, NULL);
+		ASSERT_NO_THREAD_FAILURE();
+
+		ASSERT_OK(pinmgr_stats(ctx, &st));
+		n = pinmgr_events_read(ctx, ev, 2);
+		ASSERT(n == 1 || n == -EAGAIN);
+		ASSERT(pinmgr_verify(ctx, h, &differ, &first) >= 0);
+		if (differ) {
+			after++;
+			ASSERT_EQ(differ, 1);
+			ASSERT_EQ(first, 0);
+			ASSERT_MSG(n == 1 && ev[0].handle == h &&
+				   (ev[0].kinds & PINMGR_EVENT_CLEAR) &&
+				   ev[0].start == (uintptr_t)D.buf,
+				   "attempt %d: page 0 was replaced while pinned, but %s",
+				   attempt, n == 1 ? "the record is wrong" :
+				   "no record is pending");
+			ASSERT_EQ(st.out_diverged_regions, 1);
+		} else {
+			ASSERT_MSG(n == -EAGAIN,
+				   "attempt %d: every page backs its address, yet a record for handle %u is pending",
+				   attempt, ev[0].handle);
+			ASSERT_EQ(st.out_diverged_regions, 0);
+		}
+		h_close(ctx);
+		h_unmap(D.buf);
+	}
+	h_diag("page 0 replaced after it was pinned in %d of 10 PINs", after);
+}
+
 CASE(ev_unpin_drops_pending)
 {
 	struct pinmgr_ctx *ctx = h_open();
@@ -742,6 +817,7 @@ static const struct h_case cases[] = {
 	H_CASE(fork_child_writes_ro, "read-only pin, fork, child writes -> 0 differ"),
 	H_CASE(mprotect_same, "mprotect to the same rights, or read-only -> 0 differ"),
 	H_CASE(mprotect_none, "mprotect PROT_NONE on 2 pages -> those differ; undone -> 0"),
+	H_CASE(ev_change_during_pin, "page 0 replaced while a 32 MiB PIN runs: a record and diverged iff VERIFY then differs"),
 	H_CASE(vma_boundary, "page 1 dropped (then the zero page), pages 2-3 another VMA -> 1 differs, not 2"),
 	H_CASE(after_unpin_enoent, "unpinned or unknown handle -> ENOENT; NULL ctx -> EINVAL"),
 	H_CASE(flags_reserved_einval, "each flag bit, __reserved -> EINVAL, nothing written"),

@@ -355,9 +355,69 @@ CASE(unpin_waits_for_lookup)
 	ASSERT_ERR(pinmgr_events_read(U.ctx, &ev, 1), EAGAIN);
 }
 
+/*
+ * Read-only pins of a private anonymous page while another thread flips it
+ * between PROT_READ and PROT_READ|PROT_WRITE and drops it, so that most
+ * pins take the careful path. How a read-only pin breaks COW depends on
+ * whether the VMA is writable; deciding that under one mmap_lock round and
+ * pinning under another let GUP see FOLL_WRITE without FOLL_FORCE on a
+ * read-only VMA: EFAULT. Every pin must succeed.
+ */
+static struct {
+	struct pinmgr_ctx *ctx;
+	char *page;
+	atomic_bool stop;
+} F;
+
+static void *flipper(void *arg)
+{
+	(void)arg;
+	pin_to_cpu(1);
+	while (!atomic_load(&F.stop)) {
+		ASSERT_SYS(mprotect(F.page, h_ps, PROT_READ));
+		ASSERT_SYS(madvise(F.page, h_ps, MADV_DONTNEED));
+		ASSERT_SYS(mprotect(F.page, h_ps, PROT_READ | PROT_WRITE));
+	}
+	return NULL;
+}
+
+CASE(ro_pin_races_mprotect)
+{
+	int i, ret = 0, efault = 0;
+	pthread_t t;
+	uint32_t h;
+
+	F.ctx = h_open();
+	F.page = h_anon(h_ps);
+	atomic_store(&F.stop, false);
+	h_case_timeout(600);
+	ASSERT(!h_thread_create(&t, flipper, NULL));
+	pin_to_cpu(0);
+	for (i = 0; i < rounds / 2; i++) {
+		ret = pinmgr_pin(F.ctx, F.page, h_ps, 0, &h);
+		if (ret == -EFAULT) {
+			efault++;
+			continue;
+		}
+		if (ret)
+			break;
+		ret = pinmgr_unpin(F.ctx, h);
+		if (ret)
+			break;
+	}
+	atomic_store(&F.stop, true);
+	pthread_join(t, NULL);
+	ASSERT_NO_THREAD_FAILURE();
+	ASSERT_MSG(!ret, "round %d: %s", i, h_errname(-ret));
+	ASSERT_MSG(!efault, "%d of %d read-only pins failed with EFAULT",
+		   efault, rounds / 2);
+	h_diag("%d read-only pins, none failed", rounds / 2);
+}
+
 static const struct h_case cases[] = {
 	H_CASE(unpin_races_publish, "UNPIN of the handle a PIN is publishing, with events queued: no use-after-free, events name real handles"),
 	H_CASE(lookup_races_unpin, "QUERY/SEGMENTS/VERIFY race UNPIN of the newest handles: only ENOENT, nothing leaks"),
+	H_CASE(ro_pin_races_mprotect, "read-only PIN while another thread flips the page PROT_READ <-> PROT_READ|PROT_WRITE: never EFAULT"),
 	H_CASE(unpin_waits_for_lookup, "UNPIN during an ACCESS held by userfaultfd: returns once pages and charge are gone, queues no record"),
 };
 

@@ -61,9 +61,12 @@
  *   migrated out of ZONE_MOVABLE first (on 6.1, hugetlb pages there never
  *   can be: GUP cannot migrate them for a long-term pin).
  * - EOPNOTSUPP: %PINMGR_PIN_WRITE on a shared file mapping whose
- *   filesystem writes pages back (ext4, xfs, ...). Long-term writable pins
- *   of such pages corrupt data or crash the filesystem; anonymous memory,
- *   shmem/tmpfs/memfd, hugetlbfs and private file mappings are allowed.
+ *   filesystem writes pages back (ext4, xfs, ...) or whose mapping wants to
+ *   hear of the first write (page_mkwrite or pfn_mkwrite: ramfs, deferred
+ *   I/O framebuffers), as Linux 6.5+ GUP refuses them. Long-term writable
+ *   pins of such pages corrupt data or crash the filesystem; anonymous
+ *   memory, shmem/tmpfs/memfd, hugetlbfs and private file mappings are
+ *   allowed.
  * - EPERM: %PINMGR_SEGMENTS_PHYS on a file opened without
  *   ``CAP_SYS_ADMIN``.
  * - EINTR: a fatal signal arrived during a long PIN; or any signal was
