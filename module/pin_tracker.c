@@ -237,13 +237,22 @@ void pin_region_run(const struct pin_region *r, unsigned long i,
 static int pin_tracker_charge(struct pin_tracker *t, unsigned long npages)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
-	unsigned long locked;
+	unsigned long cur = atomic_long_read(&t->user->locked_vm);
+	bool unlimited = false;
 
-	locked = atomic_long_add_return(npages, &t->user->locked_vm);
-	if (locked > limit && !capable(CAP_IPC_LOCK)) {
-		atomic_long_sub(npages, &t->user->locked_vm);
-		return -ENOMEM;
-	}
+	/*
+	 * Check, then add, in one step: adding first and taking it back when
+	 * over the limit would make concurrent charges of the same user (a
+	 * small pin beside a huge one that fails) fail too.
+	 */
+	do {
+		if (cur + npages > limit && !unlimited) {
+			unlimited = capable(CAP_IPC_LOCK);
+			if (!unlimited)
+				return -ENOMEM;
+		}
+	} while (!atomic_long_try_cmpxchg(&t->user->locked_vm, &cur,
+					  cur + npages));
 	atomic64_add(npages, &t->mm->pinned_vm);
 	return 0;
 }

@@ -12,6 +12,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +435,70 @@ CASE(scm_rights_escape)
 	run(child_scm_escape);
 }
 
+/*
+ * A PIN over the limit must not make the same user's other pins fail while
+ * it is being refused: thread A keeps asking for 1 GiB (ENOMEM each time)
+ * while the main thread pins and unpins one page, which always fits.
+ */
+static struct {
+	struct pinmgr_ctx *ctx;
+	char *huge;
+	atomic_bool stop;
+	atomic_long refused;
+} O;
+
+static void *over_limit_pinner(void *arg)
+{
+	uint32_t h;
+	int ret;
+
+	(void)arg;
+	while (!atomic_load(&O.stop)) {
+		ret = pinmgr_pin(O.ctx, O.huge, 1UL << 30, 0, &h);
+		ASSERT_MSG(ret == -ENOMEM, "1 GiB pin: %s", h_errname(-ret));
+		atomic_fetch_add(&O.refused, 1);
+	}
+	return NULL;
+}
+
+static void child_refused_pin_concurrent(void *arg)
+{
+	char *buf;
+	pthread_t t;
+	uint32_t h;
+	int i, ret, first = 0, failed = 0;
+
+	(void)arg;
+	O.ctx = setup(LIMIT, LIMIT, true);
+	buf = h_anon(h_ps);
+	/* Address space only: the charge is refused before any page. */
+	O.huge = h_map(1UL << 30, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	atomic_store(&O.stop, false);
+	atomic_store(&O.refused, 0);
+	ASSERT(!pthread_create(&t, NULL, over_limit_pinner, NULL));
+	for (i = 0; i < 2000; i++) {
+		ret = pinmgr_pin(O.ctx, buf, h_ps, 0, &h);
+		if (ret) {
+			first = first ? first : ret;
+			failed++;
+			continue;
+		}
+		ASSERT_OK(pinmgr_unpin(O.ctx, h));
+	}
+	atomic_store(&O.stop, true);
+	pthread_join(t, NULL);
+	ASSERT_MSG(!failed,
+		   "%d of 2000 one-page pins failed (first: %s) while another thread's 1 GiB pins were refused %ld times",
+		   failed, h_errname(-first), atomic_load(&O.refused));
+	ASSERT_VMPIN_KB(0);
+}
+
+CASE(refused_pin_concurrent)
+{
+	run(child_refused_pin_concurrent);
+}
+
 static const struct h_case cases[] = {
 	H_CASE(at_limit, "nobody, RLIMIT_MEMLOCK 64 KiB: pin 64 KiB -> ok, VmPin 64 kB"),
 	H_CASE(one_more_page, "nobody, 64 KiB pinned: 1 more page -> ENOMEM, VmPin unchanged"),
@@ -446,6 +512,7 @@ static const struct h_case cases[] = {
 	H_CASE(root_without_ipc_lock, "uid 0 without CAP_IPC_LOCK: past 64 KiB -> ENOMEM"),
 	H_CASE(charge_before_drop, "pins made with CAP_IPC_LOCK still count after dropping it"),
 	H_CASE(close_uncharges, "nobody: close returns the whole charge"),
+	H_CASE(refused_pin_concurrent, "nobody: 1 page pins never fail while another thread's 1 GiB pins are refused"),
 	H_CASE(exec_escape, "nobody: 64 KiB pinned, exec, new file: 1 page -> ENOMEM until the old file closes"),
 	H_CASE(scm_rights_escape, "nobody: a child pins 64 KiB, passes the fd and exits: 1 page -> ENOMEM until it closes"),
 };
