@@ -1089,8 +1089,22 @@ static void run_case(size_t num, const char *name,
 	fflush(stdout);
 }
 
+/* Is case number @nr in @list, a comma-separated list of numbers? */
+static bool case_selected(const char *list, size_t nr)
+{
+	char *end;
+
+	while (*list) {
+		if (strtoul(list, &end, 10) == nr && end != list)
+			return true;
+		list = *end ? end + 1 : end;
+	}
+	return false;
+}
+
 int h_main(const struct h_case *cases, size_t n)
 {
+	const char *only;
 	size_t i;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1111,8 +1125,16 @@ int h_main(const struct h_case *cases, size_t n)
 		return 4;
 	}
 	printf("1..%zu\n", n + 1);
-	for (i = 0; i < n; i++)
+	only = getenv("PINMGR_CASES");
+	for (i = 0; i < n; i++) {
+		if (only && *only && !case_selected(only, i + 1)) {
+			printf("ok %zu - %s # SKIP not in PINMGR_CASES=%s\n",
+			       i + 1, cases[i].name, only);
+			nskip++;
+			continue;
+		}
 		run_case(i + 1, cases[i].name, cases[i].fn, cases[i].arg);
+	}
 	run_case(n + 1, "VmPin 0 kB, no pinmgr file open and FOLL_PIN balanced at exit",
 		 final_check, NULL);
 	printf("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:%d error:0\n",

@@ -42,6 +42,11 @@ struct h_case {
 #define H_CASE(fn, name)		{ (name), (fn), NULL }
 #define H_CASE_ARG(fn, arg, name)	{ (name), (fn), (arg) }
 
+/*
+ * Runs every case (the environment variable PINMGR_CASES, a comma-separated
+ * list of case numbers, runs only those; the others are reported as SKIP),
+ * then the final check. Returns the exit status.
+ */
 int h_main(const struct h_case *cases, size_t n);
 
 /* Outcome of the current case. */

@@ -13,11 +13,13 @@
  * handle that was handed out, and nothing stays pinned or charged.
  *
  * The random choices come from a seed printed at the start (PINMGR_SEED
- * sets it); the number of rounds is fixed, so a run's length does not
- * depend on timing.
+ * sets it; in the VM: PINMGR_VM_TEST_ENV='PINMGR_SEED=N' tests/vm/run.sh);
+ * the number of rounds is fixed, so a run's length does not depend on
+ * timing. The last part is a seeded race fuzzer (see race_fuzz).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/mman.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -29,6 +31,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,12 +153,13 @@ static void *changer(void *arg)
 		size_t pg = rand_r(&s) % BUF_PAGES;
 		char *p = R.buf + pg * h_ps;
 
-		switch (rand_r(&s) % 3) {
+		switch (rand_r(&s) % 4) {
 		case 0:
 			ASSERT_SYS(mprotect(p, h_ps, PROT_READ));
 			ASSERT_SYS(mprotect(p, h_ps, PROT_READ | PROT_WRITE));
 			break;
 		case 1:
+		case 2:
 			ASSERT_SYS(madvise(p, h_ps, MADV_DONTNEED));
 			break;
 		default:
@@ -178,8 +182,8 @@ static void *reader(void *arg)
 
 	(void)arg;
 	while (!atomic_load(&R.stop)) {
-		if (poll(&pfd, 1, 10) <= 0)
-			continue;
+		/* No waiting: the read path takes the event lock constantly. */
+		ASSERT_SYS(poll(&pfd, 1, 0));
 		n = pinmgr_events_read(R.ctx, ev, 8);
 		if (n == -EAGAIN)
 			continue;
@@ -414,22 +418,368 @@ CASE(ro_pin_races_mprotect)
 	h_diag("%d read-only pins, none failed", rounds / 2);
 }
 
+/* ---- the race fuzzer ------------------------------------------------- */
+
+/*
+ * Threads share one file and one buffer and draw operations from a seeded
+ * generator (thread i from seed + i): PIN and PIN_VEC, and UNPIN, QUERY,
+ * SEGMENTS and VERIFY aimed at handles that exist, were just unpinned or
+ * are about to be handed out (the newest + 1, + 2); read() and poll() of
+ * events; munmap + mmap, mprotect and MADV_DONTNEED of the pinned pages;
+ * fork (the child tries the inherited file, then pins through its own and
+ * exits with its pins held), exec (the new image does the same), and the
+ * shared file replaced by a new one with dup2() while the others use it.
+ * Every result must be one the ABI documents for that call; every event
+ * must name a handle that was handed out. The number of calls is fixed
+ * (PINMGR_RACE_CALLS, per thread); the seed is printed first and
+ * PINMGR_SEED replays the choices (the interleaving differs).
+ */
+#define FZ_THREADS	4
+#define FZ_PAGES	32
+#define FZ_RING		64
+
+static struct {
+	int fd;				/* the shared file (dup2'd over) */
+	char *buf;
+	_Atomic uint32_t ring[FZ_RING];	/* handles handed out lately */
+	atomic_uint ring_pos;
+	_Atomic uint32_t newest;
+	_Atomic uint32_t max_seen;
+	atomic_long counts[16];
+} Z;
+
+static long calls = 8000;	/* PINMGR_RACE_CALLS */
+
+enum { Z_PIN, Z_PIN_VEC, Z_UNPIN, Z_QUERY, Z_SEGMENTS, Z_VERIFY, Z_READ,
+       Z_REMAP, Z_MPROTECT, Z_DONTNEED, Z_FORK, Z_EXEC, Z_REOPEN, Z_NOPS };
+
+static const char *const z_name[Z_NOPS] = {
+	"pin", "pin_vec", "unpin", "query", "segments", "verify", "read",
+	"remap", "mprotect", "dontneed", "fork", "exec", "reopen",
+};
+
+/*
+ * Relative weights of the operations, per thread: thread 0 mostly pins,
+ * thread 1 mostly unpins and looks up the handles about to exist, the
+ * others do everything.
+ */
+static const int z_weight[FZ_THREADS][Z_NOPS] = {
+	{ 600, 100, 100, 20, 20, 20, 20, 20, 40, 40, 4, 2, 2 },
+	{ 20, 0, 700, 100, 60, 60, 60, 0, 0, 0, 0, 0, 0 },
+	{ 180, 40, 200, 100, 60, 60, 80, 40, 60, 60, 8, 4, 8 },
+	{ 180, 40, 200, 100, 60, 60, 80, 40, 60, 60, 8, 4, 8 },
+};
+
+static int z_ioctl(unsigned long cmd, void *arg)
+{
+	return ioctl(atomic_load(&Z.fd), cmd, arg) ? -errno : 0;
+}
+
+static void z_publish(uint32_t h)
+{
+	uint32_t m = atomic_load(&Z.max_seen);
+
+	atomic_store(&Z.ring[atomic_fetch_add(&Z.ring_pos, 1) % FZ_RING], h);
+	atomic_store(&Z.newest, h);
+	while (h > m && !atomic_compare_exchange_weak(&Z.max_seen, &m, h))
+		;
+}
+
+/* A handle worth aiming at: recent, just unpinned, or about to exist. */
+static uint32_t z_target(unsigned int *s)
+{
+	switch (rand_r(s) % 8) {
+	case 0 ... 3:
+		return atomic_load(&Z.newest) + 1 + rand_r(s) % 2;
+	case 4:
+		return atomic_load(&Z.newest);
+	default:
+		return atomic_load(&Z.ring[rand_r(s) % FZ_RING]);
+	}
+}
+
+#define Z_EXPECT(cond, op, ret)						\
+	ASSERT_MSG(cond, "%s: unexpected %s", z_name[op],		\
+		   h_errname((ret) < 0 ? -(ret) : (ret)))
+
+/* In a child or an exec'd image: the inherited file is not ours. */
+static int z_child_work(int fd)
+{
+	struct pinmgr_query q = { .size = sizeof(q), .handle = 1 };
+	struct pinmgr_event ev;
+	size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+	char *p;
+	int mine;
+
+	if (ioctl(fd, PINMGR_QUERY, &q) == 0 || errno != EACCES)
+		return 20;
+	if (read(fd, &ev, sizeof(ev)) >= 0 || errno != EACCES)
+		return 21;
+	mine = open("/dev/pinmgr", O_RDWR | O_CLOEXEC);
+	p = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (mine < 0 || p == MAP_FAILED)
+		return 22;
+	{
+		struct pinmgr_pin pin = {
+			.size = sizeof(pin), .flags = PINMGR_PIN_WRITE,
+			.addr = (uintptr_t)p, .length = ps,
+		};
+
+		if (ioctl(mine, PINMGR_PIN, &pin))
+			return 23;
+	}
+	return 0;	/* exits with the pin held: close releases it */
+}
+
+static void z_wait_child(pid_t pid, const char *what)
+{
+	int status;
+
+	ASSERT_SYS(waitpid(pid, &status, 0));
+	ASSERT_MSG(WIFEXITED(status) && !WEXITSTATUS(status),
+		   "%s child: status %#x", what, status);
+}
+
+static void z_one(const int *weight, unsigned int *s)
+{
+	int r, op, ret, i, total = 0;
+	size_t pages = 1 + rand_r(s) % 4;
+	char *p = Z.buf + (rand_r(s) % (FZ_PAGES - pages)) * h_ps;
+	uint32_t flags = rand_r(s) % 2 ? PINMGR_PIN_WRITE : 0;
+
+	for (op = 0; op < Z_NOPS; op++)
+		total += weight[op];
+	r = rand_r(s) % total;
+	for (op = 0; op < Z_NOPS - 1 && r >= weight[op]; op++)
+		r -= weight[op];
+	atomic_fetch_add(&Z.counts[op], 1);
+
+	switch (op) {
+	case Z_PIN: {
+		struct pinmgr_pin a = { .size = sizeof(a), .flags = flags,
+					.addr = (uintptr_t)p + rand_r(s) % 64,
+					.length = pages * h_ps - 64 };
+
+		ret = z_ioctl(PINMGR_PIN, &a);
+		Z_EXPECT(!ret || ret == -EFAULT, op, ret);
+		if (!ret)
+			z_publish(a.out_handle);
+		break;
+	}
+	case Z_PIN_VEC: {
+		struct pinmgr_pin_range rg[3];
+		struct pinmgr_pin_vec v = { .size = sizeof(v), .flags = flags,
+					    .count = 3,
+					    .ranges = (uintptr_t)rg };
+
+		for (i = 0; i < 3; i++)
+			rg[i] = (struct pinmgr_pin_range){
+				.addr = (uintptr_t)Z.buf +
+					(rand_r(s) % FZ_PAGES) * h_ps,
+				.length = h_ps,
+			};
+		ret = z_ioctl(PINMGR_PIN_VEC, &v);
+		Z_EXPECT(!ret || ret == -EFAULT, op, ret);
+		for (i = 0; !ret && i < 3; i++)
+			z_publish(rg[i].out_handle);
+		break;
+	}
+	case Z_UNPIN: {
+		uint32_t newest = atomic_load(&Z.newest);
+		struct pinmgr_unpin a = { .size = sizeof(a),
+					  .handle = z_target(s) };
+
+		/*
+		 * Aimed at a handle about to exist: keep trying until it
+		 * does (a PIN is publishing it) or another one appears.
+		 */
+		for (i = 0; i < 64; i++) {
+			ret = z_ioctl(PINMGR_UNPIN, &a);
+			Z_EXPECT(!ret || ret == -ENOENT, op, ret);
+			if (!ret || a.handle != newest + 1 ||
+			    atomic_load(&Z.newest) != newest)
+				break;
+		}
+		break;
+	}
+	case Z_QUERY: {
+		struct pinmgr_query a = { .size = sizeof(a),
+					  .handle = z_target(s) };
+
+		ret = z_ioctl(PINMGR_QUERY, &a);
+		Z_EXPECT(!ret || ret == -ENOENT, op, ret);
+		ASSERT(ret || (a.out_npages >= 1 && a.out_npages <= 5));
+		break;
+	}
+	case Z_SEGMENTS: {
+		struct pinmgr_segment sg[2];
+		struct pinmgr_segments a = { .size = sizeof(a),
+					     .handle = z_target(s),
+					     .capacity = 2,
+					     .segs = (uintptr_t)sg };
+
+		ret = z_ioctl(PINMGR_SEGMENTS, &a);
+		Z_EXPECT(!ret || ret == -ENOENT, op, ret);
+		break;
+	}
+	case Z_VERIFY: {
+		struct pinmgr_verify a = { .size = sizeof(a),
+					   .handle = z_target(s) };
+
+		ret = z_ioctl(PINMGR_VERIFY, &a);
+		Z_EXPECT(!ret || ret == -ENOENT, op, ret);
+		ASSERT(ret || a.out_differ <= a.out_npages);
+		break;
+	}
+	case Z_READ: {
+		struct pinmgr_event ev[4];
+		struct pollfd pfd = { .fd = atomic_load(&Z.fd),
+				      .events = POLLIN };
+		ssize_t n;
+
+		ASSERT_SYS(poll(&pfd, 1, 0));
+		n = read(pfd.fd, ev, sizeof(ev));
+		ret = n < 0 ? -errno : 0;
+		/* A file opened by reopen is blocking until it is set. */
+		Z_EXPECT(n > 0 || ret == -EAGAIN, op, ret);
+		for (i = 0; n > 0 && i < n / (ssize_t)sizeof(ev[0]); i++)
+			ASSERT_MSG(ev[i].handle >= 1 &&
+				   ev[i].handle <= atomic_load(&Z.max_seen) + 3 * FZ_THREADS,
+				   "event for handle %#x, never handed out (newest %#x)",
+				   ev[i].handle, atomic_load(&Z.max_seen));
+		break;
+	}
+	case Z_REMAP:
+		/* Gone for a moment, then fresh pages at the same place. */
+		ASSERT_SYS(munmap(p, h_ps));
+		ASSERT(mmap(p, h_ps, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p);
+		break;
+	case Z_MPROTECT:
+		/* ENOMEM: another thread's remap left a hole for a moment. */
+		ret = mprotect(p, pages * h_ps,
+			       rand_r(s) % 2 ? PROT_READ : PROT_NONE);
+		ASSERT_MSG(!ret || errno == ENOMEM, "mprotect: %s",
+			   h_errname(errno));
+		ret = mprotect(p, pages * h_ps, PROT_READ | PROT_WRITE);
+		ASSERT_MSG(!ret || errno == ENOMEM, "mprotect: %s",
+			   h_errname(errno));
+		break;
+	case Z_DONTNEED:
+		ret = madvise(p, pages * h_ps, MADV_DONTNEED);
+		ASSERT_MSG(!ret || errno == ENOMEM, "madvise: %s",
+			   h_errname(errno));
+		/*
+		 * Fault a new page in, without a store another thread's
+		 * mprotect or munmap could turn into SIGSEGV (then it fails).
+		 */
+		if (rand_r(s) % 2)
+			madvise(p, h_ps, MADV_POPULATE_WRITE);
+		break;
+	case Z_FORK: {
+		pid_t pid = fork();
+
+		ASSERT_SYS(pid);
+		if (!pid)
+			_exit(z_child_work(atomic_load(&Z.fd)));
+		z_wait_child(pid, "forked");
+		break;
+	}
+	case Z_EXEC: {
+		char fdarg[16];
+		pid_t pid;
+
+		snprintf(fdarg, sizeof(fdarg), "%d", atomic_load(&Z.fd));
+		pid = fork();
+		ASSERT_SYS(pid);
+		if (!pid) {
+			/* The shared file is close-on-exec: keep a copy open. */
+			int keep = dup(atomic_load(&Z.fd));
+
+			snprintf(fdarg, sizeof(fdarg), "%d", keep);
+			execl("/proc/self/exe", "race", "--race-exec", fdarg,
+			      (char *)NULL);
+			_exit(30);
+		}
+		z_wait_child(pid, "exec'd");
+		break;
+	}
+	case Z_REOPEN: {
+		int fd = open("/dev/pinmgr", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+
+		ASSERT_SYS(fd);
+		/* The old file is released once the calls using it are done. */
+		ASSERT_SYS(dup3(fd, atomic_load(&Z.fd), O_CLOEXEC));
+		ASSERT_SYS(close(fd));
+		break;
+	}
+	}
+}
+
+static void *z_thread(void *arg)
+{
+	unsigned int s = seed + (unsigned int)(uintptr_t)arg;
+	long i;
+
+	pin_to_cpu((int)(uintptr_t)arg);
+	for (i = 0; i < calls; i++)
+		z_one(z_weight[(uintptr_t)arg], &s);
+	return NULL;
+}
+
+CASE(race_fuzz)
+{
+	pthread_t t[FZ_THREADS];
+	char line[512];
+	size_t i, len = 0;
+
+	Z.fd = open("/dev/pinmgr", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	ASSERT_SYS(Z.fd);
+	h_keep_fd(Z.fd);
+	Z.buf = h_anon(FZ_PAGES * h_ps);
+	atomic_store(&Z.newest, 0);
+	atomic_store(&Z.max_seen, 0);
+	for (i = 0; i < Z_NOPS; i++)
+		atomic_store(&Z.counts[i], 0);
+	for (i = 0; i < FZ_RING; i++)
+		atomic_store(&Z.ring[i], 0);
+	h_case_timeout(1200);
+	for (i = 0; i < FZ_THREADS; i++)
+		ASSERT(!h_thread_create(&t[i], z_thread, (void *)i));
+	for (i = 0; i < FZ_THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < Z_NOPS; i++)
+		len += snprintf(line + len, sizeof(line) - len, " %s=%ld",
+				z_name[i], atomic_load(&Z.counts[i]));
+	h_diag("race fuzzer: seed %u, %d threads x %ld calls:%s", seed,
+	       FZ_THREADS, calls, line);
+	ASSERT_NO_THREAD_FAILURE();
+}
+
 static const struct h_case cases[] = {
 	H_CASE(unpin_races_publish, "UNPIN of the handle a PIN is publishing, with events queued: no use-after-free, events name real handles"),
 	H_CASE(lookup_races_unpin, "QUERY/SEGMENTS/VERIFY race UNPIN of the newest handles: only ENOENT, nothing leaks"),
 	H_CASE(ro_pin_races_mprotect, "read-only PIN while another thread flips the page PROT_READ <-> PROT_READ|PROT_WRITE: never EFAULT"),
+	H_CASE(race_fuzz, "race fuzzer: 4 threads, one file, aimed handles, fork/exec/reopen/munmap/mprotect: only documented errnos"),
 	H_CASE(unpin_waits_for_lookup, "UNPIN during an ACCESS held by userfaultfd: returns once pages and charge are gone, queues no record"),
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const char *env = getenv("PINMGR_SEED");
+
+	if (argc == 3 && !strcmp(argv[1], "--race-exec"))
+		return z_child_work(atoi(argv[2]));
 
 	seed = env ? (unsigned int)strtoul(env, NULL, 0) :
 		     (unsigned int)time(NULL) ^ (unsigned int)getpid();
 	env = getenv("PINMGR_RACE_ROUNDS");
 	if (env)
 		rounds = atoi(env);
+	env = getenv("PINMGR_RACE_CALLS");
+	if (env)
+		calls = atol(env);
 	if (h_test_access_enable())
 		printf("# race: the test_access parameter could not be set\n");
 	printf("# race: seed %u (PINMGR_SEED=%u reproduces the choices)\n",

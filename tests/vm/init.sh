@@ -11,6 +11,8 @@
 #   PROGS           check mode: the programs of /tests this boot runs, in
 #                   order (run.sh splits them over its boots); if unset,
 #                   every top-level executable of /tests
+#   TEST_ENV        NAME=VALUE words put in every test program's
+#                   environment (run.sh's PINMGR_VM_TEST_ENV), e.g. a seed
 #
 # Everything the host parses is one line starting with the marker "$M ", and
 # is written with a single printf, so that kernel messages on the same serial
@@ -254,7 +256,8 @@ run_prog() {
 
 	# setsid: the program leads its own process group (pgid = $pid), so a
 	# timeout kills whatever it forked too. It runs as root, in /tmp.
-	(cd /tmp && exec setsid "/tests/$name" </dev/null >"$fifo" 2>"$err") &
+	# shellcheck disable=SC2086 # TEST_ENV is NAME=VALUE words
+	(cd /tmp && exec env ${TEST_ENV:-} setsid "/tests/$name" </dev/null >"$fifo" 2>"$err") &
 	pid=$!
 	# The watchdog also leads its own group so that it and its sleep can be
 	# killed together once the program is done.

@@ -57,10 +57,19 @@ TIMEOUT=${PINMGR_VM_TIMEOUT:-$default_timeout}	# whole VM run, seconds
 TEST_TIMEOUT=${PINMGR_TEST_TIMEOUT:-120}	# each test program, seconds
 SETTLE_TIMEOUT=${PINMGR_SETTLE_TIMEOUT:-5}	# async unpin/close grace, seconds
 APPEND=${PINMGR_VM_APPEND:-}			# extra kernel command line
+# NAME=VALUE words for every test program's environment in the guest, to
+# replay a seeded run, e.g. PINMGR_VM_TEST_ENV='PINMGR_SEED=1234'.
+TEST_ENV=${PINMGR_VM_TEST_ENV:-}
+case $TEST_ENV in *"'"*) die "PINMGR_VM_TEST_ENV: no quotes, please" ;; esac
 # Slab poisoning and consistency checks on every boot: a write to a freed
 # object becomes a "Poison overwritten" report in the kernel log (which
-# fails the run) instead of silent corruption. Set empty to boot without.
+# fails the run) instead of silent corruption. Full preemption: Debian's
+# kernel preempts only voluntarily by default, so a thread inside the
+# module is rarely switched out between two steps another thread can race
+# with (the debug kernel is built with CONFIG_PREEMPT). Set either empty to
+# boot without.
 SLUB_DEBUG=${PINMGR_VM_SLUB_DEBUG-slub_debug=FZPU}
+PREEMPT=${PINMGR_VM_PREEMPT-preempt=full}
 # Extra kernel command line of the second boot (check mode), which runs the
 # programs named movable*. Set but empty: that boot gets no extra arguments.
 MOVABLE_APPEND=${PINMGR_VM_MOVABLE_APPEND-movablecore=1G}
@@ -386,6 +395,7 @@ TEST_TIMEOUT=$TEST_TIMEOUT
 SETTLE_TIMEOUT=$SETTLE_TIMEOUT
 MODPROBE=$MODPROBE
 PROGS='${BOOT_PROGS[$1]}'
+TEST_ENV='$TEST_ENV'
 EOF
 	{
 		cat "$INITRD_BASE"
@@ -595,7 +605,7 @@ run_boot() {
 	qemu=(qemu-system-x86_64 -accel "${BOOT_ACCEL[$name]}" -cpu "$CPU" -m "$MEM" -smp "$SMP"
 		-nographic -nodefaults -serial stdio -no-reboot
 		-kernel "$BOOT_KERNEL" -initrd "$VM/initramfs-$name.cpio.gz"
-		-append "console=ttyS0 quiet panic=-1 mitigations=off${SLUB_DEBUG:+ $SLUB_DEBUG} $APPEND${append:+ $append}")
+		-append "console=ttyS0 quiet panic=-1 mitigations=off${SLUB_DEBUG:+ $SLUB_DEBUG}${PREEMPT:+ $PREEMPT} $APPEND${append:+ $append}")
 	[ -n "$DISK" ] && qemu+=(-drive "file=$DISK,if=virtio,format=raw")
 	# shellcheck disable=SC2206 # word splitting wanted
 	[ -n "${BOOT_QEMU[$name]}" ] && qemu+=(${BOOT_QEMU[$name]})
