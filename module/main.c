@@ -14,6 +14,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/pid.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
@@ -209,6 +210,33 @@ static int pinmgr_unpin(struct pinmgr_ucmd *ucmd)
 	return pin_tracker_unpin(&ucmd->pf->tracker, cmd->handle);
 }
 
+/*
+ * How the pages of a region are physically contiguous is shown only to
+ * files opened with CAP_SYS_ADMIN (those may read physical addresses as
+ * well); to others, as /proc/PID/pagemap hides page frame numbers, every
+ * page is a segment of its own.
+ */
+static u64 pinmgr_nsegs(const struct pinmgr_file *pf,
+			const struct pin_region *r)
+{
+	return pf->phys_allowed ? r->nr_runs : r->npages;
+}
+
+/* Segment @i of @r as @pf may see it (see pinmgr_nsegs()). */
+static void pinmgr_segment_of(const struct pinmgr_file *pf,
+			      const struct pin_region *r, u64 i,
+			      unsigned long *pfn, unsigned long *pgoff,
+			      unsigned long *npages)
+{
+	if (pf->phys_allowed) {
+		pin_region_run(r, i, pfn, pgoff, npages);
+	} else {
+		*pfn = 0;
+		*pgoff = i;
+		*npages = 1;
+	}
+}
+
 static int pinmgr_query(struct pinmgr_ucmd *ucmd)
 {
 	struct pinmgr_query *cmd = ucmd->cmd;
@@ -224,7 +252,7 @@ static int pinmgr_query(struct pinmgr_ucmd *ucmd)
 	cmd->out_addr = r->addr;
 	cmd->out_length = r->length;
 	cmd->out_npages = r->npages;
-	cmd->out_nsegs = r->nr_runs;
+	cmd->out_nsegs = pinmgr_nsegs(ucmd->pf, r);
 	cmd->out_offset = offset_in_page(r->addr);
 	pin_tracker_put(t, r);
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
@@ -233,7 +261,8 @@ static int pinmgr_query(struct pinmgr_ucmd *ucmd)
 /* Segments copied out per copy_to_user(). */
 #define PINMGR_SEG_CHUNK 8
 
-static int pinmgr_copy_segments(struct pin_region *r, u64 start, u64 count,
+static int pinmgr_copy_segments(const struct pinmgr_file *pf,
+				struct pin_region *r, u64 start, u64 count,
 				bool phys, struct pinmgr_segment __user *usegs)
 {
 	struct pinmgr_segment buf[PINMGR_SEG_CHUNK];
@@ -244,8 +273,8 @@ static int pinmgr_copy_segments(struct pin_region *r, u64 start, u64 count,
 	for (done = 0; done < count; done += n) {
 		n = min_t(u64, count - done, PINMGR_SEG_CHUNK);
 		for (i = 0; i < n; i++) {
-			pin_region_run(r, start + done + i, &pfn, &pgoff,
-				       &npages);
+			pinmgr_segment_of(pf, r, start + done + i, &pfn,
+					  &pgoff, &npages);
 			buf[i].offset = (u64)pgoff << PAGE_SHIFT;
 			buf[i].length = (u64)npages << PAGE_SHIFT;
 			buf[i].phys = phys ? PFN_PHYS(pfn) : 0;
@@ -263,7 +292,7 @@ static int pinmgr_segments(struct pinmgr_ucmd *ucmd)
 	struct pin_tracker *t = &ucmd->pf->tracker;
 	bool phys = cmd->flags & PINMGR_SEGMENTS_PHYS;
 	struct pin_region *r;
-	u64 count = 0;
+	u64 count = 0, total;
 	int ret = 0;
 
 	if (cmd->flags & ~PINMGR_SEGMENTS_PHYS || cmd->__reserved)
@@ -273,13 +302,14 @@ static int pinmgr_segments(struct pinmgr_ucmd *ucmd)
 	r = pin_tracker_get(t, cmd->handle);
 	if (!r)
 		return -ENOENT;
-	if (cmd->start < r->nr_runs) {
-		count = min_t(u64, cmd->capacity, r->nr_runs - cmd->start);
-		ret = pinmgr_copy_segments(r, cmd->start, count, phys,
-					   u64_to_user_ptr(cmd->segs));
+	total = pinmgr_nsegs(ucmd->pf, r);
+	if (cmd->start < total) {
+		count = min_t(u64, cmd->capacity, total - cmd->start);
+		ret = pinmgr_copy_segments(ucmd->pf, r, cmd->start, count,
+					   phys, u64_to_user_ptr(cmd->segs));
 	}
 	cmd->out_count = count;
-	cmd->out_total = r->nr_runs;
+	cmd->out_total = total;
 	pin_tracker_put(t, r);
 	if (ret)
 		return ret;
@@ -423,12 +453,14 @@ union pinmgr_ucmd_buffer {
  * @min_size: the smallest size accepted: the struct's first version
  * @execute: the handler
  * @test_only: exists only on files opened with the test_access parameter set
+ * @changes: pins or unpins: needs a file opened for writing
  */
 struct pinmgr_ioctl_op {
 	unsigned int size;
 	unsigned int min_size;
 	int (*execute)(struct pinmgr_ucmd *ucmd);
 	bool test_only;
+	bool changes;
 };
 
 #define PINMGR_OP(_nr, _fn, _struct, _last)				\
@@ -436,6 +468,14 @@ struct pinmgr_ioctl_op {
 		.size = sizeof(_struct),				\
 		.min_size = offsetofend(_struct, _last),		\
 		.execute = _fn,						\
+	}
+
+#define PINMGR_CHANGE_OP(_nr, _fn, _struct, _last)			\
+	[_nr] = {							\
+		.size = sizeof(_struct),				\
+		.min_size = offsetofend(_struct, _last),		\
+		.execute = _fn,						\
+		.changes = true,					\
 	}
 
 #define PINMGR_TEST_OP(_nr, _fn, _struct, _last)			\
@@ -449,9 +489,10 @@ struct pinmgr_ioctl_op {
 static const struct pinmgr_ioctl_op pinmgr_ops[] = {
 	PINMGR_OP(PINMGR_CMD_INFO, pinmgr_info, struct pinmgr_info,
 		  out_max_regions),
-	PINMGR_OP(PINMGR_CMD_PIN, pinmgr_pin, struct pinmgr_pin, out_npages),
-	PINMGR_OP(PINMGR_CMD_UNPIN, pinmgr_unpin, struct pinmgr_unpin,
-		  __reserved),
+	PINMGR_CHANGE_OP(PINMGR_CMD_PIN, pinmgr_pin, struct pinmgr_pin,
+			 out_npages),
+	PINMGR_CHANGE_OP(PINMGR_CMD_UNPIN, pinmgr_unpin, struct pinmgr_unpin,
+			 __reserved),
 	PINMGR_OP(PINMGR_CMD_QUERY, pinmgr_query, struct pinmgr_query,
 		  __reserved),
 	PINMGR_OP(PINMGR_CMD_SEGMENTS, pinmgr_segments, struct pinmgr_segments,
@@ -460,8 +501,8 @@ static const struct pinmgr_ioctl_op pinmgr_ops[] = {
 		  out_failed_pins),
 	PINMGR_TEST_OP(PINMGR_CMD_ACCESS, pinmgr_access, struct pinmgr_access,
 		       buf),
-	PINMGR_OP(PINMGR_CMD_PIN_VEC, pinmgr_pin_vec, struct pinmgr_pin_vec,
-		  ranges),
+	PINMGR_CHANGE_OP(PINMGR_CMD_PIN_VEC, pinmgr_pin_vec,
+			 struct pinmgr_pin_vec, ranges),
 	PINMGR_OP(PINMGR_CMD_VERIFY, pinmgr_verify, struct pinmgr_verify,
 		  out_first),
 };
@@ -482,11 +523,14 @@ static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
 
 	if (_IOC_TYPE(cmd) != PINMGR_TYPE ||
 	    _IOC_DIR(cmd) != (_IOC_READ | _IOC_WRITE) ||
-	    nr >= ARRAY_SIZE(pinmgr_ops) || !pinmgr_ops[nr].execute)
+	    nr >= ARRAY_SIZE(pinmgr_ops))
 		return -ENOTTY;
-	op = &pinmgr_ops[nr];
-	if (op->test_only && !pf->test_access)
+	/* @nr picks the handler called below: no speculation past the end. */
+	op = &pinmgr_ops[array_index_nospec(nr, ARRAY_SIZE(pinmgr_ops))];
+	if (!op->execute || (op->test_only && !pf->test_access))
 		return -ENOTTY;
+	if (op->changes && !(filp->f_mode & FMODE_WRITE))
+		return -EBADF;
 
 	/* Only the opener's mm may pin, look or unpin; anyone may close. */
 	if (current->mm != pf->tracker.mm)
@@ -496,6 +540,9 @@ static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
 		return -EFAULT;
 	if (ucmd.user_size < op->min_size)
 		return -EINVAL;
+	/* As openat2() and clone3(): keeps the zero-tail check short. */
+	if (ucmd.user_size > PAGE_SIZE)
+		return -E2BIG;
 	ret = copy_struct_from_user(&buf, op->size, ucmd.ubuffer,
 				    ucmd.user_size);
 	if (ret)

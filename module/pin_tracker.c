@@ -1167,9 +1167,9 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
  * charge, so that both are gone when this returns 0.
  *
  * Context: may sleep.
- * Return: 0 on success, -ENOENT if @handle is not in use, -EINTR if a
- * fatal signal cut the wait short (the last lookup then releases the
- * region).
+ * Return: 0 on success, -ENOENT if @handle is not in use, -ERESTARTSYS if
+ * a fatal signal cut the wait short (the caller is being killed; the last
+ * lookup then releases the region).
  */
 int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 {
@@ -1204,7 +1204,7 @@ int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
  *
  * Context: may sleep.
  * Return: 0 on success, -ENOENT if @handle is not in use (another thread
- * unpinned it), -EINTR as for pin_tracker_unpin().
+ * unpinned it), -ERESTARTSYS as for pin_tracker_unpin().
  */
 int pin_tracker_abort(struct pin_tracker *t, u32 handle)
 {

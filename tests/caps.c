@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -156,6 +157,54 @@ static void child_no_cap_plain_ok(void *arg)
 	ASSERT_OK(pinmgr_unpin(ctx, h));
 }
 
+/*
+ * Without CAP_SYS_ADMIN a file does not learn which pages are physically
+ * contiguous (/proc/PID/pagemap hides that from such users too): QUERY and
+ * SEGMENTS show one segment per page, even for a transparent huge page
+ * whose 512 pages a privileged file sees as one run.
+ */
+static void child_no_cap_no_contiguity(void *arg)
+{
+	const size_t hps = 2UL << 20;
+	struct pinmgr_ctx *priv, *unpriv;
+	struct pinmgr_segment *segs;
+	struct pinmgr_query q;
+	char *map, *buf;
+	size_t n, i;
+	uint32_t h;
+
+	(void)arg;
+	map = h_map(2 * hps, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	buf = (char *)(((uintptr_t)map + hps - 1) & ~(hps - 1));
+	if (madvise(buf, hps, MADV_HUGEPAGE))
+		h_skip("MADV_HUGEPAGE: %s", h_errname(errno));
+	memset(buf, 1, hps);
+	priv = h_open();
+	h = h_pin(priv, buf, hps, 0);
+	ASSERT_OK(pinmgr_query(priv, h, &q));
+	if (q.out_nsegs == hps / h_ps)
+		h_skip("no physically contiguous pages (no THP here)");
+
+	h_cap_drop(CAP_SYS_ADMIN);
+	unpriv = h_open();
+	h = h_pin(unpriv, buf, hps, 0);
+	ASSERT_OK(pinmgr_query(unpriv, h, &q));
+	ASSERT_EQ(q.out_nsegs, hps / h_ps);
+	n = h_read_segments(unpriv, h, 0, 64, &segs);
+	ASSERT_EQ(n, hps / h_ps);
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(segs[i].offset, i * h_ps);
+		ASSERT_EQ(segs[i].length, h_ps);
+		ASSERT_EQ(segs[i].phys, 0);
+	}
+}
+
+CASE(no_cap_no_contiguity)
+{
+	run(child_no_cap_no_contiguity);
+}
+
 CASE(no_cap_plain_ok)
 {
 	run(child_no_cap_plain_ok);
@@ -222,6 +271,7 @@ static const struct h_case cases[] = {
 	H_CASE(root_no_phys_flag_zero, "root: SEGMENTS without PHYS -> phys 0"),
 	H_CASE(no_cap_info, "without CAP_SYS_ADMIN at open: INFO out_caps lacks PINMGR_CAP_PHYS"),
 	H_CASE(no_cap_phys_eperm, "without CAP_SYS_ADMIN at open: SEGMENTS PHYS -> EPERM, array untouched"),
+	H_CASE(no_cap_no_contiguity, "without CAP_SYS_ADMIN at open: a THP shows as one segment per page"),
 	H_CASE(no_cap_plain_ok, "without CAP_SYS_ADMIN: pin/query/segments/unpin without PHYS -> ok"),
 	H_CASE(dropped_after_open, "CAP_SYS_ADMIN dropped after open: PHYS still allowed"),
 	H_CASE(opened_without, "same process: file opened before the drop has PHYS, after -> EPERM"),

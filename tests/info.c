@@ -7,6 +7,7 @@
  * unknown commands.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -192,6 +193,26 @@ CASE(size_big_zero_tail)
 			   io->name, i, buf[i]);
 }
 
+/*
+ * A size past a page, even with a zero tail: E2BIG, as openat2() and
+ * clone3() answer, so that no call scans gigabytes of zeroes.
+ */
+CASE(size_over_page)
+{
+	const struct ioc *io = arg;
+	struct pinmgr_ctx *ctx = h_open();
+	unsigned char *buf = h_map(2 * h_ps, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	memcpy(buf, prepared(ctx, io), io->size);
+	set_hdr(buf, h_ps + 1, 0);
+	ASSERT_ERR(h_ioctl(h_fd(ctx), cmd_of(io), buf), E2BIG);
+	set_hdr(buf, 0xfffffff0u, 0);
+	ASSERT_ERR(h_ioctl(h_fd(ctx), cmd_of(io), buf), E2BIG);
+	set_hdr(buf, h_ps, 0);
+	ASSERT_RET(h_ioctl(h_fd(ctx), cmd_of(io), buf), 0);
+}
+
 /* The struct ends where a PROT_NONE page begins; size says 8 more. */
 CASE(size_runs_into_unmapped)
 {
@@ -270,6 +291,37 @@ CASE(readonly_struct)
 		ASSERT_VMPIN_KB(0);
 }
 
+/*
+ * A file opened O_RDONLY may look (INFO, QUERY, STATS, SEGMENTS, VERIFY,
+ * read()) but not pin or unpin: EBADF, as write() on it would answer.
+ */
+CASE(rdonly_no_pin)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(h_ps);
+	uint32_t h = h_pin(ctx, buf, h_ps, 0);
+	int fd = h_keep_fd(open(PINMGR_DEFAULT_PATH, O_RDONLY | O_CLOEXEC));
+	struct pinmgr_pin p = { .size = sizeof(p), .addr = (uintptr_t)buf,
+				.length = h_ps };
+	struct pinmgr_pin_range rg = { .addr = (uintptr_t)buf, .length = h_ps };
+	struct pinmgr_pin_vec v = { .size = sizeof(v), .count = 1,
+				    .ranges = (uintptr_t)&rg };
+	struct pinmgr_unpin u = { .size = sizeof(u), .handle = 1 };
+	struct pinmgr_info in = { .size = sizeof(in) };
+	struct pinmgr_stats st = { .size = sizeof(st) };
+
+	ASSERT_SYS(fd);
+	ASSERT_ERR(h_ioctl(fd, PINMGR_PIN, &p), EBADF);
+	ASSERT_ERR(h_ioctl(fd, PINMGR_PIN_VEC, &v), EBADF);
+	ASSERT_ERR(h_ioctl(fd, PINMGR_UNPIN, &u), EBADF);
+	ASSERT_OK(h_ioctl(fd, PINMGR_INFO, &in));
+	ASSERT_OK(h_ioctl(fd, PINMGR_STATS, &st));
+	ASSERT_EQ(st.out_regions, 0);
+	ASSERT_EQ(st.out_failed_pins, 0);
+	ASSERT_VMPIN_KB(PAGES_KB(1));
+	ASSERT_OK(pinmgr_unpin(ctx, h));
+}
+
 /* Only the type and number of the command word count. */
 CASE(cmd_size_ignored)
 {
@@ -297,6 +349,8 @@ CASE(cmd_size_ignored)
 		   n " size sizeof+64 with a non-zero tail -> E2BIG, no effect"), \
 	H_CASE_ARG(size_big_zero_tail, &iocs[i],			\
 		   n " size sizeof+64 with a zero tail -> ok, tail untouched"), \
+	H_CASE_ARG(size_over_page, &iocs[i],				\
+		   n " size page + 1 or 4 GiB, zero tail -> E2BIG; a page -> ok"), \
 	H_CASE_ARG(size_runs_into_unmapped, &iocs[i],			\
 		   n " size running into a PROT_NONE page -> EFAULT"),	\
 	H_CASE_ARG(unknown_flags, &iocs[i],				\
@@ -528,6 +582,7 @@ static const struct h_case cases[] = {
 	H_CASE_ARG(readonly_struct, &iocs[I_VERIFY],
 		   "VERIFY struct in a read-only page -> EFAULT"),
 	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_VERIFY+1 -> ENOTTY"),
+	H_CASE(rdonly_no_pin, "file opened O_RDONLY: PIN, PIN_VEC, UNPIN -> EBADF; INFO, STATS ok"),
 	H_CASE(stats_v1_size, "STATS with its v1 size -> ok, nothing written past it"),
 	H_CASE(enotty_nr_ff, "ioctl number 0xff, NULL arg -> ENOTTY"),
 	H_CASE(enotty_other_type, "ioctl type 0xBD and 0 -> ENOTTY"),

@@ -43,12 +43,16 @@
  * - EINVAL: @size smaller than the first version of the struct, unknown
  *   @flags bits, a non-zero reserved field, or a zero length.
  * - E2BIG: @size larger than the module's struct with non-zero bytes past
- *   its end; a PIN of more pages than the ``max_pages_per_pin`` limit
+ *   its end, or larger than a page (as openat2() and clone3()); a PIN of
+ *   more pages than the ``max_pages_per_pin`` limit
  *   reported by %PINMGR_INFO; a PIN_VEC of more than %PINMGR_PIN_VEC_MAX
  *   ranges.
  * - EOVERFLOW: address + length wraps around.
  * - EACCES: the caller's mm is not the mm of the process that opened the
  *   file.
+ * - EBADF: PIN, PIN_VEC or UNPIN on a file not opened for writing (an
+ *   ``O_RDONLY`` file may only look: INFO, QUERY, SEGMENTS, STATS, VERIFY
+ *   and read()).
  * - ENOENT: no region has that handle on this file (never pinned, or
  *   already unpinned).
  * - ENOSPC: the file already holds ``max_regions`` regions, or it has used
@@ -74,10 +78,7 @@
  *   notifier state for its mm (see &struct pinmgr_event). Nothing stays
  *   pinned.
  * - ERANGE: ACCESS beyond the end of the region.
- * - EINTR: a fatal signal arrived during a VERIFY of a large region, or
- *   while an UNPIN waited for another thread's QUERY, SEGMENTS, VERIFY or
- *   ACCESS of the same region (the handle is gone all the same; the region
- *   is released as that call finishes).
+ * - EINTR: a fatal signal arrived during a VERIFY of a large region.
  *
  * ACCESS, the test-only device path, answers ENOTTY unless the module
  * parameter ``test_access`` was set when the file was opened, and EPERM for
@@ -240,7 +241,8 @@ struct pinmgr_unpin {
  * @out_addr: the address given to PIN
  * @out_length: the length given to PIN
  * @out_npages: number of pinned pages
- * @out_nsegs: number of physically contiguous segments
+ * @out_nsegs: number of segments (&struct pinmgr_segments): physically
+ *	contiguous runs for a file opened with ``CAP_SYS_ADMIN``, else pages
  * @out_offset: offset of @out_addr in the first pinned page
  * @__reserved: must be 0
  */
@@ -287,6 +289,12 @@ struct pinmgr_segment {
  * Copies out min(@capacity, @out_total - @start) segments in order; to read
  * a region in pieces, call again with @start += @out_count until @start
  * reaches @out_total.
+ *
+ * Only a file opened with ``CAP_SYS_ADMIN`` (%PINMGR_CAP_PHYS) sees the
+ * physically contiguous runs; to any other file every page is a segment of
+ * its own, since physical contiguity is what /proc/PID/pagemap hides from
+ * unprivileged users too. The same goes for &struct pinmgr_query's
+ * @out_nsegs.
  */
 struct pinmgr_segments {
 	__u32 size;
