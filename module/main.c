@@ -45,6 +45,11 @@ module_param(events, bool, 0644);
 MODULE_PARM_DESC(events,
 		 "Watch pinned ranges for changes (divergence events) on files opened from now on (default on)");
 
+static uint test_first_handle = 1;
+module_param(test_first_handle, uint, 0644);
+MODULE_PARM_DESC(test_first_handle,
+		 "For tests of handle wrap-around: the first handle of files opened from now on (default 1)");
+
 static bool test_access;
 module_param(test_access, bool, 0644);
 MODULE_PARM_DESC(test_access,
@@ -649,6 +654,7 @@ static int pinmgr_fops_open(struct inode *inode, struct file *filp)
 	pin_tracker_init(&pf->tracker, current->mm, READ_ONCE(max_pages_per_pin),
 			 READ_ONCE(max_regions), READ_ONCE(events),
 			 &pinmgr_counters);
+	pin_tracker_set_next_handle(&pf->tracker, READ_ONCE(test_first_handle));
 	pf->owner = get_pid(task_tgid(current));
 	pf->phys_allowed = capable(CAP_SYS_ADMIN);
 	pf->test_access = READ_ONCE(test_access);

@@ -177,7 +177,7 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 		      unsigned long max_pages, unsigned int max_regions,
 		      bool watch, struct pin_counters *shared)
 {
-	xa_init(&t->regions);
+	xa_init_flags(&t->regions, XA_FLAGS_ALLOC1);
 	t->next_handle = 1;
 	mmgrab(mm);
 	t->mm = mm;
@@ -194,6 +194,22 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	INIT_LIST_HEAD(&t->ev_list);
 	init_waitqueue_head(&t->ev_wait);
 	init_waitqueue_head(&t->users_wait);
+}
+
+/**
+ * pin_tracker_set_next_handle() - choose the next handle to hand out
+ * @t: a tracker that has not pinned anything yet
+ * @handle: the handle; 0 counts as 1
+ *
+ * For tests that need handles to wrap around after U32_MAX.
+ *
+ * Context: any context that may take a spinlock.
+ */
+void pin_tracker_set_next_handle(struct pin_tracker *t, u32 handle)
+{
+	xa_lock(&t->regions);
+	t->next_handle = handle ? handle : 1;
+	xa_unlock(&t->regions);
 }
 
 /* Run @i of @r: the first is inline, the others in the array. */
@@ -654,8 +670,9 @@ void pin_tracker_requeue_change(struct pin_tracker *t,
 }
 
 /*
- * Handles are never handed out twice, so a region pinned and unpinned over
- * and over sits alone in its part of the xarray: each insert would allocate
+ * Handles are handed out in order (going round only after U32_MAX), so a
+ * region pinned and unpinned over and over sits alone in its part of the
+ * xarray: each insert would allocate
  * the nodes down to its index and each erase free them again through RCU,
  * a third of what a 4 KiB PIN + UNPIN cost on top of the GUP calls. So an
  * unpinned handle from the block of %PIN_HANDLE_BLOCK handles that new ones
@@ -667,8 +684,7 @@ void pin_tracker_requeue_change(struct pin_tracker *t,
 
 static bool pin_handle_in_current_block(struct pin_tracker *t, u32 handle)
 {
-	return t->next_handle &&
-	       handle / PIN_HANDLE_BLOCK == t->next_handle / PIN_HANDLE_BLOCK;
+	return handle / PIN_HANDLE_BLOCK == t->next_handle / PIN_HANDLE_BLOCK;
 }
 
 /*
@@ -717,13 +733,14 @@ static int pin_tracker_release_removed(struct pin_tracker *t,
 	return ret;
 }
 
-/* Erase the zero entries of the block before @id's. Under xa_lock. */
-static void pin_tracker_sweep_block(struct pin_tracker *t, u32 id)
+/* Erase the zero entries of block @block. Under xa_lock. */
+static void pin_tracker_sweep_block(struct pin_tracker *t, u32 block)
 {
 	u32 i;
 
-	for (i = id - PIN_HANDLE_BLOCK; i < id; i++)
-		__xa_cmpxchg(&t->regions, i, XA_ZERO_ENTRY, NULL, 0);
+	for (i = 0; i < PIN_HANDLE_BLOCK; i++)
+		__xa_cmpxchg(&t->regions, block * PIN_HANDLE_BLOCK + i,
+			     XA_ZERO_ENTRY, NULL, 0);
 }
 
 /*
@@ -736,22 +753,27 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 			       u32 *handle)
 {
 	bool wake = false;
-	u32 id;
+	u32 id, block;
 	int ret;
 
 	pin_tracker_hold(t, r, 1);
 	xa_lock(&t->regions);
-	id = t->next_handle;
-	if (id) {
-		if (id % PIN_HANDLE_BLOCK == 0)
-			pin_tracker_sweep_block(t, id);
-		t->next_handle = id + 1;	/* 0 after U32_MAX: used up */
+	block = t->next_handle / PIN_HANDLE_BLOCK;
+	/*
+	 * Handles go round: after U32_MAX from 1 again, skipping those in
+	 * use. The allocation may drop xa_lock to allocate nodes, but only
+	 * before @r is stored; from the store on, the lock is held.
+	 */
+	ret = __xa_alloc_cyclic(&t->regions, &id, r, XA_LIMIT(1, U32_MAX),
+				&t->next_handle, PIN_GFP_ACCOUNT);
+	if (ret >= 0) {
+		ret = 0;
 		r->handle = id;
-		ret = __xa_insert(&t->regions, id, r, PIN_GFP_ACCOUNT);
-		if (!ret)
-			wake = pin_region_publish_changes(t, r);
-	} else {
-		ret = -ENOSPC;
+		wake = pin_region_publish_changes(t, r);
+		if (t->next_handle / PIN_HANDLE_BLOCK != block)
+			pin_tracker_sweep_block(t, block);
+	} else if (ret == -EBUSY) {
+		ret = -ENOSPC;	/* all 2^32 - 1 handles in use */
 	}
 	xa_unlock(&t->regions);
 	if (ret) {
@@ -805,7 +827,7 @@ static void pin_region_settle(struct pin_region *r)
  * Return: 0 on success; -EINVAL if @length is 0; -EOVERFLOW if the range
  * wraps; -EFAULT if it leaves the user address space or GUP finds a page
  * it cannot pin; -E2BIG beyond the tracker's page limit; -ENOSPC beyond its
- * region limit or when its handles are used up; -ENOMEM past
+ * region limit; -ENOMEM past
  * RLIMIT_MEMLOCK without CAP_IPC_LOCK, or out of memory; -EOPNOTSUPP for a
  * writable pin of file pages that are written back; -EINTR on a fatal
  * signal; another negative errno from GUP.

@@ -192,8 +192,9 @@ struct pin_counters {
  *	handles of the block of 64 that new handles come from hold zero
  *	entries (invisible to xa_load() and xa_for_each()) until the handles
  *	move on, so that pinning and unpinning in a loop allocates no nodes.
- * @next_handle: the next handle to hand out; 0 once all are used. Protected
- *	by xa_lock(&@regions).
+ * @next_handle: where the search for the next handle starts (handles go
+ *	round after U32_MAX, skipping those in use; 0 means 1). Protected by
+ *	xa_lock(&@regions).
  * @mm: the mm whose pinned_vm shows the pins, held with mmgrab(). Pins are
  *	taken from current->mm, which the owner must ensure is @mm.
  * @user: the user charged for the pins (its locked_vm, against
@@ -234,6 +235,7 @@ void pin_counters_read(struct pin_counters *c, struct pin_tracker_stats *stats);
 void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 		      unsigned long max_pages, unsigned int max_regions,
 		      bool watch, struct pin_counters *shared);
+void pin_tracker_set_next_handle(struct pin_tracker *t, u32 handle);
 void pin_tracker_destroy(struct pin_tracker *t);
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages);

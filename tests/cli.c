@@ -565,7 +565,7 @@ CASE(cli_load_bad_parameters)
 	r = CLI("load", "--ko", ko_path, "bogus=1");
 	diag_out("load --ko KO bogus=1", r);
 	EXPECT_STATUS(r, 2);
-	EXPECT_IN(r, err, "unknown parameter 'bogus' (pinmgr has: events, max_pages_per_pin, max_regions, test_access)");
+	EXPECT_IN(r, err, "unknown parameter 'bogus' (pinmgr has: events, max_pages_per_pin, max_regions, test_access, test_first_handle)");
 	ASSERT(!module_loaded());
 	r = CLI("load", "--ko", ko_path, "max_regions=abc");
 	diag_out("load --ko KO max_regions=abc", r);

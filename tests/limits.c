@@ -164,6 +164,39 @@ CASE(regions_limit_after_unpin)
 	check_nothing_pinned(ctx, 4, 5);
 }
 
+/*
+ * Handles wrap around after U32_MAX and are then reused, skipping those
+ * still in use: a busy long-running file must not run out of handles (at
+ * a microsecond per PIN + UNPIN, 2^32 handles last about 70 minutes). The
+ * test_first_handle parameter starts a file just below the end.
+ */
+CASE(handles_wrap)
+{
+	struct pinmgr_ctx *ctx;
+	char *buf = h_anon(h_ps);
+	struct pinmgr_query q;
+	uint32_t held, h;
+	int i;
+
+	h_param_set_for_case("test_first_handle", UINT32_MAX - 2);
+	ctx = h_open();
+	held = h_pin(ctx, buf, h_ps, 0);
+	ASSERT_EQ(held, UINT32_MAX - 2);
+	ASSERT_EQ(h_pin(ctx, buf, h_ps, 0), UINT32_MAX - 1);
+	ASSERT_OK(pinmgr_unpin(ctx, UINT32_MAX - 1));
+	ASSERT_EQ(h_pin(ctx, buf, h_ps, 0), UINT32_MAX);
+	ASSERT_OK(pinmgr_unpin(ctx, UINT32_MAX));
+	/* Past the end: from 1 again; never 0. */
+	for (i = 1; i <= 200; i++) {
+		ASSERT_EQ(h = h_pin(ctx, buf, h_ps, 0), (uint32_t)i);
+		ASSERT_OK(pinmgr_unpin(ctx, h));
+	}
+	ASSERT_OK(pinmgr_query(ctx, held, &q));
+	ASSERT_EQ(q.out_addr, (uintptr_t)buf);
+	ASSERT_OK(pinmgr_unpin(ctx, held));
+	check_nothing_pinned(ctx, 0, 0);
+}
+
 CASE(regions_limit_at_open)
 {
 	struct pinmgr_ctx *before, *after;
@@ -220,6 +253,7 @@ static const struct h_case cases[] = {
 	H_CASE(regions_limit_after_unpin, "max_regions=4: after an unpin one more pin fits, then ENOSPC"),
 	H_CASE(regions_limit_at_open, "max_regions is read at open: an older file keeps its limit"),
 	H_CASE(regions_limit_per_file, "max_regions=1 applies to each file separately"),
+	H_CASE(handles_wrap, "handles past U32_MAX start again at 1 (never 0), the one held stays valid"),
 	H_CASE(params_restored, "parameters are back to their initial values"),
 };
 

@@ -55,8 +55,8 @@
  *   and read()).
  * - ENOENT: no region has that handle on this file (never pinned, or
  *   already unpinned).
- * - ENOSPC: the file already holds ``max_regions`` regions, or it has used
- *   up its 2^32 - 1 handles (handles are never reused while it is open).
+ * - ENOSPC: the file already holds ``max_regions`` regions, or has all its
+ *   2^32 - 1 handles in use.
  * - ENOMEM: pinning would exceed ``RLIMIT_MEMLOCK`` (checked against the
  *   locked memory of the opener's user, which every pin of that user's
  *   files counts in until it is unpinned, unless the caller has
@@ -188,8 +188,9 @@ struct pinmgr_info {
  * @flags: &enum pinmgr_pin_flags
  * @addr: user address of the first byte; any alignment
  * @length: length in bytes, not 0
- * @out_handle: handle of the new region, never 0, never reused while the
- *	file is open
+ * @out_handle: handle of the new region, never 0; handles are handed out
+ *	in increasing order and, after 0xffffffff, from 1 again, skipping
+ *	those in use, so one is reused only after all others were handed out
  * @out_offset: offset of @addr in the first pinned page
  * @out_npages: number of pages pinned: every page @addr..@addr+@length-1
  *	touches
