@@ -327,6 +327,30 @@ static long pin_pages_fast(unsigned long addr, unsigned long nr,
 }
 
 /*
+ * A read-only pin where compat_ro_longterm_gup_flags() asks for a forced
+ * write to break COW: that is needed for the shared zero page and page
+ * cache only, since GUP itself unshares anonymous pages for a read-only
+ * long-term pin (and a write would be a real one: the page dirtied,
+ * soft-dirty set, a userfaultfd write-protect fault raised). So pin
+ * without the write first and keep the anonymous pages from the start of
+ * the range; returns how many (0: take the forced write from @addr on).
+ */
+static long pin_pages_ro_anon(unsigned long addr, unsigned long nr,
+			      unsigned int gup_flags, struct page **pages)
+{
+	long got, i;
+
+	got = compat_pin_user_pages_locked(addr, nr,
+					   gup_flags & ~(FOLL_WRITE | FOLL_FORCE),
+					   pages);
+	for (i = 0; i < got && PageAnon(pages[i]); i++)
+		;
+	if (i < got)
+		unpin_user_pages(pages + i, got - i);
+	return i;
+}
+
+/*
  * The careful way: pin up to @nr pages from @addr, stopping at the end of
  * the VMA that holds @addr, with GUP flags decided from that VMA in the
  * same mmap_lock round as the pin itself, so no other thread can mprotect,
@@ -366,7 +390,11 @@ static long pin_pages_careful(struct mm_struct *mm, unsigned long addr,
 	if (check)
 		gup_flags &= ~FOLL_LONGTERM;
 	nr = min(nr, (vma->vm_end - addr) >> PAGE_SHIFT);
-	got = compat_pin_user_pages_locked(addr, nr, gup_flags, pages);
+	got = 0;
+	if (!writable && (gup_flags & FOLL_WRITE))
+		got = pin_pages_ro_anon(addr, nr, gup_flags, pages);
+	if (!got)
+		got = compat_pin_user_pages_locked(addr, nr, gup_flags, pages);
 	if (got > 0 && check && !compat_pages_longterm_pinnable(pages, got)) {
 		unpin_user_pages(pages, got);
 		got = -ENOMEM;	/* what GUP returns when it cannot migrate */
