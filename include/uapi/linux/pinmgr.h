@@ -38,8 +38,9 @@
  * - EFAULT: the struct or an array it points to cannot be read or written;
  *   or a pinned range lies beyond the user address space, is not mapped
  *   (including a hole between mappings), is not accessible (``PROT_NONE``;
- *   a read-only mapping pinned with %PINMGR_PIN_WRITE) or is a mapping
- *   without struct pages (``VM_IO``/``VM_PFNMAP``).
+ *   a read-only mapping pinned with %PINMGR_PIN_WRITE), is a mapping
+ *   without struct pages (``VM_IO``/``VM_PFNMAP``), or has a page that only
+ *   a userfaultfd handler could provide (GUP cannot wait for one there).
  * - EINVAL: @size smaller than the first version of the struct, unknown
  *   @flags bits, a non-zero reserved field, or a zero length.
  * - E2BIG: @size larger than the module's struct with non-zero bytes past
