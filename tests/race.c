@@ -224,9 +224,9 @@ static void run_threads(void *(**fns)(void *), size_t n)
 	atomic_store(&R.stop, true);
 	for (i = 1; i < n; i++)
 		pthread_join(t[i], NULL);
-	ASSERT_NO_THREAD_FAILURE();
 	h_diag("seed %u: %d pins, %ld stolen by the thief, %ld event records",
 	       seed, rounds, atomic_load(&R.stolen), atomic_load(&R.events));
+	ASSERT_NO_THREAD_FAILURE();
 	h_close(R.ctx);
 	ASSERT_VMPIN_KB(0);
 	h_assert_pins_balanced();
