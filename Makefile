@@ -7,6 +7,7 @@
 #   make            module + library + tests
 #   make demo       install what is missing, build, boot a VM, show a pin
 #   make check      install what is missing, build, run every test in a VM
+#   make check-repeat N=20   the same N times in a row, for flakes
 #   make lint       checkpatch --strict and sparse on the module
 #   make bench      the benchmark in a VM (mk/bench.mk, docs/performance.md)
 #   make check-debug  the check suite on a debug kernel (mk/debug.mk)
@@ -33,7 +34,7 @@ UAPI_INC := -I$(SRC)/include/uapi
 
 export BUILD
 
-.PHONY: all module lib tests deps check demo lint clean vm-check vm-demo
+.PHONY: all module lib tests deps check check-repeat demo lint clean vm-check vm-demo
 
 all: module lib tests
 
@@ -56,6 +57,21 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory vm-demo
+
+# The whole suite N times (default 20), each run's tally and the list of
+# failing runs at the end; a flaky test shows as a run that failed. Every
+# run's output is kept in $(BUILD)/repeat/run-I.log.
+N	?= 20
+check-repeat: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p $(BUILD)/repeat; failed=""; \
+	for i in $$(seq 1 $(N)); do \
+		KVER=$(KVER) $(SRC)/tests/vm/run.sh check >$(BUILD)/repeat/run-$$i.log 2>&1 || failed="$$failed $$i"; \
+		echo "check-repeat: run $$i of $(N): $$(tail -n 1 $(BUILD)/repeat/run-$$i.log)"; \
+		grep '^FAIL' $(BUILD)/repeat/run-$$i.log || true; \
+	done; \
+	if [ -n "$$failed" ]; then echo "check-repeat: runs that failed:$$failed (logs in $(BUILD)/repeat)"; exit 1; fi; \
+	echo "check-repeat: $(N) of $(N) runs green"
 
 vm-check: all
 	@KVER=$(KVER) $(SRC)/tests/vm/run.sh check

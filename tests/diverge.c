@@ -23,14 +23,31 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
+
+/*
+ * Test memory that khugepaged leaves alone: an attempt to collapse a range
+ * invalidates it (queuing a record and marking the region diverged) before
+ * it finds the pages pinned and gives up, which would put records these
+ * cases do not expect before the ones they check (or merge into them).
+ */
+static void *d_anon(size_t len)
+{
+	void *p = h_anon_untouched(len);
+
+	memset(p, 0x5a, len);
+	return p;
+}
 
 #define NPAGES	16
 #define BIG	1100	/* pages: more than two of the module's 512-page batches */
@@ -49,7 +66,7 @@ static void verify(struct pinmgr_ctx *ctx, uint32_t handle, uint64_t npages,
 CASE(fresh_pin)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t hw = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 	uint32_t hr = h_pin(ctx, p, NPAGES * h_ps, 0);
 	uint64_t differ = 1, first = 0;
@@ -65,7 +82,7 @@ CASE(fresh_pin)
 CASE(unaligned)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(4 * h_ps);
+	char *p = d_anon(4 * h_ps);
 	uint32_t h = h_pin(ctx, p + 100, 2 * h_ps, PINMGR_PIN_WRITE);
 
 	verify(ctx, h, 3, 0, PINMGR_VERIFY_NONE);
@@ -79,7 +96,7 @@ CASE(unaligned)
 CASE(takes_no_pins)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 	uint64_t a0, r0, a1, r1;
 	int i;
@@ -95,7 +112,7 @@ CASE(takes_no_pins)
 CASE(munmap_all)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 
 	h_unmap(p);
@@ -105,7 +122,7 @@ CASE(munmap_all)
 CASE(munmap_big_middle)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(BIG * h_ps);
+	char *p = d_anon(BIG * h_ps);
 	uint32_t h = h_pin(ctx, p, BIG * h_ps, 0);
 
 	/* Pages 500..629 straddle the first batch boundary. */
@@ -118,7 +135,7 @@ CASE(munmap_big_middle)
 CASE(dontneed_part)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 
 	ASSERT_SYS(madvise(p + 4 * h_ps, 3 * h_ps, MADV_DONTNEED));
@@ -132,7 +149,7 @@ CASE(dontneed_part)
 CASE(mremap_away)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	char *q = h_map(NPAGES * h_ps, PROT_NONE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
@@ -151,7 +168,7 @@ static void child_write(void *arg)
 static void fork_case(uint32_t flags, bool parent_writes)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, flags);
 	pid_t pid;
 
@@ -185,7 +202,7 @@ CASE(fork_child_writes_ro)
 CASE(mprotect_same)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 
 	ASSERT_SYS(mprotect(p, NPAGES * h_ps, PROT_READ | PROT_WRITE));
@@ -200,7 +217,7 @@ CASE(mprotect_same)
 CASE(mprotect_none)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 
 	/* PROT_NONE counts as differing: nothing readable maps the page. */
@@ -220,7 +237,7 @@ CASE(mprotect_none)
 CASE(vma_boundary)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(4 * h_ps);
+	char *p = d_anon(4 * h_ps);
 	uint32_t h = h_pin(ctx, p, 4 * h_ps, PINMGR_PIN_WRITE);
 	volatile char *page1 = p + h_ps;
 
@@ -234,7 +251,7 @@ CASE(vma_boundary)
 CASE(after_unpin_enoent)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(h_ps);
+	char *p = d_anon(h_ps);
 	uint32_t h = h_pin(ctx, p, h_ps, 0);
 
 	ASSERT_OK(pinmgr_unpin(ctx, h));
@@ -247,7 +264,7 @@ CASE(after_unpin_enoent)
 CASE(flags_reserved_einval)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(h_ps);
+	char *p = d_anon(h_ps);
 	uint32_t h = h_pin(ctx, p, h_ps, 0);
 	struct pinmgr_verify v = { .size = sizeof(v), .handle = h };
 	unsigned int bit;
@@ -280,7 +297,7 @@ CASE(other_mm_eacces)
 	struct other_mm o;
 
 	o.ctx = h_open();
-	o.handle = h_pin(o.ctx, h_anon(h_ps), h_ps, 0);
+	o.handle = h_pin(o.ctx, d_anon(h_ps), h_ps, 0);
 	h_child_wait(h_child_start(child_verify, &o));
 	verify(o.ctx, o.handle, 1, 0, PINMGR_VERIFY_NONE);
 }
@@ -357,8 +374,8 @@ static uint64_t diverged_regions(struct pinmgr_ctx *ctx)
 CASE(ev_fresh_none)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
-	char *other = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
+	char *other = d_anon(NPAGES * h_ps);
 
 	h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 	h_pin(ctx, p, NPAGES * h_ps, 0);
@@ -374,7 +391,7 @@ CASE(ev_fresh_none)
 CASE(ev_munmap)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 
 	nonblock(ctx);
@@ -389,7 +406,7 @@ CASE(ev_munmap)
 CASE(ev_mremap)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	char *q = h_map(NPAGES * h_ps, PROT_NONE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, 0);
@@ -404,7 +421,7 @@ CASE(ev_mremap)
 CASE(ev_dontneed)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 
 	nonblock(ctx);
@@ -416,7 +433,7 @@ CASE(ev_dontneed)
 CASE(ev_clipped_to_region)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p + 4 * h_ps, 4 * h_ps, 0);
 
 	nonblock(ctx);
@@ -427,7 +444,7 @@ CASE(ev_clipped_to_region)
 CASE(ev_coalesce)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 	int i;
 
@@ -444,7 +461,7 @@ CASE(ev_coalesce)
 static void fork_event_case(uint32_t flags, bool parent_writes)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, flags);
 
 	nonblock(ctx);
@@ -483,7 +500,7 @@ CASE(ev_fork_ro_child)
 CASE(ev_mprotect)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
 
 	nonblock(ctx);
@@ -582,7 +599,7 @@ CASE(ev_change_during_pin)
 CASE(ev_unpin_drops_pending)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, 0);
 
 	nonblock(ctx);
@@ -595,42 +612,65 @@ CASE(ev_unpin_drops_pending)
 
 struct reader {
 	struct pinmgr_ctx *ctx;
+	uint32_t handle;
+	_Atomic pid_t tid;
 	struct pinmgr_event ev;
 	int ret;
+	int others;		/* records read before the one awaited */
+	uint64_t other_kinds;
 };
 
+/*
+ * Blocks in read() until a record for @rd->handle with UNMAP arrives. Other
+ * records may come first: khugepaged, compaction or NUMA hinting also
+ * invalidate a pinned range now and then, and each such change queues a
+ * record too.
+ */
 static void *blocking_reader(void *arg)
 {
 	struct reader *rd = arg;
 
-	rd->ret = pinmgr_events_read(rd->ctx, &rd->ev, 1);
-	return NULL;
+	atomic_store(&rd->tid, (pid_t)syscall(SYS_gettid));
+	for (;;) {
+		rd->ret = pinmgr_events_read(rd->ctx, &rd->ev, 1);
+		if (rd->ret != 1 || (rd->ev.handle == rd->handle &&
+				     (rd->ev.kinds & PINMGR_EVENT_UNMAP)))
+			return NULL;
+		rd->others++;
+		rd->other_kinds |= rd->ev.kinds;
+	}
 }
 
 CASE(ev_blocking_read)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
-	struct reader rd = { .ctx = ctx, .ret = -1000 };
-	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	struct reader rd = { .ctx = ctx, .handle = h, .ret = -1000 };
 	pthread_t t;
 
 	require_events(ctx);
 	ASSERT_EQ(h_thread_create(&t, blocking_reader, &rd), 0);
-	nanosleep(&ts, NULL);
+	/* Until the reader sleeps in read(): the munmap must wake it. */
+	while (!atomic_load(&rd.tid) ||
+	       h_thread_state(atomic_load(&rd.tid)) != 'S')
+		sched_yield();
 	ASSERT_SYS(munmap(p + h_ps, h_ps));
 	pthread_join(t, NULL);
 	ASSERT_NO_THREAD_FAILURE();
-	ASSERT_EQ(rd.ret, 1);
-	ASSERT_EQ(rd.ev.handle, h);
-	ASSERT(rd.ev.kinds & PINMGR_EVENT_UNMAP);
+	ASSERT_MSG(rd.ret == 1, "read: %d", rd.ret);
+	ASSERT_MSG(rd.ev.handle == h && (rd.ev.kinds & PINMGR_EVENT_UNMAP),
+		   "record for handle %u, kinds 0x%" PRIx64 " (%d other records, kinds 0x%" PRIx64 ")",
+		   rd.ev.handle, (uint64_t)rd.ev.kinds, rd.others, rd.other_kinds);
+	if (rd.others)
+		h_diag("%d other records came first (kinds 0x%" PRIx64 ")",
+		       rd.others, rd.other_kinds);
 }
 
 CASE(ev_read_errors)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	void *bad = h_map(h_ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	struct pinmgr_event ev[2];
 	char small[sizeof(ev[0]) - 1];
@@ -683,7 +723,7 @@ CASE(ev_notifiers_unregistered)
 	uint64_t base = sys_stat("notifiers");
 	uint64_t dbase = sys_stat("diverged_regions");
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(NPAGES * h_ps);
+	char *p = d_anon(NPAGES * h_ps);
 	uint32_t h1;
 
 	require_events(ctx);
@@ -706,7 +746,7 @@ CASE(ev_param_off)
 {
 	uint64_t base = sys_stat("notifiers");
 	struct pinmgr_ctx *on = h_open(), *off;
-	char *p = h_anon(4 * h_ps);
+	char *p = d_anon(4 * h_ps);
 	struct pinmgr_stats st;
 	struct pinmgr_info in;
 	uint64_t differ, first;
@@ -784,7 +824,7 @@ static void best_of(double *fault_s, double *zap_s)
 CASE(ev_overhead)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	char *p = h_anon(OVH_REGIONS * h_ps);
+	char *p = d_anon(OVH_REGIONS * h_ps);
 	double f0, z0, f1, z1, f2, z2;
 	int i;
 

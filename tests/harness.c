@@ -1392,3 +1392,14 @@ long long h_total_of(const char *name)
 	close(fd);
 	return n > 0 ? strtoll(buf, NULL, 10) : -1;
 }
+
+char h_thread_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	if (h_read_file(path, buf, sizeof(buf)))
+		return '?';
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : '?';
+}

@@ -250,6 +250,11 @@ void h_wait_fd(int fd);		/* read one byte (fails the case on EOF) */
  * return (recorded for h_thread_failure()) instead of pthread_exit(). */
 int h_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
 
+/* The scheduler state letter of thread @tid of this process ('R', 'S',
+ * 'D' ...), or '?' if it cannot be read: lets a test wait until another
+ * thread sleeps in a call, without a sleep of its own. */
+char h_thread_state(pid_t tid);
+
 /* Worker threads: the first failure reason of any non-main thread since
  * the case began, or NULL. */
 const char *h_thread_failure(void);

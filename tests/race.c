@@ -281,18 +281,6 @@ static void *held_unpin(void *arg)
 	return NULL;
 }
 
-/* The scheduler state letter of thread @tid ('R', 'S', 'D' ...). */
-static char thread_state(pid_t tid)
-{
-	char path[64], buf[512], *p;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	if (h_read_file(path, buf, sizeof(buf)))
-		return '?';
-	p = strrchr(buf, ')');
-	return p && p[1] ? p[2] : '?';
-}
-
 CASE(unpin_waits_for_lookup)
 {
 	struct uffdio_api api = { .api = UFFD_API };
@@ -335,7 +323,7 @@ CASE(unpin_waits_for_lookup)
 	/* Until UNPIN either returned or sleeps waiting for the ACCESS. */
 	while (!atomic_load(&U.unpin_done) &&
 	       !(atomic_load(&U.unpin_tid) &&
-		 thread_state(atomic_load(&U.unpin_tid)) == 'D'))
+		 h_thread_state(atomic_load(&U.unpin_tid)) == 'D'))
 		sched_yield();
 	if (!atomic_load(&U.unpin_done)) {
 		/* Unpinned, though still held: no record for it any more. */
