@@ -191,8 +191,11 @@ static inline bool compat_pages_fast_longterm_ok(struct page **pages,
 		prev = folio;
 		if (folio_test_anon(folio))
 			continue;
-		if (writable &&
-		    (folio_test_hugetlb(folio) || folio_test_swapbacked(folio)))
+		if (writable && folio_test_hugetlb(folio))
+			continue;
+		/* shmem, unless truncated meanwhile (no mapping any more) */
+		if (writable && folio_test_swapbacked(folio) &&
+		    READ_ONCE(folio->mapping))
 			continue;
 		return false;
 	}
