@@ -65,7 +65,7 @@ static inline bool compat_vma_needs_dirty_tracking(struct vm_area_struct *vma)
  * mapped. Mappings that are not readable get no FOLL_FORCE: they must fail.
  * The write is needed for the shared zero page and page cache only: the
  * caller first pins without it and keeps the anonymous pages, which GUP
- * unshares by itself (see pin_pages_ro_anon()).
+ * unshares by itself (see pin_pages_ro_cow()).
  *
  * Hugetlb is the exception: 6.1's GUP refuses FOLL_FORCE writes there (and
  * upstream GUP grants the plain read-only pin). A read-only MAP_PRIVATE

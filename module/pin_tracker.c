@@ -332,22 +332,31 @@ static long pin_pages_fast(unsigned long addr, unsigned long nr,
  * cache only, since GUP itself unshares anonymous pages for a read-only
  * long-term pin (and a write would be a real one: the page dirtied,
  * soft-dirty set, a userfaultfd write-protect fault raised). So pin
- * without the write first and keep the anonymous pages from the start of
- * the range; returns how many (0: take the forced write from @addr on).
+ * without the write first: keep the anonymous pages from the start of the
+ * range, or, if the first page is not anonymous, take the forced write for
+ * the run of pages that are not, and no further. Returns the number of
+ * pages pinned from @addr on (at least 1), or a negative errno.
  */
-static long pin_pages_ro_anon(unsigned long addr, unsigned long nr,
-			      unsigned int gup_flags, struct page **pages)
+static long pin_pages_ro_cow(unsigned long addr, unsigned long nr,
+			     unsigned int gup_flags, struct page **pages)
 {
 	long got, i;
 
 	got = compat_pin_user_pages_locked(addr, nr,
 					   gup_flags & ~(FOLL_WRITE | FOLL_FORCE),
 					   pages);
+	if (got <= 0)	/* the forced pass says why */
+		return compat_pin_user_pages_locked(addr, nr, gup_flags, pages);
 	for (i = 0; i < got && PageAnon(pages[i]); i++)
 		;
-	if (i < got)
+	if (i) {
 		unpin_user_pages(pages + i, got - i);
-	return i;
+		return i;
+	}
+	for (i = 1; i < got && !PageAnon(pages[i]); i++)
+		;
+	unpin_user_pages(pages, got);
+	return compat_pin_user_pages_locked(addr, i, gup_flags, pages);
 }
 
 /*
@@ -390,10 +399,9 @@ static long pin_pages_careful(struct mm_struct *mm, unsigned long addr,
 	if (check)
 		gup_flags &= ~FOLL_LONGTERM;
 	nr = min(nr, (vma->vm_end - addr) >> PAGE_SHIFT);
-	got = 0;
 	if (!writable && (gup_flags & FOLL_WRITE))
-		got = pin_pages_ro_anon(addr, nr, gup_flags, pages);
-	if (!got)
+		got = pin_pages_ro_cow(addr, nr, gup_flags, pages);
+	else
 		got = compat_pin_user_pages_locked(addr, nr, gup_flags, pages);
 	if (got > 0 && check && !compat_pages_longterm_pinnable(pages, got)) {
 		unpin_user_pages(pages, got);
@@ -772,6 +780,57 @@ static void pin_tracker_sweep_block(struct pin_tracker *t, u32 block)
 }
 
 /*
+ * Store @r at the first free handle from @t->next_handle on, going round
+ * to 1 after U32_MAX, and move next_handle past it; *@block is the block
+ * next_handle was in. Like __xa_alloc_cyclic(), except that when xa_lock
+ * is dropped to allocate a node, the search starts again from the
+ * next_handle of that moment (another thread may have moved it, and
+ * unpinned handles behind it), and an allocation failure is not retried
+ * from 1: a handle comes back only after all others were handed out.
+ * Called and returns with xa_lock held; from the store on, it stays held.
+ */
+static int pin_tracker_alloc_handle(struct pin_tracker *t,
+				    struct pin_region *r, u32 *id, u32 *block)
+{
+	XA_STATE(xas, &t->regions, 0);
+	bool allocated;
+	u32 from;
+	int ret;
+
+	for (;;) {
+		from = max(t->next_handle, 1U);
+		*block = t->next_handle / PIN_HANDLE_BLOCK;
+		xas_set(&xas, from);
+		xas_find_marked(&xas, U32_MAX, XA_FREE_MARK);
+		if (xas.xa_node == XAS_RESTART && from > 1) {
+			xas_set(&xas, 1);
+			xas_find_marked(&xas, from - 1, XA_FREE_MARK);
+		}
+		if (xas.xa_node == XAS_RESTART)
+			xas_set_err(&xas, -ENOSPC);	/* all in use */
+		else
+			*id = xas.xa_index;
+		xas_store(&xas, r);
+		xas_clear_mark(&xas, XA_FREE_MARK);
+		if (xas_error(&xas) != -ENOMEM)
+			break;
+		/* A node could not be had without sleeping: allocate one. */
+		xa_unlock(&t->regions);
+		allocated = xas_nomem(&xas, PIN_GFP_ACCOUNT);
+		xa_lock(&t->regions);
+		if (!allocated)
+			return -ENOMEM;
+	}
+	ret = xas_error(&xas);
+	/* Not -ENOMEM here: frees a node allocated but not used, no more. */
+	xas_nomem(&xas, 0);
+	if (ret)
+		return ret;
+	t->next_handle = *id + 1;	/* 0 after U32_MAX: from 1 again */
+	return 0;
+}
+
+/*
  * Count @r as held, give it the next handle and make it reachable. This is
  * the last step of a pin that touches @r: from the moment xa_lock is
  * dropped, another thread may look @r up by its (guessable) handle, unpin
@@ -786,22 +845,12 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 
 	pin_tracker_hold(t, r, 1);
 	xa_lock(&t->regions);
-	block = t->next_handle / PIN_HANDLE_BLOCK;
-	/*
-	 * Handles go round: after U32_MAX from 1 again, skipping those in
-	 * use. The allocation may drop xa_lock to allocate nodes, but only
-	 * before @r is stored; from the store on, the lock is held.
-	 */
-	ret = __xa_alloc_cyclic(&t->regions, &id, r, XA_LIMIT(1, U32_MAX),
-				&t->next_handle, PIN_GFP_ACCOUNT);
-	if (ret >= 0) {
-		ret = 0;
+	ret = pin_tracker_alloc_handle(t, r, &id, &block);
+	if (!ret) {
 		r->handle = id;
 		wake = pin_region_publish_changes(t, r);
 		if (t->next_handle / PIN_HANDLE_BLOCK != block)
 			pin_tracker_sweep_block(t, block);
-	} else if (ret == -EBUSY) {
-		ret = -ENOSPC;	/* all 2^32 - 1 handles in use */
 	}
 	xa_unlock(&t->regions);
 	if (ret) {

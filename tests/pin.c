@@ -232,6 +232,49 @@ CASE(pin_tmpfs_private_write)
  * (Breaking COW with a forced write, as 6.1's read-only pins of page cache
  * need, turned this into EFAULT.)
  */
+/* The /proc/self/pagemap entry of the page at @addr. */
+static uint64_t pagemap_entry(const void *addr)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t e = 0;
+
+	ASSERT_SYS(fd);
+	ASSERT_EQ(pread(fd, &e, sizeof(e), (uintptr_t)addr / h_ps * sizeof(e)),
+		  sizeof(e));
+	close(fd);
+	return e;
+}
+
+#define PM_SOFT_DIRTY	(1ULL << 55)
+
+/*
+ * A read-only pin writes nothing: an anonymous page after a shared zero
+ * page in the same range (the zero page needs COW broken on 6.1, the
+ * anonymous page does not) keeps its soft-dirty bit clear.
+ */
+CASE(pin_ro_no_write_after_zero_page)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *p = h_anon_untouched(2 * h_ps);
+	volatile char *zero = p;
+	uint32_t h;
+	int fd;
+
+	ASSERT_EQ(*zero, 0);	/* maps the shared zero page */
+	p[h_ps] = 1;
+	fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		h_skip("/proc/self/clear_refs: %s", h_errname(errno));
+	ASSERT_EQ(write(fd, "4", 1), 1);	/* clear soft-dirty */
+	close(fd);
+	if (pagemap_entry(p + h_ps) & PM_SOFT_DIRTY)
+		h_skip("no soft-dirty tracking in this kernel");
+	h = h_pin(ctx, p, 2 * h_ps, 0);
+	ASSERT_MSG(!(pagemap_entry(p + h_ps) & PM_SOFT_DIRTY),
+		   "the read-only pin wrote to the anonymous page after the zero page");
+	ASSERT_OK(pinmgr_unpin(ctx, h));
+}
+
 /* In a child: keeps the page shared until the parent is done. */
 static void wait_for_parent(void *arg)
 {
@@ -948,6 +991,7 @@ static const struct h_case cases[] = {
 	H_CASE(pin_memfd_shared_write, "pin WRITE memfd MAP_SHARED -> ok"),
 	H_CASE(pin_memfd_shared_untouched_write, "pin WRITE memfd MAP_SHARED, pages never touched -> ok"),
 	H_CASE(pin_tmpfs_shared_write, "pin WRITE tmpfs file MAP_SHARED -> ok"),
+	H_CASE(pin_ro_no_write_after_zero_page, "pin RO zero page + anon page: the anon page is not written (soft-dirty stays clear)"),
 	H_CASE(pin_ro_anon_shared_uffd_wp, "pin RO anon page shared with a child, uffd write-protected -> ok, no uffd fault"),
 	H_CASE(pin_ramfs_shared_write, "pin WRITE ramfs file MAP_SHARED -> EOPNOTSUPP (page_mkwrite), read-only ok"),
 	H_CASE(pin_tmpfs_private_write, "pin WRITE tmpfs file MAP_PRIVATE -> ok"),

@@ -74,12 +74,11 @@
  *   allowed.
  * - EPERM: %PINMGR_SEGMENTS_PHYS on a file opened without
  *   ``CAP_SYS_ADMIN``.
- * - EINTR: a fatal signal arrived during a long PIN; or any signal was
- *   pending while the first PIN of a process set up the kernel's MMU
- *   notifier state for its mm (see &struct pinmgr_event). Nothing stays
- *   pinned.
+ * - EINTR: a fatal signal arrived during a long PIN or a VERIFY of a large
+ *   region; or any signal was pending while the first PIN of a process set
+ *   up the kernel's MMU notifier state for its mm (see &struct
+ *   pinmgr_event). Nothing stays pinned.
  * - ERANGE: ACCESS beyond the end of the region.
- * - EINTR: a fatal signal arrived during a VERIFY of a large region.
  *
  * ACCESS, the test-only device path, answers ENOTTY unless the module
  * parameter ``test_access`` was set when the file was opened, and EPERM for
@@ -516,9 +515,13 @@ struct pinmgr_event {
  * MADV_DONTNEED, a hole), replaced by another page (copy-on-write, a new
  * mapping), not present (swapped out or under migration: a pinned page
  * never is, so its address maps another page or none), or mapped
- * ``PROT_NONE`` (including NUMA-balancing hinting entries, which are
- * ``PROT_NONE`` in the page tables). mprotect() to other non-``PROT_NONE``
- * rights keeps the same page and counts as backing.
+ * ``PROT_NONE`` by mprotect(). A NUMA-balancing hinting entry (also
+ * ``PROT_NONE`` in the page tables, but in a readable mapping) still maps
+ * the page: the process's next access takes a hinting fault and finds the
+ * same page, so it counts as backing on kernels whose GUP can follow such
+ * entries (up to 6.5); from 6.6 on GUP always stops at them and they count
+ * as differing. mprotect() to other non-``PROT_NONE`` rights keeps the
+ * same page and counts as backing.
  *
  * Nothing is faulted in, pinned or charged; the pinned pages themselves are
  * untouched (a device keeps accessing them) whatever the answer. The answer
