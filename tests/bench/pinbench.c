@@ -926,7 +926,10 @@ static int buf_alloc(enum backing kind, size_t len, struct buf *b,
 			return -err;
 		}
 		b->base = (char *)(((uintptr_t)b->map + HPAGE - 1) & ~(uintptr_t)(HPAGE - 1));
-		if (madvise(b->base, len, kind == B_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE)) {
+		if (madvise(b->base, len, kind == B_THP ? MADV_HUGEPAGE : MADV_NOHUGEPAGE) &&
+		    /* No THP in this kernel (PREEMPT_RT): 4 KiB pages anyway. */
+		    !(kind != B_THP && errno == EINVAL &&
+		      access("/sys/kernel/mm/transparent_hugepage", F_OK))) {
 			int err = errno;
 
 			snprintf(why, whylen, "madvise(%s): %s",
