@@ -8,6 +8,8 @@
 #   make demo       install what is missing, build, boot a VM, show a pin
 #   make check      install what is missing, build, run every test in a VM
 #   make check-repeat N=20   the same N times in a row, for flakes
+#   make check-kernels  the suite on Debian 12's 6.1 and 6.12 kernels,
+#                   generic and PREEMPT_RT (scripts/check-kernels.sh)
 #   make lint       checkpatch --strict and sparse on the module
 #   make bench      the benchmark in a VM (mk/bench.mk, docs/performance.md)
 #   make check-debug  the check suite on a debug kernel (mk/debug.mk)
@@ -34,7 +36,7 @@ UAPI_INC := -I$(SRC)/include/uapi
 
 export BUILD
 
-.PHONY: all module lib tests deps check check-repeat demo lint clean vm-check vm-demo
+.PHONY: all module lib tests deps check check-repeat check-kernels demo lint clean vm-check vm-demo
 
 all: module lib tests
 
@@ -57,6 +59,9 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory vm-demo
+
+check-kernels: deps
+	@BUILD=$(BUILD) $(SRC)/scripts/check-kernels.sh $(KERNELS)
 
 # The whole suite N times (default 20), each run's tally and the list of
 # failing runs at the end; a flaky test shows as a run that failed. Every
