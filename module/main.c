@@ -468,28 +468,20 @@ struct pinmgr_ioctl_op {
 	bool changes;
 };
 
-#define PINMGR_OP(_nr, _fn, _struct, _last)				\
+/* Any further initializers (.changes, .test_only) follow @_last. */
+#define PINMGR_OP(_nr, _fn, _struct, _last, ...)			\
 	[_nr] = {							\
 		.size = sizeof(_struct),				\
 		.min_size = offsetofend(_struct, _last),		\
 		.execute = _fn,						\
+		__VA_ARGS__						\
 	}
 
 #define PINMGR_CHANGE_OP(_nr, _fn, _struct, _last)			\
-	[_nr] = {							\
-		.size = sizeof(_struct),				\
-		.min_size = offsetofend(_struct, _last),		\
-		.execute = _fn,						\
-		.changes = true,					\
-	}
+	PINMGR_OP(_nr, _fn, _struct, _last, .changes = true)
 
 #define PINMGR_TEST_OP(_nr, _fn, _struct, _last)			\
-	[_nr] = {							\
-		.size = sizeof(_struct),				\
-		.min_size = offsetofend(_struct, _last),		\
-		.execute = _fn,						\
-		.test_only = true,					\
-	}
+	PINMGR_OP(_nr, _fn, _struct, _last, .test_only = true)
 
 static const struct pinmgr_ioctl_op pinmgr_ops[] = {
 	PINMGR_OP(PINMGR_CMD_INFO, pinmgr_info, struct pinmgr_info,
