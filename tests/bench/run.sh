@@ -58,6 +58,10 @@ export PINMGR_VM_SMP=${PINMGR_VM_SMP:-2}
 export PINMGR_VM_EXT4=${PINMGR_VM_EXT4:-0}
 export PINMGR_TEST_TIMEOUT=${PINMGR_TEST_TIMEOUT:-3000}
 export PINMGR_VM_TIMEOUT=${PINMGR_VM_TIMEOUT:-3600}
+# Measure the kernel as it is configured by default: no slab debugging and
+# voluntary preemption (the test boots add slub_debug=FZPU preempt=full).
+export PINMGR_VM_SLUB_DEBUG=${PINMGR_VM_SLUB_DEBUG-}
+export PINMGR_VM_PREEMPT=${PINMGR_VM_PREEMPT-}
 
 host_load() { cut -d' ' -f1-3 /proc/loadavg; }
 load_before=$(host_load)
