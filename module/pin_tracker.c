@@ -24,6 +24,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "pin_tracker.h"
@@ -40,6 +41,8 @@
 
 /* Smallest allocation of a region's run array, in entries. */
 #define PIN_RUNS_MIN	8
+
+static void pin_tracker_confirm_work(struct work_struct *work);
 
 /**
  * pin_counters_init() - zero a set of counters
@@ -194,6 +197,9 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	INIT_LIST_HEAD(&t->ev_list);
 	init_waitqueue_head(&t->ev_wait);
 	init_waitqueue_head(&t->users_wait);
+	INIT_LIST_HEAD(&t->cf_list);
+	INIT_WORK(&t->cf_work, pin_tracker_confirm_work);
+	t->dying = false;
 }
 
 /**
@@ -521,6 +527,36 @@ static void pin_region_unpin(struct pin_region *r, bool dirty)
 	}
 }
 
+/* Mark @r diverged or not, keeping the counters in step. Under ev_lock. */
+static void pin_region_set_diverged(struct pin_tracker *t,
+				    struct pin_region *r, bool diverged)
+{
+	if (r->diverged == diverged)
+		return;
+	r->diverged = diverged;
+	pin_tracker_diverged_add(t, diverged ? 1 : -1);
+}
+
+/*
+ * Queue published suspect @r for the confirmation work. Under ev_lock,
+ * which also orders this against pin_tracker_destroy() setting @t->dying.
+ */
+static void pin_region_queue_confirm(struct pin_tracker *t,
+				     struct pin_region *r)
+{
+	if (!r->published || t->dying || !list_empty(&r->cf_node))
+		return;
+	list_add_tail(&r->cf_node, &t->cf_list);
+	queue_work(system_unbound_wq, &t->cf_work);
+}
+
+/*
+ * Changes that always leave the range without the pinned pages: the range
+ * was unmapped (munmap(), mremap() away) or the whole mm is going.
+ */
+#define PIN_CHANGE_UNMAPS	(BIT_ULL(MMU_NOTIFY_UNMAP) | \
+				 BIT_ULL(MMU_NOTIFY_RELEASE))
+
 /**
  * pin_region_changed() - note that a region's mapping is about to change
  * @r: the region
@@ -528,8 +564,14 @@ static void pin_region_unpin(struct pin_region *r, bool dirty)
  * @start: first byte of the change, clipped to @r's pages
  * @end: end of the change (exclusive), clipped likewise
  *
- * Marks @r diverged, merges the change into its pending record and queues
- * that for readers (once @r is published), waking them.
+ * Merges the change into @r's pending record and queues that for readers
+ * (once @r is published), waking them: every change is worth a look.
+ * Whether @r diverged is another matter. An unmap means it did. Most other
+ * changes may leave every pinned page in place (khugepaged giving up on a
+ * collapse, fork write-protecting, mprotect(), NUMA hinting, GUP's own
+ * work during a pin), and at this point the page tables have not changed
+ * yet: @r becomes suspect, and the confirmation work looks once the change
+ * is complete (pin_region_settle() does for a region still being pinned).
  *
  * Context: the MMU notifier callback of @r's watch; may not sleep.
  */
@@ -548,9 +590,18 @@ void pin_region_changed(struct pin_region *r, u64 kind, u64 start, u64 end)
 	}
 	r->ev_kinds |= kind;
 	r->ev_seq++;
-	if (!r->diverged) {
-		r->diverged = true;
-		pin_tracker_diverged_add(t, 1);
+	if (kind & PIN_CHANGE_UNMAPS) {
+		pin_region_set_diverged(t, r, true);
+	} else if (!r->diverged) {
+		if (!r->suspect) {
+			r->cf_start = start;
+			r->cf_end = end;
+			r->suspect = true;
+		} else {
+			r->cf_start = min(r->cf_start, start);
+			r->cf_end = max(r->cf_end, end);
+		}
+		pin_region_queue_confirm(t, r);
 	}
 	if (r->published && list_empty(&r->ev_node)) {
 		list_add_tail(&r->ev_node, &t->ev_list);
@@ -574,6 +625,7 @@ static int pin_region_watch(struct pin_tracker *t, struct pin_region *r,
 
 	r->tracker = t;
 	INIT_LIST_HEAD(&r->ev_node);
+	INIT_LIST_HEAD(&r->cf_node);
 	if (!t->watch)
 		return 0;
 	ret = pin_watch_start(&r->watch, r, t->mm, start, len);
@@ -594,10 +646,9 @@ static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
 	pin_tracker_notifiers_add(t, -1);
 	spin_lock(&t->ev_lock);
 	list_del_init(&r->ev_node);
-	if (r->diverged) {
-		r->diverged = false;
-		pin_tracker_diverged_add(t, -1);
-	}
+	list_del_init(&r->cf_node);
+	r->suspect = false;
+	pin_region_set_diverged(t, r, false);
 	spin_unlock(&t->ev_lock);
 }
 
@@ -619,6 +670,9 @@ static bool pin_region_publish_changes(struct pin_tracker *t,
 		list_add_tail(&r->ev_node, &t->ev_list);
 		wake = true;
 	}
+	/* pin_region_settle() could not look: the work will. */
+	if (r->suspect)
+		pin_region_queue_confirm(t, r);
 	spin_unlock(&t->ev_lock);
 	return wake;
 }
@@ -746,6 +800,8 @@ static struct pin_region *pin_tracker_remove(struct pin_tracker *t,
 		r->published = false;
 		list_del_init(&r->ev_node);
 		r->ev_kinds = 0;
+		list_del_init(&r->cf_node);
+		r->suspect = false;
 		spin_unlock(&t->ev_lock);
 	}
 	xa_unlock(&t->regions);
@@ -868,8 +924,9 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
  * Changes seen while @r was being pinned: GUP's own work raises them too
  * (breaking COW, migrating a page out of ZONE_MOVABLE, before the page is
  * pinned), and those leave every pinned page backing its address. Keep
- * them as a pending change (and @r diverged) only if some pinned page no
- * longer does, as VERIFY would say; if that cannot be found out, keep them.
+ * them as a pending change only if some pinned page no longer does, as
+ * VERIFY would say, which also settles whether @r diverged; if that cannot
+ * be found out, keep them, and @r stays suspect for the confirmation work.
  */
 static void pin_region_settle(struct pin_region *r)
 {
@@ -884,7 +941,7 @@ static void pin_region_settle(struct pin_region *r)
 		return;
 	spin_lock(&t->ev_lock);
 	if (r->ev_seq == seq)
-		r->ev_kinds = 0;	/* and verify cleared @r->diverged */
+		r->ev_kinds = 0;	/* and verify cleared @r->suspect */
 	spin_unlock(&t->ev_lock);
 }
 
@@ -1117,48 +1174,30 @@ static long pin_lookup_slow(unsigned long start, unsigned long nr_pages,
 	return got;
 }
 
-/**
- * pin_region_verify() - compare a region's pins with what its range maps now
- * @r: the region
- * @differ: set to the number of pages of @r whose address, in the current
- *	process's page tables, does not map the pinned page readable
- *	(unmapped, %PROT_NONE, swapped out or another page). A NUMA-hinting
- *	entry in a readable VMA still maps it: the process's next access
- *	takes a hinting fault and finds the same page.
- * @first: set to the page index of the first such page, or U64_MAX if none
- *
- * Looks at the page tables of current->mm over the region's original range,
- * page by page, without faulting anything in and without taking pins: a
- * plain reference is taken on each mapped page for the comparison and
- * dropped again. The lockless walk does most of it; where it stops,
- * pin_lookup_slow() looks again under mmap_lock. The answer is a snapshot:
- * the mapping may change as soon as this returns. A clean answer clears the
- * region's diverged mark unless a change was seen during the walk.
- *
- * Context: process context, current->mm being the mm @r was pinned from;
- * the caller holds a reference on @r. May sleep.
- * Return: 0, -ENOMEM, or -EINTR if a fatal signal is pending.
+/*
+ * Compare pages [@idx, @end) of @r with what current->mm maps at their
+ * addresses now: see pin_region_verify(). With @stop_unpublished, give up
+ * (returning what was found so far) once @r has been unpinned.
  */
-int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
+static int pin_region_compare(struct pin_region *r, unsigned long idx,
+			      unsigned long end, bool stop_unpublished,
+			      u64 *differ, u64 *first)
 {
 	unsigned long start = r->addr & PAGE_MASK;
-	unsigned long idx = 0, i;
-	struct pin_tracker *t = r->tracker;
 	struct page **pages;
 	long got, slow;
-	u64 seq;
+	unsigned long i;
 	int n;
 
 	pages = kmalloc_array(PIN_BATCH, sizeof(*pages), GFP_KERNEL);
 	if (!pages)
 		return -ENOMEM;
-	spin_lock(&t->ev_lock);
-	seq = r->ev_seq;
-	spin_unlock(&t->ev_lock);
 	*differ = 0;
 	*first = U64_MAX;
-	while (idx < r->npages) {
-		n = min_t(unsigned long, r->npages - idx, PIN_BATCH);
+	while (idx < end) {
+		if (stop_unpublished && !READ_ONCE(r->published))
+			break;
+		n = min_t(unsigned long, end - idx, PIN_BATCH);
 		got = compat_get_user_pages_nofault(start + idx * PAGE_SIZE, n,
 						    pages);
 		/*
@@ -1202,14 +1241,151 @@ int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
 		cond_resched();
 	}
 	kfree(pages);
-	/* All clean, and no change raced the walk: no longer diverged. */
+	return 0;
+}
+
+/**
+ * pin_region_verify() - compare a region's pins with what its range maps now
+ * @r: the region
+ * @differ: set to the number of pages of @r whose address, in the current
+ *	process's page tables, does not map the pinned page readable
+ *	(unmapped, %PROT_NONE, swapped out or another page). A NUMA-hinting
+ *	entry in a readable VMA still maps it: the process's next access
+ *	takes a hinting fault and finds the same page.
+ * @first: set to the page index of the first such page, or U64_MAX if none
+ *
+ * Looks at the page tables of current->mm over the region's original range,
+ * page by page, without faulting anything in and without taking pins: a
+ * plain reference is taken on each mapped page for the comparison and
+ * dropped again. The lockless walk does most of it; where it stops,
+ * pin_lookup_slow() looks again under mmap_lock. The answer is a snapshot:
+ * the mapping may change as soon as this returns. Unless a change was seen
+ * during the walk, a watched region is diverged after this if and only if
+ * @differ is not zero, and no longer suspect.
+ *
+ * Context: process context, current->mm being the mm @r was pinned from;
+ * the caller holds a reference on @r. May sleep.
+ * Return: 0, -ENOMEM, or -EINTR if a fatal signal is pending.
+ */
+int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
+{
+	struct pin_tracker *t = r->tracker;
+	u64 seq;
+	int ret;
+
 	spin_lock(&t->ev_lock);
-	if (!*differ && r->diverged && r->ev_seq == seq) {
-		r->diverged = false;
-		pin_tracker_diverged_add(t, -1);
+	seq = r->ev_seq;
+	spin_unlock(&t->ev_lock);
+	ret = pin_region_compare(r, 0, r->npages, false, differ, first);
+	if (ret)
+		return ret;
+	spin_lock(&t->ev_lock);
+	if (r->watch.active && r->ev_seq == seq) {
+		pin_region_set_diverged(t, r, *differ);
+		r->suspect = false;
+		list_del_init(&r->cf_node);
 	}
 	spin_unlock(&t->ev_lock);
 	return 0;
+}
+
+/*
+ * Take the oldest suspect region off @t->cf_list, with a reference, and
+ * what is to be looked at: pages [@from, @to) and the change count @seq.
+ */
+static struct pin_region *pin_tracker_next_suspect(struct pin_tracker *t,
+						   unsigned long *from,
+						   unsigned long *to,
+						   u64 *seq)
+{
+	struct pin_region *r;
+	u64 base;
+
+	spin_lock(&t->ev_lock);
+	while ((r = list_first_entry_or_null(&t->cf_list, struct pin_region,
+					     cf_node))) {
+		list_del_init(&r->cf_node);
+		r->suspect = false;
+		/* Not yet released: the release takes it off the list first. */
+		if (!t->dying && refcount_inc_not_zero(&r->ref))
+			break;
+	}
+	if (r) {
+		base = r->addr & PAGE_MASK;
+		*from = (r->cf_start - base) >> PAGE_SHIFT;
+		*to = min_t(unsigned long, r->npages,
+			    DIV_ROUND_UP(r->cf_end - base, PAGE_SIZE));
+		*seq = r->ev_seq;
+	}
+	spin_unlock(&t->ev_lock);
+	return r;
+}
+
+/*
+ * Did the suspect region @r diverge? Once the changes seen up to @seq are
+ * complete, compare pages [@from, @to) with what they map now, and mark @r
+ * diverged if some page no longer backs its address. Clean pages say
+ * nothing about the rest of @r, so this never clears the mark, and nothing
+ * is decided if another change came meanwhile (that one queued @r again).
+ * If the comparison cannot be made, @r counts as diverged.
+ */
+static void pin_region_confirm(struct pin_tracker *t, struct pin_region *r,
+			       unsigned long from, unsigned long to, u64 seq)
+{
+	u64 differ, first;
+	int ret;
+
+	pin_watch_wait(&r->watch);
+	ret = pin_region_compare(r, from, to, true, &differ, &first);
+	spin_lock(&t->ev_lock);
+	if ((ret || differ) && r->published && r->ev_seq == seq)
+		pin_region_set_diverged(t, r, true);
+	spin_unlock(&t->ev_lock);
+}
+
+/*
+ * @t->cf_work: confirm the suspect regions of @t->cf_list, in @t's mm
+ * (taken on with kthread_use_mm(), as an I/O worker acting for a process
+ * does), so that the comparison is the one VERIFY makes. Once the mm has
+ * no users any more, there is nothing left to compare with: the notifier's
+ * release has marked every region diverged.
+ */
+static void pin_tracker_confirm_work(struct work_struct *work)
+{
+	struct pin_tracker *t = container_of(work, struct pin_tracker,
+					     cf_work);
+	bool live = mmget_not_zero(t->mm);
+	unsigned long from, to;
+	struct pin_region *r;
+	u64 seq;
+
+	if (live)
+		kthread_use_mm(t->mm);
+	while ((r = pin_tracker_next_suspect(t, &from, &to, &seq))) {
+		if (live)
+			pin_region_confirm(t, r, from, to, seq);
+		pin_tracker_put(t, r);
+		cond_resched();
+	}
+	if (live) {
+		kthread_unuse_mm(t->mm);
+		mmput(t->mm);
+	}
+}
+
+/**
+ * pin_tracker_confirm_changes() - finish looking at the suspect regions
+ * @t: the tracker
+ *
+ * Waits until every region that became suspect before the call has been
+ * confirmed diverged or not, so that the counters read next say what the
+ * page tables said after those changes.
+ *
+ * Context: may sleep; no mmap_lock held.
+ */
+void pin_tracker_confirm_changes(struct pin_tracker *t)
+{
+	flush_work(&t->cf_work);
 }
 
 /**
@@ -1331,6 +1507,11 @@ void pin_tracker_destroy(struct pin_tracker *t)
 	struct pin_region *r;
 	unsigned long index;
 
+	/* No confirmation work runs once this is done. */
+	spin_lock(&t->ev_lock);
+	t->dying = true;
+	spin_unlock(&t->ev_lock);
+	cancel_work_sync(&t->cf_work);
 	/*
 	 * Nothing else uses the tracker: leave the entries in place and free
 	 * the nodes (and any zero entries) at once afterwards.

@@ -19,6 +19,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include "pin_watch.h"
@@ -86,13 +87,19 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @ev_start: start of the pending changes' range, clipped to the region
  * @ev_end: end (exclusive) of that range
  * @ev_seq: changes seen so far, to tell whether one raced a check
+ * @cf_node: entry in &pin_tracker.cf_list while @suspect and published
+ * @cf_start: start of the changed range still to be looked at
+ * @cf_end: its end (exclusive)
  * @published: has its handle; pending changes may be queued
- * @diverged: a change was seen since the last clean pin_region_verify()
+ * @suspect: a change that may have left every page in place was seen and
+ *	nobody has looked at the page tables since
+ * @diverged: some pinned page was found not to back its address any more
+ *	(or the range was unmapped), and no clean pin_region_verify() since
  *
  * Everything before @watch is written once before the region is
  * published in the tracker and is read-only afterwards, so holders of a
- * reference read it without locking. The ev_ fields, @published and
- * @diverged are protected by &pin_tracker.ev_lock.
+ * reference read it without locking. The ev_ and cf_ fields, @published,
+ * @suspect and @diverged are protected by &pin_tracker.ev_lock.
  */
 struct pin_region {
 	refcount_t ref;
@@ -112,7 +119,11 @@ struct pin_region {
 	u64 ev_start;
 	u64 ev_end;
 	u64 ev_seq;
+	struct list_head cf_node;
+	u64 cf_start;
+	u64 cf_end;
 	bool published;
+	bool suspect;
 	bool diverged;
 };
 
@@ -142,8 +153,9 @@ struct pin_change {
  * @failed_pins: pins that failed after argument checks
  * @metadata_bytes: bytes of tracking metadata held now
  * @notifiers: registered MMU interval notifiers (one per region)
- * @diverged_regions: regions whose mapping changed since they were pinned
- *	(or last verified clean)
+ * @diverged_regions: regions some of whose pages no longer back their
+ *	addresses (found so, or unmapped) since they were pinned (or last
+ *	verified clean)
  */
 struct pin_tracker_stats {
 	u64 regions;
@@ -167,7 +179,7 @@ struct pin_tracker_stats {
  * @failed_pins: pins that failed after argument checks
  * @metadata_bytes: bytes of region and run metadata held now
  * @notifiers: registered MMU interval notifiers
- * @diverged_regions: regions marked diverged now
+ * @diverged_regions: regions marked diverged now (&pin_region.diverged)
  *
  * Each tracker has its own, and may also feed a set shared by many
  * trackers (a driver's totals). All fields are atomic: updated without
@@ -212,6 +224,10 @@ struct pin_counters {
  * @ev_wait: woken when a region is queued on @ev_list
  * @users_wait: woken when a lookup drops its reference, for an unpin
  *	waiting until the region it took out is no longer used
+ * @cf_list: published suspect regions, oldest first, for @cf_work
+ * @cf_work: looks at the page tables of @cf_list's regions once their
+ *	changes are complete, to find out whether they diverged
+ * @dying: pin_tracker_destroy() has begun; @cf_work is not queued any more
  */
 struct pin_tracker {
 	struct xarray regions;
@@ -228,6 +244,9 @@ struct pin_tracker {
 	struct list_head ev_list;
 	wait_queue_head_t ev_wait;
 	wait_queue_head_t users_wait;
+	struct list_head cf_list;
+	struct work_struct cf_work;
+	bool dying;
 };
 
 void pin_counters_init(struct pin_counters *c);
@@ -245,6 +264,7 @@ struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle);
 void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);
 void pin_tracker_read_stats(struct pin_tracker *t,
 			    struct pin_tracker_stats *stats);
+void pin_tracker_confirm_changes(struct pin_tracker *t);
 struct page *pin_region_page(const struct pin_region *r, unsigned long idx);
 int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first);
 bool pin_tracker_has_changes(struct pin_tracker *t);

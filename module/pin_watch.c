@@ -82,3 +82,19 @@ void pin_watch_stop(struct pin_watch *w)
 	mmu_interval_notifier_remove(&w->mni);
 	w->active = false;
 }
+
+/**
+ * pin_watch_wait() - wait until no change of the watched range is under way
+ * @w: an active watch
+ *
+ * The callback runs when a change begins, before the page table entries
+ * change. This waits until every change of the range that had begun when
+ * it was called is complete, so that the page tables show its outcome.
+ *
+ * Context: may sleep; no mmap_lock held, and no lock that a change of the
+ * mm might wait for.
+ */
+void pin_watch_wait(struct pin_watch *w)
+{
+	mmu_interval_read_begin(&w->mni);
+}

@@ -50,6 +50,7 @@ int pin_watch_start(struct pin_watch *w, struct pin_region *r,
 		    struct mm_struct *mm, unsigned long start,
 		    unsigned long length);
 void pin_watch_stop(struct pin_watch *w);
+void pin_watch_wait(struct pin_watch *w);
 #else
 struct pin_watch {
 	bool active;	/* always false: nothing is watched */
@@ -63,6 +64,10 @@ static inline int pin_watch_start(struct pin_watch *w, struct pin_region *r,
 }
 
 static inline void pin_watch_stop(struct pin_watch *w)
+{
+}
+
+static inline void pin_watch_wait(struct pin_watch *w)
 {
 }
 #endif

@@ -406,6 +406,106 @@ CASE(ro_pin_races_mprotect)
 	h_diag("%d read-only pins, none failed", rounds / 2);
 }
 
+/* ---- confirmation of suspect regions ----------------------------------- */
+
+/*
+ * Every mprotect() of a pinned page makes its region suspect and queues the
+ * file's confirmation work, which takes a reference on the region and walks
+ * the page tables of the file's mm. C_ROUNDS times, a child process does
+ * that from one thread while a second PINs and UNPINs regions of the same
+ * pages (the work holds regions an UNPIN waits for) and calls STATS (which
+ * waits for the work); then the child's main thread closes the file, or
+ * just exits, as soon as the changer has made C_CHANGES changes, with the
+ * work queued or running: the release and the mm's teardown meet the work.
+ */
+#define C_ROUNDS	40
+#define C_CHANGES	200
+#define C_PAGES		8
+
+static struct {
+	struct pinmgr_ctx *ctx;
+	char *buf;
+	atomic_long changes;
+	atomic_bool stop;
+} C;
+
+static void *c_changer(void *arg)
+{
+	unsigned int s = seed ^ (unsigned int)(uintptr_t)arg;
+
+	pin_to_cpu(0);
+	while (!atomic_load(&C.stop)) {
+		char *p = C.buf + (rand_r(&s) % C_PAGES) * h_ps;
+
+		ASSERT_SYS(mprotect(p, h_ps, PROT_READ));
+		ASSERT_SYS(mprotect(p, h_ps, PROT_READ | PROT_WRITE));
+		atomic_fetch_add(&C.changes, 1);
+	}
+	return NULL;
+}
+
+static void *c_pinner(void *arg)
+{
+	unsigned int s = seed ^ (unsigned int)(uintptr_t)arg;
+	struct pinmgr_stats st;
+	uint32_t h;
+	int ret;
+
+	pin_to_cpu(1);
+	while (!atomic_load(&C.stop)) {
+		char *p = C.buf + (rand_r(&s) % C_PAGES) * h_ps;
+
+		/* Read-only: the changer may have the page read-only now. */
+		ret = pinmgr_pin(C.ctx, p, h_ps, 0, &h);
+		ASSERT_MSG(!ret, "pin: %s", h_errname(-ret));
+		ASSERT_OK(pinmgr_stats(C.ctx, &st));
+		ASSERT_OK(pinmgr_unpin(C.ctx, h));
+	}
+	return NULL;
+}
+
+static void c_child(void *arg)
+{
+	bool exit_first = (uintptr_t)arg % 2;
+	pthread_t t[2];
+	int i;
+
+	C.ctx = h_open();
+	C.buf = h_anon(C_PAGES * h_ps);
+	for (i = 0; i < C_PAGES; i++)
+		h_pin(C.ctx, C.buf + i * h_ps, h_ps, PINMGR_PIN_WRITE);
+	atomic_store(&C.changes, 0);
+	atomic_store(&C.stop, false);
+	ASSERT(!h_thread_create(&t[0], c_changer, (void *)0));
+	ASSERT(!h_thread_create(&t[1], c_pinner, (void *)1));
+	while (atomic_load(&C.changes) < C_CHANGES)
+		sched_yield();
+	if (exit_first) {
+		/* The mm goes first, the file after, threads running. */
+		ASSERT_NO_THREAD_FAILURE();
+		_exit(0);
+	}
+	/* The pinner may be inside a call on the file: stop it first. */
+	atomic_store(&C.stop, true);
+	pthread_join(t[1], NULL);
+	atomic_store(&C.stop, false);
+	h_close(C.ctx);		/* the changer still runs */
+	atomic_store(&C.stop, true);
+	pthread_join(t[0], NULL);
+	ASSERT_NO_THREAD_FAILURE();
+}
+
+CASE(confirm_races_release)
+{
+	uintptr_t round;
+
+	h_case_timeout(600);
+	for (round = 0; round < C_ROUNDS; round++)
+		h_child_wait(h_child_start(c_child, (void *)round));
+	ASSERT_VMPIN_KB(0);
+	h_assert_pins_balanced();
+}
+
 /* ---- the race fuzzer ------------------------------------------------- */
 
 /*
@@ -439,11 +539,12 @@ static struct {
 static long calls = 8000;	/* PINMGR_RACE_CALLS */
 
 enum { Z_PIN, Z_PIN_VEC, Z_UNPIN, Z_QUERY, Z_SEGMENTS, Z_VERIFY, Z_READ,
-       Z_REMAP, Z_MPROTECT, Z_DONTNEED, Z_FORK, Z_EXEC, Z_REOPEN, Z_NOPS };
+       Z_REMAP, Z_MPROTECT, Z_DONTNEED, Z_FORK, Z_EXEC, Z_REOPEN, Z_STATS,
+       Z_NOPS };
 
 static const char *const z_name[Z_NOPS] = {
 	"pin", "pin_vec", "unpin", "query", "segments", "verify", "read",
-	"remap", "mprotect", "dontneed", "fork", "exec", "reopen",
+	"remap", "mprotect", "dontneed", "fork", "exec", "reopen", "stats",
 };
 
 /*
@@ -452,10 +553,10 @@ static const char *const z_name[Z_NOPS] = {
  * others do everything.
  */
 static const int z_weight[FZ_THREADS][Z_NOPS] = {
-	{ 600, 100, 100, 20, 20, 20, 20, 20, 40, 40, 4, 2, 2 },
-	{ 20, 0, 700, 100, 60, 60, 60, 0, 0, 0, 0, 0, 0 },
-	{ 180, 40, 200, 100, 60, 60, 80, 40, 60, 60, 8, 4, 8 },
-	{ 180, 40, 200, 100, 60, 60, 80, 40, 60, 60, 8, 4, 8 },
+	{ 600, 100, 100, 20, 20, 20, 20, 20, 40, 40, 4, 2, 2, 10 },
+	{ 20, 0, 700, 100, 60, 60, 60, 0, 0, 0, 0, 0, 0, 40 },
+	{ 180, 40, 200, 100, 60, 60, 80, 40, 60, 60, 8, 4, 8, 40 },
+	{ 180, 40, 200, 100, 60, 60, 80, 40, 60, 60, 8, 4, 8, 40 },
 };
 
 static int z_ioctl(unsigned long cmd, void *arg)
@@ -702,6 +803,14 @@ static void z_one(const int *weight, unsigned int *s)
 		ASSERT_SYS(close(fd));
 		break;
 	}
+	case Z_STATS: {
+		/* Waits for the confirmation of suspect regions. */
+		struct pinmgr_stats a = { .size = sizeof(a) };
+
+		ret = z_ioctl(PINMGR_STATS, &a);
+		Z_EXPECT(!ret, op, ret);
+		break;
+	}
 	}
 }
 
@@ -749,6 +858,7 @@ static const struct h_case cases[] = {
 	H_CASE(unpin_races_publish, "UNPIN of the handle a PIN is publishing, with events queued: no use-after-free, events name real handles"),
 	H_CASE(lookup_races_unpin, "QUERY/SEGMENTS/VERIFY race UNPIN of the newest handles: only ENOENT, nothing leaks"),
 	H_CASE(ro_pin_races_mprotect, "read-only PIN while another thread flips the page PROT_READ <-> PROT_READ|PROT_WRITE: never EFAULT"),
+	H_CASE(confirm_races_release, "confirmation work vs UNPIN, STATS, close and exit of a process changing its pinned pages"),
 	H_CASE(race_fuzz, "race fuzzer: 4 threads, one file, aimed handles, fork/exec/reopen/munmap/mprotect: only documented errnos"),
 	H_CASE(unpin_waits_for_lookup, "UNPIN during an ACCESS held by userfaultfd: returns once pages and charge are gone, queues no record"),
 };

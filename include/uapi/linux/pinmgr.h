@@ -326,9 +326,12 @@ struct pinmgr_segments {
  *	PIN_VEC had pinned and then undid count here too, not in @out_pins
  * @out_metadata_bytes: kernel memory the file's regions take to track
  *	(charged to the opener's memory cgroup)
- * @out_diverged_regions: regions whose mapping changed (a &struct
- *	pinmgr_event was queued) since they were pinned or last found clean
- *	by %PINMGR_VERIFY
+ * @out_diverged_regions: regions some of whose pinned pages no longer
+ *	back their addresses (unmapped, or found so by a look at the page
+ *	tables once a change was complete) since they were pinned or last
+ *	found clean by %PINMGR_VERIFY. A change that leaves every page in
+ *	place queues a &struct pinmgr_event but does not count here. STATS
+ *	first waits for the looks at changes made before it.
  *
  * Counters of this file. Totals over all files are in
  * /sys/class/misc/pinmgr/stats/.
