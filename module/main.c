@@ -325,10 +325,14 @@ static int pinmgr_stats(struct pinmgr_ucmd *ucmd)
 {
 	struct pinmgr_stats *cmd = ucmd->cmd;
 	struct pin_tracker_stats s;
+	int ret;
 
 	if (cmd->flags)
 		return -EINVAL;
-	pin_tracker_confirm_changes(&ucmd->pf->tracker);
+	/* Killed while the module looks at changes: never seen by anyone. */
+	ret = pin_tracker_confirm_changes(&ucmd->pf->tracker);
+	if (ret)
+		return ret;
 	pin_tracker_read_stats(&ucmd->pf->tracker, &s);
 	cmd->out_regions = s.regions;
 	cmd->out_pinned_pages = s.pinned_pages;
@@ -672,7 +676,6 @@ static void pinmgr_fops_show_fdinfo(struct seq_file *m, struct file *filp)
 	struct pinmgr_file *pf = filp->private_data;
 	struct pin_tracker_stats s;
 
-	pin_tracker_confirm_changes(&pf->tracker);
 	pin_tracker_read_stats(&pf->tracker, &s);
 	seq_printf(m, "pinmgr-owner-tgid:\t%d\n", pid_vnr(pf->owner));
 	seq_printf(m, "pinmgr-regions:\t%llu\n", s.regions);

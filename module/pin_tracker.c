@@ -43,6 +43,8 @@
 #define PIN_RUNS_MIN	8
 
 static void pin_tracker_confirm_work(struct work_struct *work);
+static int pin_region_look(struct pin_region *r, bool settle, u64 *differ,
+			   u64 *first);
 
 /**
  * pin_counters_init() - zero a set of counters
@@ -199,6 +201,9 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	init_waitqueue_head(&t->users_wait);
 	INIT_LIST_HEAD(&t->cf_list);
 	INIT_WORK(&t->cf_work, pin_tracker_confirm_work);
+	t->cf_queued = 0;
+	t->cf_done = 0;
+	init_waitqueue_head(&t->cf_wait);
 	t->dying = false;
 }
 
@@ -547,6 +552,7 @@ static void pin_region_queue_confirm(struct pin_tracker *t,
 	if (!r->published || t->dying || !list_empty(&r->cf_node))
 		return;
 	list_add_tail(&r->cf_node, &t->cf_list);
+	t->cf_queued++;
 	queue_work(system_unbound_wq, &t->cf_work);
 }
 
@@ -931,18 +937,13 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 static void pin_region_settle(struct pin_region *r)
 {
 	struct pin_tracker *t = r->tracker;
-	u64 differ, first, seq, kinds;
+	u64 differ, first, kinds;
 
 	spin_lock(&t->ev_lock);
 	kinds = r->ev_kinds;
-	seq = r->ev_seq;
 	spin_unlock(&t->ev_lock);
-	if (!kinds || pin_region_verify(r, &differ, &first) || differ)
-		return;
-	spin_lock(&t->ev_lock);
-	if (r->ev_seq == seq)
-		r->ev_kinds = 0;	/* and verify cleared @r->suspect */
-	spin_unlock(&t->ev_lock);
+	if (kinds)
+		pin_region_look(r, true, &differ, &first);
 }
 
 /**
@@ -1244,6 +1245,38 @@ static int pin_region_compare(struct pin_region *r, unsigned long idx,
 	return 0;
 }
 
+/*
+ * Compare all of @r's pages with what they map once the changes under way
+ * are complete (pin_watch_begin()). If no change began during the walk,
+ * the answer decides: @r is diverged iff a page differs, and no longer
+ * suspect; with @settle, a clean answer also drops the pending record
+ * (changes seen while @r was being pinned). Otherwise the marks and the
+ * record are left as they are, for the confirmation work.
+ */
+static int pin_region_look(struct pin_region *r, bool settle, u64 *differ,
+			   u64 *first)
+{
+	struct pin_tracker *t = r->tracker;
+	unsigned long wseq;
+	int ret;
+
+	wseq = pin_watch_begin(&r->watch);
+	ret = pin_region_compare(r, 0, r->npages, false, differ, first);
+	if (ret)
+		return ret;
+	spin_lock(&t->ev_lock);
+	if (!pin_watch_retry(&r->watch, wseq)) {
+		pin_region_set_diverged(t, r, *differ);
+		r->suspect = false;
+		list_del_init(&r->cf_node);
+		r->looks++;
+		if (settle && !*differ)
+			r->ev_kinds = 0;
+	}
+	spin_unlock(&t->ev_lock);
+	return 0;
+}
+
 /**
  * pin_region_verify() - compare a region's pins with what its range maps now
  * @r: the region
@@ -1258,10 +1291,11 @@ static int pin_region_compare(struct pin_region *r, unsigned long idx,
  * page by page, without faulting anything in and without taking pins: a
  * plain reference is taken on each mapped page for the comparison and
  * dropped again. The lockless walk does most of it; where it stops,
- * pin_lookup_slow() looks again under mmap_lock. The answer is a snapshot:
- * the mapping may change as soon as this returns. Unless a change was seen
- * during the walk, a watched region is diverged after this if and only if
- * @differ is not zero, and no longer suspect.
+ * pin_lookup_slow() looks again under mmap_lock. A watched region's walk
+ * starts once the changes of its range under way are complete (waiting for
+ * them, uninterruptibly); the answer is a snapshot: the mapping may change
+ * as soon as this returns. Unless a change began during the walk, a watched
+ * region is diverged after this if and only if @differ is not zero.
  *
  * Context: process context, current->mm being the mm @r was pinned from;
  * the caller holds a reference on @r. May sleep.
@@ -1269,24 +1303,7 @@ static int pin_region_compare(struct pin_region *r, unsigned long idx,
  */
 int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
 {
-	struct pin_tracker *t = r->tracker;
-	u64 seq;
-	int ret;
-
-	spin_lock(&t->ev_lock);
-	seq = r->ev_seq;
-	spin_unlock(&t->ev_lock);
-	ret = pin_region_compare(r, 0, r->npages, false, differ, first);
-	if (ret)
-		return ret;
-	spin_lock(&t->ev_lock);
-	if (r->watch.active && r->ev_seq == seq) {
-		pin_region_set_diverged(t, r, *differ);
-		r->suspect = false;
-		list_del_init(&r->cf_node);
-	}
-	spin_unlock(&t->ev_lock);
-	return 0;
+	return pin_region_look(r, false, differ, first);
 }
 
 /*
@@ -1294,12 +1311,11 @@ int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
  * what is to be looked at: pages [@from, @to) and the change count @seq.
  */
 static struct pin_region *pin_tracker_next_suspect(struct pin_tracker *t,
-						   unsigned long *from,
-						   unsigned long *to,
-						   u64 *seq)
+						   u64 *start, u64 *end,
+						   u64 *looks)
 {
 	struct pin_region *r;
-	u64 base;
+	bool wake = false;
 
 	spin_lock(&t->ev_lock);
 	while ((r = list_first_entry_or_null(&t->cf_list, struct pin_region,
@@ -1311,35 +1327,53 @@ static struct pin_region *pin_tracker_next_suspect(struct pin_tracker *t,
 			break;
 	}
 	if (r) {
-		base = r->addr & PAGE_MASK;
-		*from = (r->cf_start - base) >> PAGE_SHIFT;
-		*to = min_t(unsigned long, r->npages,
-			    DIV_ROUND_UP(r->cf_end - base, PAGE_SIZE));
-		*seq = r->ev_seq;
+		*start = r->cf_start;
+		*end = r->cf_end;
+		*looks = r->looks;
+	} else if (t->cf_done != t->cf_queued) {
+		/* Everything queued so far has been looked at. */
+		t->cf_done = t->cf_queued;
+		wake = true;
 	}
 	spin_unlock(&t->ev_lock);
+	if (wake)
+		wake_up_all(&t->cf_wait);
 	return r;
 }
 
 /*
- * Did the suspect region @r diverge? Once the changes seen up to @seq are
- * complete, compare pages [@from, @to) with what they map now, and mark @r
- * diverged if some page no longer backs its address. Clean pages say
- * nothing about the rest of @r, so this never clears the mark, and nothing
- * is decided if another change came meanwhile (that one queued @r again).
- * If the comparison cannot be made, @r counts as diverged.
+ * Did the suspect region @r diverge? Once the changes under way are
+ * complete, compare its pages in [@start, @end) with what they map now,
+ * and mark @r diverged if one no longer backs its address. Clean pages say
+ * nothing about the rest of @r, so this never clears the mark. If a change
+ * began during the walk, nothing is decided: that change queued @r again,
+ * and its look must cover these pages too. If a VERIFY decided meanwhile
+ * (@looks moved), it had the last word. If the comparison cannot be made,
+ * @r counts as diverged.
  */
 static void pin_region_confirm(struct pin_tracker *t, struct pin_region *r,
-			       unsigned long from, unsigned long to, u64 seq)
+			       u64 start, u64 end, u64 looks)
 {
-	u64 differ, first;
+	u64 base = r->addr & PAGE_MASK, differ, first;
+	unsigned long wseq;
 	int ret;
 
-	pin_watch_wait(&r->watch);
-	ret = pin_region_compare(r, from, to, true, &differ, &first);
+	wseq = pin_watch_begin(&r->watch);
+	ret = pin_region_compare(r, (start - base) >> PAGE_SHIFT,
+				 min_t(unsigned long, r->npages,
+				       DIV_ROUND_UP(end - base, PAGE_SIZE)),
+				 true, &differ, &first);
 	spin_lock(&t->ev_lock);
-	if ((ret || differ) && r->published && r->ev_seq == seq)
+	if (!r->published || r->looks != looks) {
+		/* Unpinned, or VERIFY decided: nothing to do. */
+	} else if (pin_watch_retry(&r->watch, wseq)) {
+		if (r->suspect) {
+			r->cf_start = min(r->cf_start, start);
+			r->cf_end = max(r->cf_end, end);
+		}
+	} else if (ret || differ) {
 		pin_region_set_diverged(t, r, true);
+	}
 	spin_unlock(&t->ev_lock);
 }
 
@@ -1355,15 +1389,14 @@ static void pin_tracker_confirm_work(struct work_struct *work)
 	struct pin_tracker *t = container_of(work, struct pin_tracker,
 					     cf_work);
 	bool live = mmget_not_zero(t->mm);
-	unsigned long from, to;
+	u64 start, end, looks;
 	struct pin_region *r;
-	u64 seq;
 
 	if (live)
 		kthread_use_mm(t->mm);
-	while ((r = pin_tracker_next_suspect(t, &from, &to, &seq))) {
+	while ((r = pin_tracker_next_suspect(t, &start, &end, &looks))) {
 		if (live)
-			pin_region_confirm(t, r, from, to, seq);
+			pin_region_confirm(t, r, start, end, looks);
 		pin_tracker_put(t, r);
 		cond_resched();
 	}
@@ -1373,19 +1406,38 @@ static void pin_tracker_confirm_work(struct work_struct *work)
 	}
 }
 
+/* Has the confirmation work got through the first @target queued? */
+static bool pin_tracker_confirmed(struct pin_tracker *t, u64 target)
+{
+	bool ret;
+
+	spin_lock(&t->ev_lock);
+	ret = t->cf_done - target < (u64)S64_MAX;	/* cf_done >= target */
+	spin_unlock(&t->ev_lock);
+	return ret;
+}
+
 /**
- * pin_tracker_confirm_changes() - finish looking at the suspect regions
+ * pin_tracker_confirm_changes() - wait for the looks at suspect regions
  * @t: the tracker
  *
  * Waits until every region that became suspect before the call has been
  * confirmed diverged or not, so that the counters read next say what the
- * page tables said after those changes.
+ * page tables said after those changes. The confirmation work may itself
+ * wait for changes of the mm under way elsewhere (pin_watch_begin()); a
+ * fatal signal ends the wait.
  *
  * Context: may sleep; no mmap_lock held.
+ * Return: 0, or -ERESTARTSYS if a fatal signal is pending.
  */
-void pin_tracker_confirm_changes(struct pin_tracker *t)
+int pin_tracker_confirm_changes(struct pin_tracker *t)
 {
-	flush_work(&t->cf_work);
+	u64 target;
+
+	spin_lock(&t->ev_lock);
+	target = t->cf_queued;
+	spin_unlock(&t->ev_lock);
+	return wait_event_killable(t->cf_wait, pin_tracker_confirmed(t, target));
 }
 
 /**

@@ -90,6 +90,8 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @cf_node: entry in &pin_tracker.cf_list while @suspect and published
  * @cf_start: start of the changed range still to be looked at
  * @cf_end: its end (exclusive)
+ * @looks: conclusive pin_region_verify() calls, which decide @diverged
+ *	over the whole region: a confirmation begun before one is stale
  * @published: has its handle; pending changes may be queued
  * @suspect: a change that may have left every page in place was seen and
  *	nobody has looked at the page tables since
@@ -122,6 +124,7 @@ struct pin_region {
 	struct list_head cf_node;
 	u64 cf_start;
 	u64 cf_end;
+	u64 looks;
 	bool published;
 	bool suspect;
 	bool diverged;
@@ -227,6 +230,9 @@ struct pin_counters {
  * @cf_list: published suspect regions, oldest first, for @cf_work
  * @cf_work: looks at the page tables of @cf_list's regions once their
  *	changes are complete, to find out whether they diverged
+ * @cf_queued: regions ever put on @cf_list
+ * @cf_done: @cf_queued as it was when @cf_work last found @cf_list empty
+ * @cf_wait: woken when @cf_done moves
  * @dying: pin_tracker_destroy() has begun; @cf_work is not queued any more
  */
 struct pin_tracker {
@@ -246,6 +252,9 @@ struct pin_tracker {
 	wait_queue_head_t users_wait;
 	struct list_head cf_list;
 	struct work_struct cf_work;
+	u64 cf_queued;
+	u64 cf_done;
+	wait_queue_head_t cf_wait;
 	bool dying;
 };
 
@@ -264,7 +273,7 @@ struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle);
 void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);
 void pin_tracker_read_stats(struct pin_tracker *t,
 			    struct pin_tracker_stats *stats);
-void pin_tracker_confirm_changes(struct pin_tracker *t);
+int pin_tracker_confirm_changes(struct pin_tracker *t);
 struct page *pin_region_page(const struct pin_region *r, unsigned long idx);
 int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first);
 bool pin_tracker_has_changes(struct pin_tracker *t);

@@ -84,17 +84,35 @@ void pin_watch_stop(struct pin_watch *w)
 }
 
 /**
- * pin_watch_wait() - wait until no change of the watched range is under way
- * @w: an active watch
+ * pin_watch_begin() - start a look at the watched range's page tables
+ * @w: a watch
  *
  * The callback runs when a change begins, before the page table entries
- * change. This waits until every change of the range that had begun when
- * it was called is complete, so that the page tables show its outcome.
+ * change. This waits until no change that had reached the range when it
+ * was called is still under way (mmu_interval_read_begin(): while the mm
+ * has any invalidation in flight, once one has hit the range), so that the
+ * page tables show their outcome. Pass the result to pin_watch_retry().
  *
- * Context: may sleep; no mmap_lock held, and no lock that a change of the
- * mm might wait for.
+ * Context: may sleep, uninterruptibly; no mmap_lock held, and no lock that
+ * a change of the mm might wait for.
+ * Return: a sequence number; 0 for an inactive watch.
  */
-void pin_watch_wait(struct pin_watch *w)
+unsigned long pin_watch_begin(struct pin_watch *w)
 {
-	mmu_interval_read_begin(&w->mni);
+	return w->active ? mmu_interval_read_begin(&w->mni) : 0;
+}
+
+/**
+ * pin_watch_retry() - did a change begin since pin_watch_begin()?
+ * @w: the watch given to pin_watch_begin()
+ * @seq: what it returned
+ *
+ * Context: any; under the lock the region's change callback takes, the
+ * answer cannot miss a change whose callback has not finished.
+ * Return: true if what was seen since pin_watch_begin() may be stale (or
+ * @w is inactive: nothing can be known).
+ */
+bool pin_watch_retry(struct pin_watch *w, unsigned long seq)
+{
+	return !w->active || mmu_interval_read_retry(&w->mni, seq);
 }

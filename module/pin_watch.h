@@ -50,7 +50,8 @@ int pin_watch_start(struct pin_watch *w, struct pin_region *r,
 		    struct mm_struct *mm, unsigned long start,
 		    unsigned long length);
 void pin_watch_stop(struct pin_watch *w);
-void pin_watch_wait(struct pin_watch *w);
+unsigned long pin_watch_begin(struct pin_watch *w);
+bool pin_watch_retry(struct pin_watch *w, unsigned long seq);
 #else
 struct pin_watch {
 	bool active;	/* always false: nothing is watched */
@@ -67,8 +68,14 @@ static inline void pin_watch_stop(struct pin_watch *w)
 {
 }
 
-static inline void pin_watch_wait(struct pin_watch *w)
+static inline unsigned long pin_watch_begin(struct pin_watch *w)
 {
+	return 0;
+}
+
+static inline bool pin_watch_retry(struct pin_watch *w, unsigned long seq)
+{
+	return true;
 }
 #endif
 

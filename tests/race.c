@@ -18,6 +18,7 @@
  * timing. The last part is a seeded race fuzzer (see race_fuzz).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <linux/mman.h>
 #include <linux/userfaultfd.h>
@@ -506,6 +507,128 @@ CASE(confirm_races_release)
 	h_assert_pins_balanced();
 }
 
+/*
+ * Two changes in quick succession: MADV_DONTNEED of all but the last page
+ * of a 32 MiB region, then mprotect(PROT_READ) of that last page, which
+ * stays mapped. The confirmation work may take the region after the first
+ * change and see the second begin during its walk; the look it then
+ * cannot conclude must still cover the dropped pages, or STATS would count
+ * nothing. Found by review (18 of 20 rounds counted 0 before the fix).
+ */
+#define TC_PAGES	8192
+#define TC_ROUNDS	20
+
+static uint64_t stats_diverged(struct pinmgr_ctx *ctx)
+{
+	struct pinmgr_stats st;
+
+	ASSERT_OK(pinmgr_stats(ctx, &st));
+	return st.out_diverged_regions;
+}
+
+CASE(confirm_two_changes)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	size_t len = (size_t)TC_PAGES * h_ps;
+	long long base = h_total_of("diverged_regions");
+	uint64_t differ, first;
+	int round;
+
+	h_case_timeout(300);
+	for (round = 0; round < TC_ROUNDS; round++) {
+		char *p = h_anon_untouched(len);
+		uint32_t h;
+
+		memset(p, 0x5a, len);
+		h = h_pin(ctx, p, len, PINMGR_PIN_WRITE);
+		ASSERT_EQ(stats_diverged(ctx), 0);
+		ASSERT_SYS(madvise(p, len - h_ps, MADV_DONTNEED));
+		ASSERT_SYS(mprotect(p + len - h_ps, h_ps, PROT_READ));
+		ASSERT_MSG(stats_diverged(ctx) == 1,
+			   "round %d: %d pages dropped, yet STATS counts no diverged region",
+			   round, TC_PAGES - 1);
+		ASSERT_EQ(pinmgr_verify(ctx, h, &differ, &first), TC_PAGES - 1);
+		ASSERT_OK(pinmgr_unpin(ctx, h));
+		h_unmap(p);
+	}
+	h_close(ctx);
+	ASSERT_EQ(h_total_of("diverged_regions"), base);
+}
+
+/*
+ * VERIFY while a change is under way: MADV_DONTNEED of 512 MiB calls the
+ * notifier of every region in it first, then zaps page table by page
+ * table. Region A (its first page) and region B (its last) both become
+ * suspect; a thread woken by the first record VERIFYs B while the zap has
+ * not reached it yet. That VERIFY must not settle B as clean: it waits for
+ * the zap (or leaves B to the confirmation work). Found by review (10 of
+ * 10 rounds counted only A before the fix).
+ */
+#define VZ_PAGES	(128 * 1024)
+#define VZ_ROUNDS	10
+
+static struct {
+	struct pinmgr_ctx *ctx;
+	uint32_t hb;
+	atomic_bool ready;
+} V;
+
+static void *vz_verifier(void *arg)
+{
+	struct pollfd pfd = { .fd = pinmgr_fd(V.ctx), .events = POLLIN };
+	uint64_t differ, first;
+	int ret;
+
+	(void)arg;
+	atomic_store(&V.ready, true);
+	ASSERT_SYS(poll(&pfd, 1, -1));
+	ret = pinmgr_verify(V.ctx, V.hb, &differ, &first);
+	ASSERT_MSG(ret >= 0, "verify: %s", h_errname(-ret));
+	return NULL;
+}
+
+CASE(verify_during_change)
+{
+	size_t len = (size_t)VZ_PAGES * h_ps;
+	long long base = h_total_of("diverged_regions");
+	struct pinmgr_event ev[4];
+	uint64_t differ, first;
+	int round;
+
+	h_case_timeout(300);
+	V.ctx = h_open();
+	ASSERT_SYS(fcntl(pinmgr_fd(V.ctx), F_SETFL, O_NONBLOCK));
+	for (round = 0; round < VZ_ROUNDS; round++) {
+		char *p = h_anon_untouched(len);
+		uint32_t ha;
+		pthread_t t;
+
+		/* Populated: the zap takes a while to get to B. */
+		memset(p, 0x5a, len);
+		ha = h_pin(V.ctx, p, h_ps, PINMGR_PIN_WRITE);
+		V.hb = h_pin(V.ctx, p + len - h_ps, h_ps, PINMGR_PIN_WRITE);
+		while (pinmgr_events_read(V.ctx, ev, 4) > 0)
+			;
+		atomic_store(&V.ready, false);
+		ASSERT(!h_thread_create(&t, vz_verifier, NULL));
+		while (!atomic_load(&V.ready))
+			sched_yield();
+		ASSERT_SYS(madvise(p, len, MADV_DONTNEED));
+		pthread_join(t, NULL);
+		ASSERT_NO_THREAD_FAILURE();
+		ASSERT_MSG(stats_diverged(V.ctx) == 2,
+			   "round %d: both pinned pages dropped, STATS counts %" PRIu64 " diverged",
+			   round, stats_diverged(V.ctx));
+		ASSERT_EQ(pinmgr_verify(V.ctx, ha, &differ, &first), 1);
+		ASSERT_EQ(pinmgr_verify(V.ctx, V.hb, &differ, &first), 1);
+		ASSERT_OK(pinmgr_unpin(V.ctx, ha));
+		ASSERT_OK(pinmgr_unpin(V.ctx, V.hb));
+		h_unmap(p);
+	}
+	h_close(V.ctx);
+	ASSERT_EQ(h_total_of("diverged_regions"), base);
+}
+
 /* ---- the race fuzzer ------------------------------------------------- */
 
 /*
@@ -859,6 +982,8 @@ static const struct h_case cases[] = {
 	H_CASE(lookup_races_unpin, "QUERY/SEGMENTS/VERIFY race UNPIN of the newest handles: only ENOENT, nothing leaks"),
 	H_CASE(ro_pin_races_mprotect, "read-only PIN while another thread flips the page PROT_READ <-> PROT_READ|PROT_WRITE: never EFAULT"),
 	H_CASE(confirm_races_release, "confirmation work vs UNPIN, STATS, close and exit of a process changing its pinned pages"),
+	H_CASE(confirm_two_changes, "DONTNEED of 8191 pages, then mprotect(PROT_READ) of the last: STATS counts the region"),
+	H_CASE(verify_during_change, "VERIFY of a region while a 512 MiB DONTNEED is zapping toward it: both regions counted"),
 	H_CASE(race_fuzz, "race fuzzer: 4 threads, one file, aimed handles, fork/exec/reopen/munmap/mprotect: only documented errnos"),
 	H_CASE(unpin_waits_for_lookup, "UNPIN during an ACCESS held by userfaultfd: returns once pages and charge are gone, queues no record"),
 };
