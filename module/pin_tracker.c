@@ -1246,6 +1246,50 @@ static int pin_region_compare(struct pin_region *r, unsigned long idx,
 }
 
 /*
+ * Wait until no page migration is trying to move @r's pages [@idx, @end).
+ * Migration (compaction, move_pages(), NUMA placement) replaces a page's
+ * entries with migration entries, an invalidation like any other; then it
+ * finds the page pinned (its count is raised) and puts the entries back,
+ * with no invalidation. Both happen with the folio locked, so taking and
+ * dropping each pinned folio's lock waits for such an attempt, and the
+ * page tables show the page again.
+ */
+static void pin_region_wait_migration(struct pin_region *r, unsigned long idx,
+				      unsigned long end)
+{
+	struct folio *folio, *prev = NULL;
+	unsigned long i;
+
+	for (i = idx; i < end; i++) {
+		folio = page_folio(pin_region_page(r, i));
+		if (folio == prev)
+			continue;
+		prev = folio;
+		folio_lock(folio);
+		folio_unlock(folio);
+		cond_resched();
+	}
+}
+
+/*
+ * Compare pages [@idx, @end) of @r once the changes under way are complete:
+ * if some page seems to differ, it may be a migration attempt's entry, gone
+ * once the attempt has given up (pin_region_wait_migration()): look again.
+ */
+static int pin_region_compare_settled(struct pin_region *r, unsigned long idx,
+				      unsigned long end, bool stop_unpublished,
+				      u64 *differ, u64 *first)
+{
+	int ret;
+
+	ret = pin_region_compare(r, idx, end, stop_unpublished, differ, first);
+	if (ret || !*differ)
+		return ret;
+	pin_region_wait_migration(r, idx, end);
+	return pin_region_compare(r, idx, end, stop_unpublished, differ, first);
+}
+
+/*
  * Compare all of @r's pages with what they map once the changes under way
  * are complete (pin_watch_begin()). If no change began during the walk,
  * the answer decides: @r is diverged iff a page differs, and no longer
@@ -1261,7 +1305,7 @@ static int pin_region_look(struct pin_region *r, bool settle, u64 *differ,
 	int ret;
 
 	wseq = pin_watch_begin(&r->watch);
-	ret = pin_region_compare(r, 0, r->npages, false, differ, first);
+	ret = pin_region_compare_settled(r, 0, r->npages, false, differ, first);
 	if (ret)
 		return ret;
 	spin_lock(&t->ev_lock);
@@ -1359,10 +1403,11 @@ static void pin_region_confirm(struct pin_tracker *t, struct pin_region *r,
 	int ret;
 
 	wseq = pin_watch_begin(&r->watch);
-	ret = pin_region_compare(r, (start - base) >> PAGE_SHIFT,
-				 min_t(unsigned long, r->npages,
-				       DIV_ROUND_UP(end - base, PAGE_SIZE)),
-				 true, &differ, &first);
+	ret = pin_region_compare_settled(r, (start - base) >> PAGE_SHIFT,
+					 min_t(unsigned long, r->npages,
+					       DIV_ROUND_UP(end - base,
+							    PAGE_SIZE)),
+					 true, &differ, &first);
 	spin_lock(&t->ev_lock);
 	if (!r->published || r->looks != looks) {
 		/* Unpinned, or VERIFY decided: nothing to do. */

@@ -306,7 +306,63 @@ CASE(numa_hinting)
 	(void)sink;
 }
 
+/*
+ * Migration of a pinned page is attempted and fails: move_pages() of pinned
+ * shared (memfd) pages to the other node installs migration entries
+ * (an invalidation: a record), finds the page pinned (its count is raised)
+ * and puts the page back without another invalidation. The pages back the
+ * range throughout, so the region must not be counted as diverged, and
+ * VERIFY must find it clean; the pages stay where they are.
+ */
+CASE(migrate_pinned_not_diverged)
+{
+	struct pinmgr_ctx *ctx;
+	struct pinmgr_stats st;
+	struct pinmgr_info in;
+	int nodes[NPAGES], target[NPAGES], status[NPAGES];
+	void *addrs[NPAGES];
+	uint64_t kinds;
+	long moved;
+	size_t i;
+	int fd;
+	uint32_t h;
+	char *p;
+
+	node_first_cpu(1);
+	ctx = h_open();
+	ASSERT_OK(pinmgr_info(ctx, &in));
+	if (!(in.out_caps & PINMGR_CAP_EVENTS))
+		h_skip("no PINMGR_CAP_EVENTS (kernel without CONFIG_MMU_NOTIFIER)");
+	ASSERT_SYS(fcntl(h_fd(ctx), F_SETFL, fcntl(h_fd(ctx), F_GETFL) | O_NONBLOCK));
+	fd = h_keep_fd(ASSERT_SYS(memfd_create("pinmgr-migrate", MFD_CLOEXEC)));
+	ASSERT_SYS(ftruncate(fd, NPAGES * h_ps));
+	p = h_map(NPAGES * h_ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	h_fill(p, NPAGES * h_ps, 3);
+	page_nodes(p, NPAGES, nodes);
+	h = h_pin(ctx, p, NPAGES * h_ps, PINMGR_PIN_WRITE);
+	drain_events(ctx, h);
+
+	for (i = 0; i < NPAGES; i++) {
+		addrs[i] = p + i * h_ps;
+		target[i] = !nodes[i];
+	}
+	moved = syscall(SYS_move_pages, 0, NPAGES, addrs, target, status, 0);
+	ASSERT_MSG(moved >= 0, "move_pages: %s", h_errname(errno));
+	kinds = drain_events(ctx, h);
+	ASSERT_OK(pinmgr_stats(ctx, &st));
+	h_diag("move_pages of %d pinned pages: %ld not moved, status[0] %d, records kinds 0x%" PRIx64 ", diverged %" PRIu64,
+	       NPAGES, moved, status[0], kinds, (uint64_t)st.out_diverged_regions);
+	ASSERT_EQ(st.out_diverged_regions, 0);
+	verify(ctx, h, 0, PINMGR_VERIFY_NONE);
+	page_nodes(p, NPAGES, status);
+	for (i = 0; i < NPAGES; i++)
+		ASSERT_MSG(status[i] == nodes[i], "pinned page %zu moved from node %d to %d",
+			   i, nodes[i], status[i]);
+	h_assert_pattern(p, NPAGES * h_ps, 3, "the memfd after a failed migration");
+}
+
 static const struct h_case cases[] = {
+	H_CASE(migrate_pinned_not_diverged, "move_pages of pinned memfd pages: fails, not diverged, VERIFY 0, pages in place"),
 	H_CASE(numa_hinting, "NUMA hinting entries: VERIFY 0; PROT_NONE and DONTNEED still differ"),
 };
 
