@@ -10,7 +10,7 @@
 #   make check-repeat N=20   the same N times in a row, for flakes
 #   make check-kernels  the suite on Debian 12's 6.1 and 6.12 kernels,
 #                   generic and PREEMPT_RT (scripts/check-kernels.sh)
-#   make lint       checkpatch --strict and sparse on the module
+#   make lint       checkpatch --strict, sparse and W=1 on the module, and more
 #   make bench      the benchmark in a VM (mk/bench.mk, docs/performance.md)
 #   make check-debug  the check suite on a debug kernel (mk/debug.mk)
 #

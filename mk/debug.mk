@@ -20,7 +20,13 @@
 # times, so what make built from it before is not rebuilt), and everything
 # else it builds goes to $(DEBUG_DIR)/build.
 
-DEBUG_DIR	:= $(BUILD)/debug
+# The kernel line the debug kernel is built from: that of KVER (6.1 by
+# default; `make check-debug KVER=6.12...` picks linux-source-6.12,
+# built in $(BUILD)/debug-6.12).
+DEBUG_LINE	?= $(if $(filter 6.12.%,$(KVER)),6.12,6.1)
+export PINMGR_DEBUG_KERNEL_LINE := $(DEBUG_LINE)
+
+DEBUG_DIR	:= $(BUILD)/debug$(if $(filter 6.12,$(DEBUG_LINE)),-6.12)
 DEBUG_SRC	:= $(DEBUG_DIR)/src
 DEBUG_KO	:= $(DEBUG_SRC)/pinmgr.ko
 DEBUG_KERNEL	:= $(SRC)/scripts/debug-kernel.sh

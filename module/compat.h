@@ -20,6 +20,18 @@
 
 #include "compat_probes.h"
 
+/*
+ * GUP refuses writable long-term pins of file mappings that need dirty
+ * tracking (upstream 6.5). The probe finds vma_needs_dirty_tracking(),
+ * which came with that change in <linux/mm.h> but is no longer there in
+ * 6.12; FOLL_HONOR_NUMA_FAULT (6.6) stands for the kernels after that: the
+ * refusal has stayed.
+ */
+#if defined(PINMGR_HAVE_GUP_REFUSES_WRITABLE_FILE_LONGTERM) || \
+	defined(PINMGR_HAVE_GUP_HONOR_NUMA_FAULT)
+#define PINMGR_GUP_REFUSES_WRITABLE_FILE_LONGTERM 1
+#endif
+
 /**
  * compat_vma_needs_dirty_tracking() - would writes through @vma be tracked
  * for writeback by its filesystem?
@@ -176,7 +188,7 @@ static inline bool compat_pages_fast_longterm_ok(struct page **pages,
 	struct folio *folio, *prev = NULL;
 	unsigned long i;
 
-#ifdef PINMGR_HAVE_GUP_REFUSES_WRITABLE_FILE_LONGTERM
+#ifdef PINMGR_GUP_REFUSES_WRITABLE_FILE_LONGTERM
 	if (writable)
 		return true;
 #endif

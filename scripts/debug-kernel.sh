@@ -22,6 +22,9 @@
 # fragment asks for must survive that, or the build fails and lists them.
 #
 # Environment:
+#   PINMGR_DEBUG_KERNEL_LINE   the kernel line: 6.1 (default: Debian 12's
+#                              kernel) or 6.12 (its LTS backport), built from
+#                              linux-source-<line>, installed if missing
 #   PINMGR_DEBUG_KERNEL_CACHE  cache root (default /var/cache/pinmgr/debug-kernel)
 #   PINMGR_DEBUG_KERNEL_JOBS   parallel jobs (default: nproc)
 #
@@ -37,7 +40,13 @@ set -eu -o pipefail
 # build runs cannot derail it.
 {
 
-PKG=linux-source-6.1	# the Debian package (scripts/install-deps.sh installs it)
+LINE=${PINMGR_DEBUG_KERNEL_LINE:-6.1}
+case $LINE in 6.1 | 6.12) ;; *)
+	echo "debug-kernel: error: PINMGR_DEBUG_KERNEL_LINE must be 6.1 or 6.12 (got '$LINE')" >&2
+	exit 1
+	;;
+esac
+PKG=linux-source-$LINE	# the Debian package (6.1: scripts/install-deps.sh)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SELF=$HERE/$(basename "${BASH_SOURCE[0]}")
 FRAGMENT=$HERE/debug-kernel.config
@@ -60,8 +69,18 @@ case $1 in build | path | key) ;; *) usage ;; esac
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || die "PINMGR_DEBUG_KERNEL_JOBS must be a positive integer (got '$JOBS')"
 [ -r "$FRAGMENT" ] || die "$FRAGMENT not found"
 
-version=$(dpkg-query -W -f='${Version}' "$PKG" 2>/dev/null) || version=''
-[ -n "$version" ] || die "$PKG is not installed (run 'make deps')"
+installed() {
+	[ "$(dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null || true)" = "install ok installed" ]
+}
+if [ "$1" = build ] && ! installed && [ "$(id -u)" = 0 ]; then
+	note "installing $PKG"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$PKG" >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends "$PKG" >/dev/null; } ||
+		die "cannot install $PKG"
+fi
+version=$(installed && dpkg-query -W -f='${Version}' "$PKG" 2>/dev/null) || version=''
+[ -n "$version" ] || die "$PKG is not installed (run 'make deps', or this script as root)"
 command -v gcc >/dev/null || die "gcc not found (run 'make deps')"
 
 # key: what the kernel is made of. The compiler is part of it because

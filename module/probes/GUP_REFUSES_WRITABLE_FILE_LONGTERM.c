@@ -4,7 +4,8 @@
  * mappings that need dirty tracking. vma_needs_dirty_tracking() came with
  * that change (upstream 6.5, "mm/gup: disallow FOLL_LONGTERM GUP-nonfast
  * writing to file-backed mappings"); only its declaration is probed, it is
- * not exported to modules.
+ * not exported to modules. 6.12's <linux/mm.h> no longer declares it:
+ * compat.h also counts kernels with FOLL_HONOR_NUMA_FAULT (6.6) in.
  */
 #include <linux/mm.h>
 
