@@ -595,7 +595,6 @@ void pin_region_changed(struct pin_region *r, u64 kind, u64 start, u64 end)
 		r->ev_end = max(r->ev_end, end);
 	}
 	r->ev_kinds |= kind;
-	r->ev_seq++;
 	if (kind & PIN_CHANGE_UNMAPS) {
 		pin_region_set_diverged(t, r, true);
 	} else if (!r->diverged) {

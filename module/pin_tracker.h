@@ -86,7 +86,6 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  *	for events beyond 62; 0 when none is pending
  * @ev_start: start of the pending changes' range, clipped to the region
  * @ev_end: end (exclusive) of that range
- * @ev_seq: changes seen so far, to tell whether one raced a check
  * @cf_node: entry in &pin_tracker.cf_list while @suspect and published
  * @cf_start: start of the changed range still to be looked at
  * @cf_end: its end (exclusive)
@@ -120,7 +119,6 @@ struct pin_region {
 	u64 ev_kinds;
 	u64 ev_start;
 	u64 ev_end;
-	u64 ev_seq;
 	struct list_head cf_node;
 	u64 cf_start;
 	u64 cf_end;
