@@ -77,7 +77,7 @@ dkms add -m "$name" -v "$ver" >"$OUT/dkms-add.log" 2>&1
 # code without them is compiled against 6.12's headers, build only.
 NEWER_UNSET="GET_USER_PAGES_FAST_ONLY MMU_NOTIFY_EXCLUSIVE UNPIN_USER_PAGE_RANGE_DIRTY_LOCK"
 
-declare -A TALLY
+declare -A TALLY FAILS
 total_pass=0 total_fail=0 total_skip=0
 
 # Outside the supported range DKMS must skip (77), not fail to compile.
@@ -139,6 +139,8 @@ for f in "${flavours[@]}"; do
 	PINMGR_KO=$ko PINMGR_VM_MODPROBE=1 KVER=$kver BUILD=$dir/build \
 		"$dir/src/tests/vm/run.sh" check >"$dir/check.log" 2>&1 || rc=$?
 	grep -E '^(FAIL|SKIP)' "$dir/check.log" | sed "s/^/    $f: /" || true
+	# Each failure with the lines that explain it, again below the table.
+	FAILS[$f]=$(grep -E -B4 '^FAIL' "$dir/check.log" | sed "s/^/    $f: /" || true)
 	line=$(tail -n 1 "$dir/check.log")
 	p=$(sed -n 's/^\([0-9]*\) passed.*/\1/p' <<<"$line")
 	fl=$(sed -n 's/.* \([0-9]*\) failed.*/\1/p' <<<"$line")
@@ -158,6 +160,10 @@ echo
 printf '%-8s %-28s %s\n' flavour kernel "result (pinmgr.ko built and installed by DKMS)"
 for f in "${flavours[@]}"; do
 	printf '%-8s %-28s %s\n' "$f" "$("$SRC/scripts/kver.sh" "${HDR[$f]}")" "${TALLY[$f]}"
+done
+for f in "${flavours[@]}"; do
+	[ -z "${FAILS[$f]:-}" ] || printf '\nfailures on %s (%s/check.log):\n%s\n' \
+		"$f" "$OUT/$("$SRC/scripts/kver.sh" "${HDR[$f]}")" "${FAILS[$f]}"
 done
 echo "$total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" = 0 ]

@@ -125,11 +125,33 @@ static size_t frames_held(const uint64_t *pfns, size_t n)
 static void assert_frames_held(const uint64_t *pfns, size_t n,
 			       const char *when)
 {
-	size_t held = frames_held(pfns, n);
+	size_t i, held = frames_held(pfns, n);
 
+	for (i = 0; held != n && i < n; i++)
+		if (!frame_held(pfns[i]))
+			break;
 	ASSERT_MSG(held == n,
-		   "%s: only %zu of the %zu pinned page frames are alive and unmapped (/proc/kpageflags, kpagecount)",
-		   when, held, n);
+		   "%s: only %zu of the %zu pinned page frames are alive and unmapped (/proc/kpageflags, kpagecount); pfn %#" PRIx64 ": flags %#" PRIx64 ", count %" PRIu64,
+		   when, held, n, i < n ? pfns[i] : 0,
+		   i < n ? kpage_u64("/proc/kpageflags", pfns[i]) : 0,
+		   i < n ? kpage_u64("/proc/kpagecount", pfns[i]) : 0);
+}
+
+/*
+ * Bounded poll: every frame is held only by its pin within SETTLE_MS. For
+ * an exited process: waitpid() returns once the process has dropped its own
+ * reference to its address space, but whoever else holds one (pinmgr's
+ * confirmation worker, queued by the fork's copy-on-write invalidation; a
+ * /proc reader; khugepaged) unmaps the pages when it drops it, later.
+ */
+static void await_frames_held(const uint64_t *pfns, size_t n,
+			      const char *when)
+{
+	uint64_t end = now_ms() + SETTLE_MS;
+
+	while (frames_held(pfns, n) != n && now_ms() < end)
+		pause_ms(10);
+	assert_frames_held(pfns, n, when);
 }
 
 /* Bounded poll: every frame was freed within SETTLE_MS. */
@@ -800,7 +822,7 @@ CASE(last_ref_after_opener_exit)
 		   "the opener %d still exists", (int)opener);
 
 	ASSERT_EQ(pins_outstanding(), base + LR_PAGES);
-	assert_frames_held(lr.sh->pfns, LR_PAGES, "after the opener exited");
+	await_frames_held(lr.sh->pfns, LR_PAGES, "after the opener exited");
 	ASSERT_EQ(fdinfo_of(holder->pid, lr.sh->fd, "pinmgr-pinned-pages"), LR_PAGES);
 	ASSERT_EQ(fdinfo_of(holder->pid, lr.sh->fd, "pinmgr-regions"), 2);
 	ASSERT_EQ(fdinfo_of(holder->pid, lr.sh->fd, "pinmgr-owner-tgid"), opener);
@@ -877,7 +899,7 @@ CASE(scm_rights)
 	h_child_wait(opener);
 
 	ASSERT_EQ(pins_outstanding(), base + LR_PAGES);
-	assert_frames_held(lr.sh->pfns, LR_PAGES, "with the file in flight after the opener exited");
+	await_frames_held(lr.sh->pfns, LR_PAGES, "with the file in flight after the opener exited");
 	if (!receive) {
 		h_close_fd(lr.sock[1]);
 		h_close_fd(lr.sock[0]);
