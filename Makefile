@@ -50,6 +50,7 @@ include $(SRC)/cli/cli.mk
 include $(SRC)/mk/install.mk
 include $(SRC)/mk/lint.mk
 include $(SRC)/mk/bench.mk
+include $(SRC)/mk/examples.mk
 include $(SRC)/mk/debug.mk
 
 # deps first, then everything else in a sub-make that sees what deps

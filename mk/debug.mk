@@ -13,10 +13,9 @@
 # by default in /var/cache/pinmgr/debug-kernel (PINMGR_DEBUG_KERNEL_CACHE).
 #
 # pinmgr.ko for the debug kernel is built in a copy of the sources in
-# $(DEBUG_DIR)/src (so it is $(DEBUG_DIR)/src/pinmgr.ko): module.mk writes
-# module/compat_probes.h and kbuild writes pinmgr.ko and its objects into
-# the source tree, and the stock build at the top of the tree must not be
-# touched. The copy is made afresh on every run (tar keeps the files'
+# $(DEBUG_DIR)/src (so it is $(DEBUG_DIR)/src/module/pinmgr.ko): kbuild
+# writes pinmgr.ko, its objects and the tracker's probe header into the
+# module folder, and the stock build in the tree must not be touched. The copy is made afresh on every run (tar keeps the files'
 # times, so what make built from it before is not rebuilt), and everything
 # else it builds goes to $(DEBUG_DIR)/build.
 
@@ -28,7 +27,7 @@ export PINMGR_DEBUG_KERNEL_LINE := $(DEBUG_LINE)
 
 DEBUG_DIR	:= $(BUILD)/debug$(if $(filter 6.12,$(DEBUG_LINE)),-6.12)
 DEBUG_SRC	:= $(DEBUG_DIR)/src
-DEBUG_KO	:= $(DEBUG_SRC)/pinmgr.ko
+DEBUG_KO	:= $(DEBUG_SRC)/module/pinmgr.ko
 DEBUG_KERNEL	:= $(SRC)/scripts/debug-kernel.sh
 # What the copy leaves out: kbuild outputs (as in .gitignore), VCS data and
 # build directories.
@@ -37,7 +36,7 @@ DEBUG_SRC_EXCLUDES := --exclude=./.git --exclude=./build \
 	--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
 	--exclude='.*.cmd' --exclude='*.a' --exclude='*.so' --exclude='*.so.*' \
 	--exclude=modules.order --exclude=Module.symvers --exclude=.tmp_versions \
-	--exclude=./module/compat_probes.h --exclude=./module/probes/build
+	--exclude=pin_tracker_probes.h --exclude=pin_tracker_probes.h.log
 
 # The debug kernel is 8-9x slower than Debian's (docs/debug-kernel.md):
 # larger deadlines, unless the environment sets them.

@@ -97,15 +97,17 @@ DKMS_SRC	= $(DESTDIR)/usr/src/$(DKMS_NAME)-$(PINMGR_VERSION)
 # kernel-version script and every makefile the top-level Makefile reads
 # (MAKEFILE_LIST, so that a new fragment is shipped without editing this).
 DKMS_FILES	= dkms.conf Kbuild scripts/kver.sh include/uapi/linux/pinmgr.h \
-		  $(patsubst $(SRC)/%,%,$(filter-out $(PROBE_HDR),$(wildcard $(SRC)/module/*.[ch])) \
-			$(wildcard $(SRC)/module/probes/*.c) \
+		  module/Kbuild module/pin_tracker/pin_tracker.kbuild \
+		  module/pin_tracker/probe.sh \
+		  $(patsubst $(SRC)/%,%,$(MODULE_SRCS) \
+			$(wildcard $(SRC)/module/pin_tracker/probes/*.c) \
 			$(filter-out $(BUILD)/%,$(filter $(SRC)/%,$(abspath $(MAKEFILE_LIST)))))
 
 dkms-source:
 	rm -rf $(DKMS_SRC)
 	cd $(SRC) && for f in $(sort $(DKMS_FILES)); do \
 		$(INSTALL) -D -m 644 $$f $(DKMS_SRC)/$$f || exit 1; done
-	chmod 755 $(DKMS_SRC)/scripts/kver.sh
+	chmod 755 $(DKMS_SRC)/scripts/kver.sh $(DKMS_SRC)/module/pin_tracker/probe.sh
 
 dkms-install:
 	@test -n "$(KVER)" || { echo "pinmgr: no KVER (run 'make deps')" >&2; exit 1; }

@@ -51,7 +51,8 @@ SHELL_SCRIPTS	:= $(SRC)/cli/bundle.sh $(SRC)/mk/kernel-doc.sh \
 		   $(SRC)/mk/deb-check.sh $(SRC)/tests/abi/coverage.sh \
 		   $(wildcard $(SRC)/scripts/*.sh) $(SRC)/.ci/run \
 		   $(SRC)/tests/vm/run.sh $(SRC)/tests/vm/init.sh \
-		   $(SRC)/tests/bench/run.sh \
+		   $(SRC)/tests/bench/run.sh $(SRC)/module/pin_tracker/probe.sh \
+		   $(SRC)/mk/borrow.sh \
 		   $(wildcard $(SRC)/debian/*.postinst $(SRC)/debian/*.postrm)
 
 .PHONY: lint-user lint-abi lint-kdoc lint-man lint-pkg lint-tidy-tests
@@ -83,7 +84,7 @@ lint-abi:
 	done
 	@$(SRC)/tests/abi/coverage.sh $(SRC)/include/uapi/linux/pinmgr.h $(ABI_SRC)
 
-KDOC_FILES	:= $(filter-out $(PROBE_HDR),$(wildcard $(SRC)/module/*.[ch])) \
+KDOC_FILES	= $(MODULE_SRCS) \
 		   $(SRC)/include/uapi/linux/pinmgr.h
 
 lint-kdoc:
@@ -91,13 +92,34 @@ lint-kdoc:
 	$(SRC)/mk/kernel-doc.sh -none -v -Werror $(KDOC_FILES) 2>&1 | \
 		tee $(LINT_DIR)/kernel-doc.log | { grep -v ': info: Scanning doc for' || true; } | \
 		{ ! grep . ; } || { echo "pinmgr: kernel-doc reported problems (see above)" >&2; exit 1; }
-	@$(SRC)/mk/kernel-doc.sh -rst -sphinx-version 5.3.0 -Werror $(SRC)/module/pin_tracker.h \
-		$(SRC)/module/pin_tracker.c >$(LINT_DIR)/pin_tracker.rst
-	@$(SRC)/mk/kernel-doc.sh -man -Werror $(SRC)/module/pin_tracker.h \
-		$(SRC)/module/pin_tracker.c >$(LINT_DIR)/pin_tracker.9
-	@n=$$(grep -c '^\.\. c:function::' $(LINT_DIR)/pin_tracker.rst); \
+	@$(MAKE) --no-print-directory $(LINT_DIR)/pin-tracker.rst
+	@$(SRC)/mk/kernel-doc.sh -man -Werror $(TRACKER_KDOC) >$(LINT_DIR)/pin_tracker.9
+	@n=$$(grep -c '^\.\. c:function::' $(LINT_DIR)/pin-tracker.rst); \
 	 [ "$$n" -gt 0 ] || { echo "pinmgr: kernel-doc rendered no function of the tracker" >&2; exit 1; }; \
-	 echo "  KDOC    tracker: $$n functions rendered ($(LINT_DIR)/pin_tracker.rst, .9)"
+	 echo "  KDOC    tracker: $$n functions rendered ($(LINT_DIR)/pin-tracker.rst, .9)"
+	@cmp -s $(LINT_DIR)/pin-tracker.rst $(SRC)/docs/pin-tracker.rst || { \
+	 diff -u $(SRC)/docs/pin-tracker.rst $(LINT_DIR)/pin-tracker.rst | head -40; \
+	 echo "pinmgr: docs/pin-tracker.rst is not what the tracker's kernel-doc renders: run 'make docs'" >&2; exit 1; }
+
+# The pin tracker's API as a driver author reads it: its kernel-doc,
+# rendered by the kernel's scripts/kernel-doc into docs/pin-tracker.rst
+# (`make docs`; `make lint` fails when the file is stale).
+TRACKER_KDOC	:= $(addprefix $(SRC)/module/pin_tracker/,pin_tracker.h pin_tracker.c pin_watch.h)
+
+.PHONY: docs
+docs: $(LINT_DIR)/pin-tracker.rst
+	cp $< $(SRC)/docs/pin-tracker.rst
+
+$(LINT_DIR)/pin-tracker.rst: $(TRACKER_KDOC) $(SRC)/mk/lint.mk FORCE
+	@mkdir -p $(@D)
+	@{ echo '.. SPDX-License-Identifier: GPL-2.0'; echo; \
+	   echo '.. Generated from module/pin_tracker/ by the kernel'"'"'s scripts/kernel-doc'; \
+	   echo '.. (make docs); make lint checks it is current. Do not edit.'; echo; \
+	   echo '==================='; echo 'The pin tracker API'; echo '==================='; echo; \
+	   echo 'How to build it into a driver, and its locking and lifetime rules:'; \
+	   echo 'README.md, "Borrowing the pin tracker".'; echo; \
+	   $(SRC)/mk/kernel-doc.sh -rst -sphinx-version 5.3.0 -Werror $(TRACKER_KDOC); } >$@.tmp
+	@mv -f $@.tmp $@
 
 # groff -ww: all warnings; -z: no output. .so requests are resolved from
 # man/'s parent, as man(1) does from the top of a manual tree.

@@ -26,7 +26,6 @@
 
 #include <uapi/linux/pinmgr.h>
 
-#include "compat.h"
 #include "pin_tracker.h"
 #include "pin_watch.h"
 
@@ -321,10 +320,26 @@ static int pinmgr_segments(struct pinmgr_ucmd *ucmd)
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
+/*
+ * Where STATS returns each counter: the UAPI field, or 0 for a counter it
+ * does not return (notifiers: sysfs only).
+ */
+static const size_t pinmgr_stats_field[PIN_NR_COUNTERS] = {
+	[PIN_COUNTER_REGIONS] = offsetof(struct pinmgr_stats, out_regions),
+	[PIN_COUNTER_PINNED_PAGES] = offsetof(struct pinmgr_stats, out_pinned_pages),
+	[PIN_COUNTER_PEAK_PAGES] = offsetof(struct pinmgr_stats, out_peak_pages),
+	[PIN_COUNTER_PINS] = offsetof(struct pinmgr_stats, out_pins),
+	[PIN_COUNTER_UNPINS] = offsetof(struct pinmgr_stats, out_unpins),
+	[PIN_COUNTER_FAILED_PINS] = offsetof(struct pinmgr_stats, out_failed_pins),
+	[PIN_COUNTER_METADATA_BYTES] = offsetof(struct pinmgr_stats, out_metadata_bytes),
+	[PIN_COUNTER_DIVERGED_REGIONS] = offsetof(struct pinmgr_stats, out_diverged_regions),
+};
+
 static int pinmgr_stats(struct pinmgr_ucmd *ucmd)
 {
 	struct pinmgr_stats *cmd = ucmd->cmd;
 	struct pin_tracker_stats s;
+	unsigned int i;
 	int ret;
 
 	if (cmd->flags)
@@ -334,14 +349,9 @@ static int pinmgr_stats(struct pinmgr_ucmd *ucmd)
 	if (ret)
 		return ret;
 	pin_tracker_read_stats(&ucmd->pf->tracker, &s);
-	cmd->out_regions = s.regions;
-	cmd->out_pinned_pages = s.pinned_pages;
-	cmd->out_peak_pages = s.peak_pages;
-	cmd->out_pins = s.pins;
-	cmd->out_unpins = s.unpins;
-	cmd->out_failed_pins = s.failed_pins;
-	cmd->out_metadata_bytes = s.metadata_bytes;
-	cmd->out_diverged_regions = s.diverged_regions;
+	for (i = 0; i < PIN_NR_COUNTERS; i++)
+		if (pinmgr_stats_field[i])
+			*(u64 *)((u8 *)cmd + pinmgr_stats_field[i]) = s.v[i];
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
@@ -473,10 +483,15 @@ struct pinmgr_ioctl_op {
 	bool changes;
 };
 
-/* Any further initializers (.changes, .test_only) follow @_last. */
+/*
+ * Any further initializers (.changes, .test_only) follow @_last. A struct
+ * that outgrows the union (a member missing) fails the build.
+ */
 #define PINMGR_OP(_nr, _fn, _struct, _last, ...)			\
 	[_nr] = {							\
-		.size = sizeof(_struct),				\
+		.size = sizeof(_struct) +				\
+			BUILD_BUG_ON_ZERO(sizeof(union pinmgr_ucmd_buffer) < \
+					  sizeof(_struct)),		\
 		.min_size = offsetofend(_struct, _last),		\
 		.execute = _fn,						\
 		__VA_ARGS__						\
@@ -572,7 +587,7 @@ static u64 pinmgr_event_kinds(u64 kinds)
 			continue;
 		if (bit < ARRAY_SIZE(map) && map[bit])
 			ret |= map[bit];
-		else if (compat_mmu_notify_is_exclusive(bit))
+		else if (pin_change_is_exclusive(bit))
 			ret |= PINMGR_EVENT_EXCLUSIVE;
 		else
 			ret |= PINMGR_EVENT_OTHER;
@@ -675,16 +690,20 @@ static void pinmgr_fops_show_fdinfo(struct seq_file *m, struct file *filp)
 {
 	struct pinmgr_file *pf = filp->private_data;
 	struct pin_tracker_stats s;
+	const char *c;
+	unsigned int i;
 
 	pin_tracker_read_stats(&pf->tracker, &s);
 	seq_printf(m, "pinmgr-owner-tgid:\t%d\n", pid_vnr(pf->owner));
-	seq_printf(m, "pinmgr-regions:\t%llu\n", s.regions);
-	seq_printf(m, "pinmgr-pinned-pages:\t%llu\n", s.pinned_pages);
+	/* pinmgr-pinned-pages: and so on, then pinmgr-pinned-bytes: */
+	for (i = 0; i < PIN_NR_COUNTERS; i++) {
+		seq_puts(m, "pinmgr-");
+		for (c = pin_counter_names[i]; *c; c++)
+			seq_putc(m, *c == '_' ? '-' : *c);
+		seq_printf(m, ":\t%llu\n", s.v[i]);
+	}
 	seq_printf(m, "pinmgr-pinned-bytes:\t%llu\n",
-		   s.pinned_pages << PAGE_SHIFT);
-	seq_printf(m, "pinmgr-peak-pages:\t%llu\n", s.peak_pages);
-	seq_printf(m, "pinmgr-metadata-bytes:\t%llu\n", s.metadata_bytes);
-	seq_printf(m, "pinmgr-diverged-regions:\t%llu\n", s.diverged_regions);
+		   s.v[PIN_COUNTER_PINNED_PAGES] << PAGE_SHIFT);
 }
 
 static const struct file_operations pinmgr_fops = {
@@ -708,42 +727,24 @@ static ssize_t pinmgr_counter_show(struct device *dev,
 	return sysfs_emit(buf, "%lld\n", atomic64_read(ea->var));
 }
 
-static struct dev_ext_attribute pinmgr_attrs[] = {
-	{ __ATTR(open_files, 0444, pinmgr_counter_show, NULL),
-	  &pinmgr_open_files },
-	{ __ATTR(regions, 0444, pinmgr_counter_show, NULL),
-	  &pinmgr_counters.regions },
-	{ __ATTR(pinned_pages, 0444, pinmgr_counter_show, NULL),
-	  &pinmgr_counters.pinned_pages },
-	{ __ATTR(peak_pages, 0444, pinmgr_counter_show, NULL),
-	  &pinmgr_counters.peak_pages },
-	{ __ATTR(pins, 0444, pinmgr_counter_show, NULL),
-	  &pinmgr_counters.pins },
-	{ __ATTR(unpins, 0444, pinmgr_counter_show, NULL),
-	  &pinmgr_counters.unpins },
-	{ __ATTR(failed_pins, 0444, pinmgr_counter_show, NULL),
-	  &pinmgr_counters.failed_pins },
-	{ __ATTR(metadata_bytes, 0444, pinmgr_counter_show, NULL),
-	  &pinmgr_counters.metadata_bytes },
-	{ __ATTR(notifiers, 0444, pinmgr_counter_show, NULL),
-	  &pinmgr_counters.notifiers },
-	{ __ATTR(diverged_regions, 0444, pinmgr_counter_show, NULL),
-	  &pinmgr_counters.diverged_regions },
-};
+/*
+ * /sys/class/misc/pinmgr/stats/: open_files, then one file per counter,
+ * named as the tracker names them (set up by pinmgr_init()).
+ */
+static struct dev_ext_attribute pinmgr_attrs[1 + PIN_NR_COUNTERS];
+static struct attribute *pinmgr_stats_attrs[1 + PIN_NR_COUNTERS + 1];
 
-static struct attribute *pinmgr_stats_attrs[] = {
-	&pinmgr_attrs[0].attr.attr,
-	&pinmgr_attrs[1].attr.attr,
-	&pinmgr_attrs[2].attr.attr,
-	&pinmgr_attrs[3].attr.attr,
-	&pinmgr_attrs[4].attr.attr,
-	&pinmgr_attrs[5].attr.attr,
-	&pinmgr_attrs[6].attr.attr,
-	&pinmgr_attrs[7].attr.attr,
-	&pinmgr_attrs[8].attr.attr,
-	&pinmgr_attrs[9].attr.attr,
-	NULL,
-};
+static void pinmgr_attr_init(unsigned int i, const char *name, void *var)
+{
+	struct dev_ext_attribute *ea = &pinmgr_attrs[i];
+
+	sysfs_attr_init(&ea->attr.attr);
+	ea->attr.attr.name = name;
+	ea->attr.attr.mode = 0444;
+	ea->attr.show = pinmgr_counter_show;
+	ea->var = var;
+	pinmgr_stats_attrs[i] = &ea->attr.attr;
+}
 
 static const struct attribute_group pinmgr_stats_group = {
 	.name = "stats",
@@ -763,7 +764,24 @@ static struct miscdevice pinmgr_misc = {
 	.groups = pinmgr_groups,
 };
 
-module_misc_device(pinmgr_misc);
+static int __init pinmgr_init(void)
+{
+	unsigned int i;
+
+	pinmgr_attr_init(0, "open_files", &pinmgr_open_files);
+	for (i = 0; i < PIN_NR_COUNTERS; i++)
+		pinmgr_attr_init(1 + i, pin_counter_names[i],
+				 &pinmgr_counters.v[i]);
+	return misc_register(&pinmgr_misc);
+}
+
+static void __exit pinmgr_exit(void)
+{
+	misc_deregister(&pinmgr_misc);
+}
+
+module_init(pinmgr_init);
+module_exit(pinmgr_exit);
 
 MODULE_DESCRIPTION("Long-term pinning of user memory for DMA-style use");
 MODULE_AUTHOR("The pinmgr authors");

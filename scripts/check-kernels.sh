@@ -51,7 +51,7 @@ copy_sources() {
 		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' \
 		--exclude='*.mod.c' --exclude='.*.cmd' --exclude='*.a' \
 		--exclude='*.so' --exclude='*.so.*' --exclude=modules.order \
-		--exclude=Module.symvers --exclude=./module/compat_probes.h \
+		--exclude=Module.symvers --exclude=pin_tracker_probes.h \
 		-cf - . | tar -C "$1" -xf -
 }
 
@@ -73,7 +73,7 @@ mkdir -p "$OUT"
 make --no-print-directory -C "$SRC" dkms-source DESTDIR= >"$OUT/dkms-source.log" 2>&1
 dkms add -m "$name" -v "$ver" >"$OUT/dkms-add.log" 2>&1
 
-# Probes of interfaces a kernel after 6.12 may lack (module/probes/): the
+# Probes of interfaces a kernel after 6.12 may lack (module/pin_tracker/probes/): the
 # code without them is compiled against 6.12's headers, build only.
 NEWER_UNSET="GET_USER_PAGES_FAST_ONLY MMU_NOTIFY_EXCLUSIVE UNPIN_USER_PAGE_RANGE_DIRTY_LOCK"
 
@@ -127,7 +127,7 @@ for f in "${flavours[@]}"; do
 	if [[ $f == 6.12* ]]; then
 		if ! make --no-print-directory -C "$dir/src" module W=1 \
 			KVER="$kver" BUILD="$dir/build-newer" \
-			PINMGR_PROBES_UNSET="$NEWER_UNSET" >"$dir/build-newer.log" 2>&1 ||
+			PIN_TRACKER_PROBES_UNSET="$NEWER_UNSET" >"$dir/build-newer.log" 2>&1 ||
 			grep -E -q '(warning|error):' "$dir/build-newer.log"; then
 			echo "FAIL    check-kernels: $kver without $NEWER_UNSET: see $dir/build-newer.log"
 			total_fail=$((total_fail + 1))

@@ -19,7 +19,8 @@ TESTS_HARNESS	:= $(TESTS_OBJDIR)/harness.o
 TESTS_DEMO	:= $(TESTS_DIR)/demo/pinmgr-demo
 
 TESTS_CFLAGS	:= $(CFLAGS) $(WARN) -pthread -D_GNU_SOURCE \
-		   -I$(SRC)/tests -I$(SRC)/userlib $(UAPI_INC) -MMD -MP
+		   -I$(SRC)/tests -I$(SRC)/userlib -I$(SRC)/examples/dmacopy \
+		   $(UAPI_INC) -MMD -MP
 TESTS_LDFLAGS	:= -static -pthread $(LDFLAGS)
 
 .PHONY: tests tests-clean

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The tracepoints pinmgr:pin, pinmgr:unpin, pinmgr:release and
- * pinmgr:diverged: each case
+ * The tracepoints pinmgr:pinmgr_pin, pinmgr_unpin, pinmgr_release and
+ * pinmgr_changed (the pin tracker's, named by pinmgr's Kbuild): each case
  * enables events/pinmgr/, clears the ring buffer, pins, unpins or closes,
  * reads /sys/kernel/tracing/trace (a non-consuming, non-blocking snapshot)
  * and looks for the lines of its own regions (handle, pages, bytes,
@@ -197,7 +197,7 @@ CASE(failed_pin_silent)
 	expect_none(t, "pinmgr_release");
 }
 
-CASE(diverged)
+CASE(changed)
 {
 	struct pinmgr_ctx *ctx;
 	char *p = h_anon(8 * h_ps);
@@ -216,7 +216,7 @@ CASE(diverged)
 	t = read_trace();
 	/* MMU_NOTIFY_CLEAR is 1: kind BIT(1). */
 	snprintf(want, sizeof(want),
-		 "pinmgr_diverged: handle=%u kind=0x2 start=0x%lx end=0x%lx", h,
+		 "pinmgr_changed: handle=%u kind=0x2 start=0x%lx end=0x%lx", h,
 		 (unsigned long)(p + 2 * h_ps), (unsigned long)(p + 5 * h_ps));
 	ASSERT_MSG(strstr(t, want), "no \"%s\" in the trace:\n%s", want, t);
 }
@@ -309,7 +309,7 @@ CASE(pipe_consumes)
 	expect_event(buf, "pinmgr_release", h, 7, 6 * h_ps, 1, true);
 	/*
 	 * In order: the pin, then the release, then the unpin, whose
-	 * duration covers the release it did (module/trace.h).
+	 * duration covers the release it did (module/pin_tracker/pin_trace.h).
 	 */
 	ASSERT_MSG(strstr(buf, want[0]) < strstr(buf, want[2]) &&
 		   strstr(buf, want[2]) < strstr(buf, want[1]),
@@ -329,7 +329,7 @@ static const struct h_case cases[] = {
 	       "pinmgr:pin for each PIN; UNPIN -> pinmgr:unpin + pinmgr:release, once"),
 	H_CASE(close_releases, "close -> pinmgr:release per region, no pinmgr:unpin"),
 	H_CASE(failed_pin_silent, "a failed PIN traces nothing"),
-	H_CASE(diverged, "MADV_DONTNEED of 3 pinned pages -> pinmgr:diverged kind CLEAR, range"),
+	H_CASE(changed, "MADV_DONTNEED of 3 pinned pages -> pinmgr:pinmgr_changed kind CLEAR, range"),
 	H_CASE(pipe_consumes,
 	       "trace_pipe: poll()+read until EAGAIN get PIN/UNPIN's 3 events, in order; read consumes"),
 };

@@ -74,7 +74,7 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*
- * pinmgr's tracking layout as first documented (module/pin_tracker.h), to
+ * pinmgr's tracking layout as first documented (module/pin_tracker/pin_tracker.h), to
  * compute the metadata per pinned page when the module does not export it
  * (struct pinmgr_stats.out_metadata_bytes, used whenever it is there): one
  * struct pin_run {pfn, pgoff} of 16 bytes per physically contiguous run,
@@ -1281,7 +1281,7 @@ static void md_more(struct jobj *j, const void *arg)
 	jnum(j, "bytes_per_run", (double)(m->have_exported ? m->exported : m->computed) /
 	     (double)m->segs, 3);
 	jstr(j, "source", m->have_exported ? "exported (pinmgr_stats.out_metadata_bytes)" :
-	     "computed: 16 bytes per run + 64 per region (module/pin_tracker.h layout)");
+	     "computed: 16 bytes per run + 64 per region (module/pin_tracker/pin_tracker.h layout)");
 }
 
 static uint64_t stats_metadata(struct pinmgr_ctx *ctx, bool *have)

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * pin_watch: an MMU interval notifier per pinned region, telling the
- * tracker when the mm is about to change the region's page table entries.
- * Needs CONFIG_MMU_NOTIFIER (Debian's kernels have it, pulled in by KVM);
- * without it pin_watch.c is not built, regions are not watched and no
- * divergence events are ever queued (INFO does not report
- * PINMGR_CAP_EVENTS).
+ * pin_watch: an MMU interval notifier over one range of an mm, calling its
+ * owner's callback when the mm is about to change the range's page table
+ * entries (the tracker has one per region). Needs CONFIG_MMU_NOTIFIER
+ * (Debian's kernels have it, pulled in by KVM); without it pin_watch.c is
+ * not built and nothing is ever watched (PIN_WATCH_SUPPORTED is false).
  */
 #ifndef PIN_WATCH_H
 #define PIN_WATCH_H
@@ -14,25 +13,32 @@
 #include <linux/types.h>
 
 struct mm_struct;
-struct pin_region;
+struct pin_watch;
 
-/* Whether regions can be watched on this kernel. */
+/* Whether ranges can be watched on this kernel. */
 #define PIN_WATCH_SUPPORTED	IS_ENABLED(CONFIG_MMU_NOTIFIER)
 
-/*
- * Called by the notifier: @r's range [@start, @end) (clipped to it) is
- * about to change; @kind is BIT_ULL(enum mmu_notifier_event), bit 63 for
- * events beyond 62. Defined in pin_tracker.c. Must not sleep.
+/**
+ * typedef pin_watch_fn - told that a watched range is about to change
+ * @w: the watch (embedded in the caller's object: container_of())
+ * @kind: BIT_ULL(enum mmu_notifier_event), bit 63 for events beyond 62
+ * @start: first byte of the change, clipped to the watched range
+ * @end: end of the change (exclusive), clipped likewise
+ *
+ * Called before the page table entries change.
+ *
+ * Context: the MMU notifier callback; may not sleep.
  */
-void pin_region_changed(struct pin_region *r, u64 kind, u64 start, u64 end);
+typedef void (*pin_watch_fn)(struct pin_watch *w, u64 kind, u64 start,
+			     u64 end);
 
 #if IS_ENABLED(CONFIG_MMU_NOTIFIER)
 #include <linux/mmu_notifier.h>
 
 /**
  * struct pin_watch - the notifier of one region, embedded in it
- * @mni: registered on the region's mm over the region's pages
- * @region: the region to tell
+ * @mni: registered on the mm over the watched range
+ * @changed: the owner's callback
  * @start: first byte of the watched range (page aligned)
  * @end: end of the watched range (exclusive)
  * @active: @mni is registered (between pin_watch_start() and
@@ -40,13 +46,13 @@ void pin_region_changed(struct pin_region *r, u64 kind, u64 start, u64 end);
  */
 struct pin_watch {
 	struct mmu_interval_notifier mni;
-	struct pin_region *region;
+	pin_watch_fn changed;
 	unsigned long start;
 	unsigned long end;
 	bool active;
 };
 
-int pin_watch_start(struct pin_watch *w, struct pin_region *r,
+int pin_watch_start(struct pin_watch *w, pin_watch_fn changed,
 		    struct mm_struct *mm, unsigned long start,
 		    unsigned long length);
 void pin_watch_stop(struct pin_watch *w);
@@ -57,7 +63,7 @@ struct pin_watch {
 	bool active;	/* always false: nothing is watched */
 };
 
-static inline int pin_watch_start(struct pin_watch *w, struct pin_region *r,
+static inline int pin_watch_start(struct pin_watch *w, pin_watch_fn changed,
 				  struct mm_struct *mm, unsigned long start,
 				  unsigned long length)
 {

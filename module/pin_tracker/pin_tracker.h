@@ -2,8 +2,10 @@
 /*
  * pin_tracker: long-term pins of user memory, tracked by handle.
  *
- * A self-contained unit: it knows nothing of pinmgr's character device and
- * can be copied, with compat.h and the probes, into another driver. One
+ * A self-contained unit that knows nothing of the driver around it: its
+ * folder is copied into a driver and built by that driver's Kbuild
+ * (pin_tracker.kbuild; README.md of pinmgr, its first user, has the
+ * recipe). One
  * tracker belongs to one owner (an open file, a device context ...) and
  * charges every pinned page to the owner's user against RLIMIT_MEMLOCK,
  * showing it in one mm's pinned_vm.
@@ -145,57 +147,56 @@ struct pin_change {
 };
 
 /**
+ * enum pin_counter - what the tracker counts (index of its counter arrays)
+ * @PIN_COUNTER_REGIONS: regions held now
+ * @PIN_COUNTER_PINNED_PAGES: pages pinned now
+ * @PIN_COUNTER_PEAK_PAGES: most pages pinned at once
+ * @PIN_COUNTER_PINS: successful pins
+ * @PIN_COUNTER_UNPINS: successful pin_tracker_unpin() calls
+ * @PIN_COUNTER_FAILED_PINS: pins that failed after argument checks
+ * @PIN_COUNTER_METADATA_BYTES: bytes of region and run metadata held now
+ * @PIN_COUNTER_NOTIFIERS: registered MMU interval notifiers (one per
+ *	watched region)
+ * @PIN_COUNTER_DIVERGED_REGIONS: regions some of whose pages no longer
+ *	back their addresses (found so, or unmapped) since they were pinned
+ *	(or last verified clean)
+ * @PIN_NR_COUNTERS: the number of counters
+ *
+ * A new counter is a line here and its name in pin_counter_names[].
+ */
+enum pin_counter {
+	PIN_COUNTER_REGIONS,
+	PIN_COUNTER_PINNED_PAGES,
+	PIN_COUNTER_PEAK_PAGES,
+	PIN_COUNTER_PINS,
+	PIN_COUNTER_UNPINS,
+	PIN_COUNTER_FAILED_PINS,
+	PIN_COUNTER_METADATA_BYTES,
+	PIN_COUNTER_NOTIFIERS,
+	PIN_COUNTER_DIVERGED_REGIONS,
+	PIN_NR_COUNTERS
+};
+
+/* Each counter's name, "pinned_pages" and so on: for sysfs, fdinfo ... */
+extern const char *const pin_counter_names[PIN_NR_COUNTERS];
+
+/**
  * struct pin_tracker_stats - a snapshot of &struct pin_counters
- * @regions: regions held
- * @pinned_pages: pages pinned now
- * @peak_pages: most pages pinned at once
- * @pins: successful pins
- * @unpins: successful pin_tracker_unpin() calls
- * @failed_pins: pins that failed after argument checks
- * @metadata_bytes: bytes of tracking metadata held now
- * @notifiers: registered MMU interval notifiers (one per region)
- * @diverged_regions: regions some of whose pages no longer back their
- *	addresses (found so, or unmapped) since they were pinned (or last
- *	verified clean)
+ * @v: the values, indexed by &enum pin_counter
  */
 struct pin_tracker_stats {
-	u64 regions;
-	u64 pinned_pages;
-	u64 peak_pages;
-	u64 pins;
-	u64 unpins;
-	u64 failed_pins;
-	u64 metadata_bytes;
-	u64 notifiers;
-	u64 diverged_regions;
+	u64 v[PIN_NR_COUNTERS];
 };
 
 /**
  * struct pin_counters - counters of pin activity
- * @regions: regions held now
- * @pinned_pages: pages pinned now
- * @peak_pages: high-water mark of @pinned_pages
- * @pins: successful pins
- * @unpins: successful pin_tracker_unpin() calls
- * @failed_pins: pins that failed after argument checks
- * @metadata_bytes: bytes of region and run metadata held now
- * @notifiers: registered MMU interval notifiers
- * @diverged_regions: regions marked diverged now (&pin_region.diverged)
+ * @v: the counters, indexed by &enum pin_counter
  *
  * Each tracker has its own, and may also feed a set shared by many
- * trackers (a driver's totals). All fields are atomic: updated without
- * locks and read one by one.
+ * trackers (a driver's totals). Updated without locks and read one by one.
  */
 struct pin_counters {
-	atomic64_t regions;
-	atomic64_t pinned_pages;
-	atomic64_t peak_pages;
-	atomic64_t pins;
-	atomic64_t unpins;
-	atomic64_t failed_pins;
-	atomic64_t metadata_bytes;
-	atomic64_t notifiers;
-	atomic64_t diverged_regions;
+	atomic64_t v[PIN_NR_COUNTERS];
 };
 
 /**
@@ -274,6 +275,7 @@ void pin_tracker_read_stats(struct pin_tracker *t,
 int pin_tracker_confirm_changes(struct pin_tracker *t);
 struct page *pin_region_page(const struct pin_region *r, unsigned long idx);
 int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first);
+bool pin_change_is_exclusive(unsigned int event);
 bool pin_tracker_has_changes(struct pin_tracker *t);
 bool pin_tracker_pop_change(struct pin_tracker *t, struct pin_change *c);
 void pin_tracker_requeue_change(struct pin_tracker *t,

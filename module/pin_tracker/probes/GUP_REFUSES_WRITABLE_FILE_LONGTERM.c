@@ -5,7 +5,7 @@
  * that change (upstream 6.5, "mm/gup: disallow FOLL_LONGTERM GUP-nonfast
  * writing to file-backed mappings"); only its declaration is probed, it is
  * not exported to modules. 6.12's <linux/mm.h> no longer declares it:
- * compat.h also counts kernels with FOLL_HONOR_NUMA_FAULT (6.6) in.
+ * pin_compat.h also counts kernels with FOLL_HONOR_NUMA_FAULT (6.6) in.
  */
 #include <linux/mm.h>
 

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pin_watch: an MMU interval notifier over one pinned region's range.
+ * pin_watch: an MMU interval notifier over one range of an mm.
  * Built only with CONFIG_MMU_NOTIFIER (see pin_watch.h).
  */
 #include <linux/minmax.h>
 #include <linux/mmu_notifier.h>
 #include <linux/sched/mm.h>
 
-#include "pin_tracker.h"
 #include "pin_watch.h"
 
 /*
@@ -22,9 +21,8 @@ static bool pin_watch_invalidate(struct mmu_interval_notifier *mni,
 	struct pin_watch *w = container_of(mni, struct pin_watch, mni);
 
 	mmu_interval_set_seq(mni, cur_seq);
-	pin_region_changed(w->region,
-			   BIT_ULL(min_t(unsigned int, range->event, 63)),
-			   max(range->start, w->start), min(range->end, w->end));
+	w->changed(w, BIT_ULL(min_t(unsigned int, range->event, 63)),
+		   max(range->start, w->start), min(range->end, w->end));
 	return true;
 }
 
@@ -34,8 +32,8 @@ static const struct mmu_interval_notifier_ops pin_watch_ops = {
 
 /**
  * pin_watch_start() - watch a region's range of an mm
- * @w: the region's watch, inactive (zeroed or stopped)
- * @r: the region, told through pin_region_changed()
+ * @w: the watch, inactive (zeroed or stopped)
+ * @changed: called on each change of the range, until pin_watch_stop()
  * @mm: the mm; must still have users (checked)
  * @start: first byte of the range, page aligned
  * @length: length of the range in bytes, page aligned
@@ -47,13 +45,13 @@ static const struct mmu_interval_notifier_ops pin_watch_ops = {
  * Return: 0 (@w is active), -ENOMEM, -EINTR, or -EFAULT if @mm has no
  * users any more.
  */
-int pin_watch_start(struct pin_watch *w, struct pin_region *r,
+int pin_watch_start(struct pin_watch *w, pin_watch_fn changed,
 		    struct mm_struct *mm, unsigned long start,
 		    unsigned long length)
 {
 	int ret;
 
-	w->region = r;
+	w->changed = changed;
 	w->start = start;
 	w->end = start + length;
 	if (!mmget_not_zero(mm))

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Everything that differs between the kernels pinmgr builds for lives here.
+ * Everything that differs between the kernels the tracker builds for lives
+ * here.
  *
- * compat_probes.h is generated at build time by compiling each file in
- * probes/ against the target kernel's build tree (see module.mk): a probe
- * that compiles defines PINMGR_HAVE_<NAME>. Probes test what the kernel
- * offers, not its version number, so distribution backports are honoured.
+ * pin_tracker_probes.h is generated at build time by compiling each file in
+ * probes/ against the target kernel's build tree (probe.sh, run by
+ * pin_tracker.kbuild): a probe that compiles defines
+ * PIN_TRACKER_HAVE_<NAME>. Probes test what the kernel offers, not its
+ * version number, so distribution backports are honoured.
  * The oldest kernel supported is 6.1 (folios, maple tree, vma_lookup()).
  */
-#ifndef PINMGR_COMPAT_H
-#define PINMGR_COMPAT_H
+#ifndef PIN_COMPAT_H
+#define PIN_COMPAT_H
 
 #include <linux/backing-dev.h>
 #include <linux/fs.h>
@@ -18,7 +20,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
 
-#include "compat_probes.h"
+#include "pin_tracker_probes.h"
 
 /*
  * GUP refuses writable long-term pins of file mappings that need dirty
@@ -27,9 +29,9 @@
  * 6.12; FOLL_HONOR_NUMA_FAULT (6.6) stands for the kernels after that: the
  * refusal has stayed.
  */
-#if defined(PINMGR_HAVE_GUP_REFUSES_WRITABLE_FILE_LONGTERM) || \
-	defined(PINMGR_HAVE_GUP_HONOR_NUMA_FAULT)
-#define PINMGR_GUP_REFUSES_WRITABLE_FILE_LONGTERM 1
+#if defined(PIN_TRACKER_HAVE_GUP_REFUSES_WRITABLE_FILE_LONGTERM) || \
+	defined(PIN_TRACKER_HAVE_GUP_HONOR_NUMA_FAULT)
+#define PIN_TRACKER_GUP_REFUSES_WRITABLE_FILE_LONGTERM 1
 #endif
 
 /**
@@ -71,7 +73,7 @@ static inline bool compat_vma_needs_dirty_tracking(struct vm_area_struct *vma)
  * Upstream 6.2 made read-only long-term pins in private (COW) mappings
  * reliable: GUP unshares the shared zero page and page cache there, so the
  * pinned page is the one the process keeps using after its next write. On
- * older kernels pinmgr gets the same result by breaking COW at pin time:
+ * older kernels the tracker gets the same result by breaking COW at pin time:
  * it pins with FOLL_WRITE, plus FOLL_FORCE where the mapping is readable but
  * not writable (as ptrace does), which leaves an exclusive anonymous copy
  * mapped. Mappings that are not readable get no FOLL_FORCE: they must fail.
@@ -92,7 +94,7 @@ static inline bool compat_vma_needs_dirty_tracking(struct vm_area_struct *vma)
  */
 static inline unsigned int compat_ro_longterm_gup_flags(struct vm_area_struct *vma)
 {
-#ifdef PINMGR_HAVE_GUP_UNRELIABLE_RO_LONGTERM
+#ifdef PIN_TRACKER_HAVE_GUP_UNRELIABLE_RO_LONGTERM
 	if (!is_cow_mapping(vma->vm_flags) || !(vma->vm_flags & VM_READ))
 		return 0;
 	if (vma->vm_flags & VM_WRITE)
@@ -113,7 +115,7 @@ static inline unsigned int compat_ro_longterm_gup_flags(struct vm_area_struct *v
  * On 6.1, GUP's hugetlb walker cannot handle a long-term pin of a hugetlb
  * page that sits in ZONE_MOVABLE (possible with movablecore= or
  * kernelcore=): instead of migrating it, it warns (a WARN_ON_ONCE any user
- * could trigger) and fails. pinmgr then pins hugetlb pages without
+ * could trigger) and fails. The tracker then pins hugetlb pages without
  * FOLL_LONGTERM and checks them itself with compat_pages_longterm_pinnable():
  * a FOLL_PIN is the same pin either way, FOLL_LONGTERM only adds that check
  * (and the migration this kernel cannot do for hugetlb).
@@ -124,7 +126,7 @@ static inline unsigned int compat_ro_longterm_gup_flags(struct vm_area_struct *v
  */
 static inline bool compat_hugetlb_longterm_unsafe(struct vm_area_struct *vma)
 {
-#ifdef PINMGR_HAVE_GUP_HUGETLB_LONGTERM_MOVABLE_FAILS
+#ifdef PIN_TRACKER_HAVE_GUP_HUGETLB_LONGTERM_MOVABLE_FAILS
 	return is_vm_hugetlb_page(vma);
 #else
 	return false;
@@ -147,7 +149,7 @@ static inline bool compat_pages_longterm_pinnable(struct page **pages,
 	unsigned long i;
 
 	for (i = 0; i < n; i++) {
-#ifdef PINMGR_HAVE_IS_LONGTERM_PINNABLE_PAGE
+#ifdef PIN_TRACKER_HAVE_IS_LONGTERM_PINNABLE_PAGE
 		if (!is_longterm_pinnable_page(pages[i]))
 #else
 		if (!folio_is_longterm_pinnable(page_folio(pages[i])))
@@ -188,11 +190,11 @@ static inline bool compat_pages_fast_longterm_ok(struct page **pages,
 	struct folio *folio, *prev = NULL;
 	unsigned long i;
 
-#ifdef PINMGR_GUP_REFUSES_WRITABLE_FILE_LONGTERM
+#ifdef PIN_TRACKER_GUP_REFUSES_WRITABLE_FILE_LONGTERM
 	if (writable)
 		return true;
 #endif
-#ifndef PINMGR_HAVE_GUP_UNRELIABLE_RO_LONGTERM
+#ifndef PIN_TRACKER_HAVE_GUP_UNRELIABLE_RO_LONGTERM
 	if (!writable)
 		return true;
 #endif
@@ -233,7 +235,7 @@ static inline long compat_pin_user_pages_locked(unsigned long start,
 						unsigned int gup_flags,
 						struct page **pages)
 {
-#ifdef PINMGR_HAVE_PIN_USER_PAGES_VMAS_ARG
+#ifdef PIN_TRACKER_HAVE_PIN_USER_PAGES_VMAS_ARG
 	return pin_user_pages(start, nr_pages, gup_flags, pages, NULL);
 #else
 	return pin_user_pages(start, nr_pages, gup_flags, pages);
@@ -251,7 +253,7 @@ static inline long compat_pin_user_pages_locked(unsigned long start,
 static inline void compat_unpin_range(struct page *page, unsigned long npages,
 				      bool dirty)
 {
-#ifdef PINMGR_HAVE_UNPIN_USER_PAGE_RANGE_DIRTY_LOCK
+#ifdef PIN_TRACKER_HAVE_UNPIN_USER_PAGE_RANGE_DIRTY_LOCK
 	unpin_user_page_range_dirty_lock(page, npages, dirty);
 #else
 	/* Before 5.12 ("mm/gup: add a range variant of unpin_user_pages_dirty_lock()"). */
@@ -291,9 +293,9 @@ static inline long compat_pin_user_pages_fast_only(unsigned long start,
 {
 	long ret;
 
-#if defined(PINMGR_HAVE_PIN_USER_PAGES_FAST_ONLY)
+#if defined(PIN_TRACKER_HAVE_PIN_USER_PAGES_FAST_ONLY)
 	ret = pin_user_pages_fast_only(start, nr_pages, gup_flags, pages);
-#elif defined(PINMGR_HAVE_GUP_HUGETLB_LONGTERM_MOVABLE_FAILS)
+#elif defined(PIN_TRACKER_HAVE_GUP_HUGETLB_LONGTERM_MOVABLE_FAILS)
 	ret = 0;
 #else
 	ret = pin_user_pages_fast(start, nr_pages, gup_flags, pages);
@@ -322,7 +324,7 @@ static inline int compat_get_user_pages_nofault(unsigned long start,
 						int nr_pages,
 						struct page **pages)
 {
-#ifdef PINMGR_HAVE_GET_USER_PAGES_FAST_ONLY
+#ifdef PIN_TRACKER_HAVE_GET_USER_PAGES_FAST_ONLY
 	return get_user_pages_fast_only(start, nr_pages, 0, pages);
 #else
 	int ret = get_user_pages_fast(start, nr_pages, FOLL_NOFAULT, pages);
@@ -370,14 +372,14 @@ static inline long compat_get_user_pages_vma_nofault(unsigned long start,
 						     unsigned long nr_pages,
 						     struct page **pages)
 {
-#ifdef PINMGR_HAVE_GUP_HONOR_NUMA_FAULT
+#ifdef PIN_TRACKER_HAVE_GUP_HONOR_NUMA_FAULT
 	unsigned int flags = FOLL_NOFAULT;
 #else
 	unsigned int flags = FOLL_FORCE | FOLL_NOFAULT;
 #endif
 	long ret;
 
-#ifdef PINMGR_HAVE_GET_USER_PAGES_VMAS_ARG
+#ifdef PIN_TRACKER_HAVE_GET_USER_PAGES_VMAS_ARG
 	ret = get_user_pages(start, nr_pages, flags, pages, NULL);
 #else
 	ret = get_user_pages(start, nr_pages, flags, pages);
@@ -395,11 +397,11 @@ static inline long compat_get_user_pages_vma_nofault(unsigned long start,
  */
 static inline bool compat_mmu_notify_is_exclusive(unsigned int event)
 {
-#ifdef PINMGR_HAVE_MMU_NOTIFY_EXCLUSIVE
+#ifdef PIN_TRACKER_HAVE_MMU_NOTIFY_EXCLUSIVE
 	return event == MMU_NOTIFY_EXCLUSIVE;
 #else
 	return false;
 #endif
 }
 
-#endif /* PINMGR_COMPAT_H */
+#endif /* PIN_COMPAT_H */

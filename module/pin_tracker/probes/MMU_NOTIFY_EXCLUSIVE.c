@@ -2,8 +2,9 @@
 /*
  * MMU_NOTIFY_EXCLUSIVE: upstream 5.14 ("mm: device exclusive memory
  * access"), for make_device_exclusive_range(). Later reworks of device
- * exclusive entries may drop or rename it; without it, pinmgr reports such
- * a change as PINMGR_EVENT_OTHER.
+ * exclusive entries may drop or rename it; without it, such a change is
+ * not recognised as one (pinmgr, the tracker's first user, then reports it
+ * as "other").
  */
 #include <linux/mmu_notifier.h>
 

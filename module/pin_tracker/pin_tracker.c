@@ -26,12 +26,12 @@
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 
-#include "compat.h"
+#include "pin_compat.h"
 #include "pin_tracker.h"
 #include "pin_watch.h"
 
 #define CREATE_TRACE_POINTS
-#include "trace.h"
+#include "pin_trace.h"
 
 /* Pages pinned per pin_user_pages_fast() call: one page of pointers. */
 #define PIN_BATCH	(PAGE_SIZE / sizeof(struct page *))
@@ -46,6 +46,18 @@ static void pin_tracker_confirm_work(struct work_struct *work);
 static int pin_region_look(struct pin_region *r, bool settle, u64 *differ,
 			   u64 *first);
 
+const char *const pin_counter_names[PIN_NR_COUNTERS] = {
+	[PIN_COUNTER_REGIONS] = "regions",
+	[PIN_COUNTER_PINNED_PAGES] = "pinned_pages",
+	[PIN_COUNTER_PEAK_PAGES] = "peak_pages",
+	[PIN_COUNTER_PINS] = "pins",
+	[PIN_COUNTER_UNPINS] = "unpins",
+	[PIN_COUNTER_FAILED_PINS] = "failed_pins",
+	[PIN_COUNTER_METADATA_BYTES] = "metadata_bytes",
+	[PIN_COUNTER_NOTIFIERS] = "notifiers",
+	[PIN_COUNTER_DIVERGED_REGIONS] = "diverged_regions",
+};
+
 /**
  * pin_counters_init() - zero a set of counters
  * @c: the counters
@@ -54,15 +66,10 @@ static int pin_region_look(struct pin_region *r, bool settle, u64 *differ,
  */
 void pin_counters_init(struct pin_counters *c)
 {
-	atomic64_set(&c->regions, 0);
-	atomic64_set(&c->pinned_pages, 0);
-	atomic64_set(&c->peak_pages, 0);
-	atomic64_set(&c->pins, 0);
-	atomic64_set(&c->unpins, 0);
-	atomic64_set(&c->failed_pins, 0);
-	atomic64_set(&c->metadata_bytes, 0);
-	atomic64_set(&c->notifiers, 0);
-	atomic64_set(&c->diverged_regions, 0);
+	unsigned int i;
+
+	for (i = 0; i < PIN_NR_COUNTERS; i++)
+		atomic64_set(&c->v[i], 0);
 }
 
 /**
@@ -74,28 +81,30 @@ void pin_counters_init(struct pin_counters *c)
  */
 void pin_counters_read(struct pin_counters *c, struct pin_tracker_stats *stats)
 {
-	stats->regions = atomic64_read(&c->regions);
-	stats->pinned_pages = atomic64_read(&c->pinned_pages);
-	stats->peak_pages = atomic64_read(&c->peak_pages);
-	stats->pins = atomic64_read(&c->pins);
-	stats->unpins = atomic64_read(&c->unpins);
-	stats->failed_pins = atomic64_read(&c->failed_pins);
-	stats->metadata_bytes = atomic64_read(&c->metadata_bytes);
-	stats->notifiers = atomic64_read(&c->notifiers);
-	stats->diverged_regions = atomic64_read(&c->diverged_regions);
+	unsigned int i;
+
+	for (i = 0; i < PIN_NR_COUNTERS; i++)
+		stats->v[i] = atomic64_read(&c->v[i]);
+}
+
+static void pin_counter_add(struct pin_counters *c, enum pin_counter i,
+			    long n)
+{
+	atomic64_add(n, &c->v[i]);
 }
 
 /* Add (or with negative values, remove) held regions, pages and metadata. */
 static void pin_counters_hold(struct pin_counters *c, long regions,
 			      long pages, long bytes)
 {
-	s64 now, peak;
+	atomic64_t *peak = &c->v[PIN_COUNTER_PEAK_PAGES];
+	s64 now, old;
 
-	atomic64_add(regions, &c->regions);
-	atomic64_add(bytes, &c->metadata_bytes);
-	now = atomic64_add_return(pages, &c->pinned_pages);
-	peak = atomic64_read(&c->peak_pages);
-	while (now > peak && !atomic64_try_cmpxchg(&c->peak_pages, &peak, now))
+	pin_counter_add(c, PIN_COUNTER_REGIONS, regions);
+	pin_counter_add(c, PIN_COUNTER_METADATA_BYTES, bytes);
+	now = atomic64_add_return(pages, &c->v[PIN_COUNTER_PINNED_PAGES]);
+	old = atomic64_read(peak);
+	while (now > old && !atomic64_try_cmpxchg(peak, &old, now))
 		;
 }
 
@@ -123,17 +132,17 @@ static void pin_counters_event(struct pin_counters *c, enum pin_event ev)
 {
 	switch (ev) {
 	case PIN_EVENT_PIN:
-		atomic64_inc(&c->pins);
+		pin_counter_add(c, PIN_COUNTER_PINS, 1);
 		break;
 	case PIN_EVENT_UNPIN:
-		atomic64_inc(&c->unpins);
+		pin_counter_add(c, PIN_COUNTER_UNPINS, 1);
 		break;
 	case PIN_EVENT_ABORT:
 		/* A pin undone before its caller heard of it: a failed pin. */
-		atomic64_dec(&c->pins);
+		pin_counter_add(c, PIN_COUNTER_PINS, -1);
 		fallthrough;
 	case PIN_EVENT_FAIL:
-		atomic64_inc(&c->failed_pins);
+		pin_counter_add(c, PIN_COUNTER_FAILED_PINS, 1);
 		break;
 	}
 }
@@ -145,18 +154,13 @@ static void pin_tracker_event(struct pin_tracker *t, enum pin_event ev)
 		pin_counters_event(t->shared, ev);
 }
 
-static void pin_tracker_notifiers_add(struct pin_tracker *t, long n)
+/* Add @n to counter @i of @t and of the counters it shares. */
+static void pin_tracker_count(struct pin_tracker *t, enum pin_counter i,
+			      long n)
 {
-	atomic64_add(n, &t->counters.notifiers);
+	pin_counter_add(&t->counters, i, n);
 	if (t->shared)
-		atomic64_add(n, &t->shared->notifiers);
-}
-
-static void pin_tracker_diverged_add(struct pin_tracker *t, long n)
-{
-	atomic64_add(n, &t->counters.diverged_regions);
-	if (t->shared)
-		atomic64_add(n, &t->shared->diverged_regions);
+		pin_counter_add(t->shared, i, n);
 }
 
 /**
@@ -539,7 +543,7 @@ static void pin_region_set_diverged(struct pin_tracker *t,
 	if (r->diverged == diverged)
 		return;
 	r->diverged = diverged;
-	pin_tracker_diverged_add(t, diverged ? 1 : -1);
+	pin_tracker_count(t, PIN_COUNTER_DIVERGED_REGIONS, diverged ? 1 : -1);
 }
 
 /*
@@ -565,24 +569,27 @@ static void pin_region_queue_confirm(struct pin_tracker *t,
 
 /**
  * pin_region_changed() - note that a region's mapping is about to change
- * @r: the region
+ * @w: the region's watch
  * @kind: BIT_ULL(enum mmu_notifier_event), bit 63 for events beyond 62
- * @start: first byte of the change, clipped to @r's pages
+ * @start: first byte of the change, clipped to the region's pages
  * @end: end of the change (exclusive), clipped likewise
  *
- * Merges the change into @r's pending record and queues that for readers
- * (once @r is published), waking them: every change is worth a look.
- * Whether @r diverged is another matter. An unmap means it did. Most other
- * changes may leave every pinned page in place (khugepaged giving up on a
- * collapse, fork write-protecting, mprotect(), NUMA hinting, GUP's own
- * work during a pin), and at this point the page tables have not changed
- * yet: @r becomes suspect, and the confirmation work looks once the change
- * is complete (pin_region_settle() does for a region still being pinned).
+ * The region's pin_watch_fn. Merges the change into the region's pending
+ * record and queues that for readers (once the region is published),
+ * waking them: every change is worth a look. Whether the region diverged
+ * is another matter. An unmap means it did. Most other changes may leave
+ * every pinned page in place (khugepaged giving up on a collapse, fork
+ * write-protecting, mprotect(), NUMA hinting, GUP's own work during a
+ * pin), and at this point the page tables have not changed yet: the region
+ * becomes suspect, and the confirmation work looks once the change is
+ * complete (pin_region_settle() does for a region still being pinned).
  *
- * Context: the MMU notifier callback of @r's watch; may not sleep.
+ * Context: the MMU notifier callback of the region's watch; may not sleep.
  */
-void pin_region_changed(struct pin_region *r, u64 kind, u64 start, u64 end)
+static void pin_region_changed(struct pin_watch *w, u64 kind, u64 start,
+			       u64 end)
 {
+	struct pin_region *r = container_of(w, struct pin_region, watch);
 	struct pin_tracker *t = r->tracker;
 	bool wake = false;
 
@@ -615,7 +622,7 @@ void pin_region_changed(struct pin_region *r, u64 kind, u64 start, u64 end)
 	spin_unlock(&t->ev_lock);
 	if (wake)
 		wake_up_interruptible_poll(&t->ev_wait, EPOLLIN | EPOLLRDNORM);
-	trace_pinmgr_diverged(r->handle, kind, start, end);
+	pin_trace(changed, r->handle, kind, start, end);
 }
 
 /*
@@ -633,11 +640,11 @@ static int pin_region_watch(struct pin_tracker *t, struct pin_region *r,
 	INIT_LIST_HEAD(&r->cf_node);
 	if (!t->watch)
 		return 0;
-	ret = pin_watch_start(&r->watch, r, t->mm, start, len);
+	ret = pin_watch_start(&r->watch, pin_region_changed, t->mm, start, len);
 	if (ret)
 		return ret;
 	if (r->watch.active)
-		pin_tracker_notifiers_add(t, 1);
+		pin_tracker_count(t, PIN_COUNTER_NOTIFIERS, 1);
 	return 0;
 }
 
@@ -648,7 +655,7 @@ static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
 		return;
 	/* Waits for callbacks running on other CPUs. */
 	pin_watch_stop(&r->watch);
-	pin_tracker_notifiers_add(t, -1);
+	pin_tracker_count(t, PIN_COUNTER_NOTIFIERS, -1);
 	spin_lock(&t->ev_lock);
 	list_del_init(&r->ev_node);
 	list_del_init(&r->cf_node);
@@ -680,6 +687,21 @@ static bool pin_region_publish_changes(struct pin_tracker *t,
 		pin_region_queue_confirm(t, r);
 	spin_unlock(&t->ev_lock);
 	return wake;
+}
+
+/**
+ * pin_change_is_exclusive() - is this kind of change device-exclusive access?
+ * @event: an &enum mmu_notifier_event value (a bit of &pin_change.kinds)
+ *
+ * The kernels differ (pin_compat.h): the caller need not know how.
+ *
+ * Context: any.
+ * Return: true if @event is MMU_NOTIFY_EXCLUSIVE; always false on kernels
+ * without it.
+ */
+bool pin_change_is_exclusive(unsigned int event)
+{
+	return compat_mmu_notify_is_exclusive(event);
 }
 
 /**
@@ -945,6 +967,115 @@ static void pin_region_settle(struct pin_region *r)
 		pin_region_look(r, true, &differ, &first);
 }
 
+/*
+ * The pages [@addr, @addr + @length) touches: *@start, the first one's
+ * address, and *@total of them, at most @t's limit.
+ */
+static int pin_range_check(struct pin_tracker *t, u64 addr, u64 length,
+			   unsigned long *start, unsigned long *total)
+{
+	if (!length)
+		return -EINVAL;
+	if (addr + length < addr)
+		return -EOVERFLOW;
+	if (addr + length > TASK_SIZE)
+		return -EFAULT;
+	*start = addr & PAGE_MASK;
+	*total = (PAGE_ALIGN(addr + length) - *start) >> PAGE_SHIFT;
+	if (*total > t->max_pages)
+		return -E2BIG;
+	return 0;
+}
+
+/* Room for one more region of @npages pages: its slot and its charge. */
+static int pin_tracker_reserve(struct pin_tracker *t, unsigned long npages)
+{
+	int ret = -ENOSPC;
+
+	if ((unsigned int)atomic_inc_return(&t->nr_regions) <= t->max_regions) {
+		ret = pin_tracker_charge(t, npages);
+		if (!ret)
+			return 0;
+	}
+	atomic_dec(&t->nr_regions);
+	return ret;
+}
+
+static void pin_tracker_unreserve(struct pin_tracker *t, unsigned long npages)
+{
+	pin_tracker_uncharge(t, npages);
+	atomic_dec(&t->nr_regions);
+}
+
+static struct pin_region *pin_region_alloc(u64 addr, u64 length,
+					   bool writable)
+{
+	struct pin_region *r = kzalloc(sizeof(*r), PIN_GFP_ACCOUNT);
+
+	if (!r)
+		return NULL;
+	refcount_set(&r->ref, 1);
+	r->addr = addr;
+	r->length = length;
+	r->writable = writable;
+	return r;
+}
+
+/*
+ * Pin @total pages from @start into @r, a batch (one page of page
+ * pointers) at a time: by the lockless walk where it can, else by the
+ * careful path, which checks the policy for the rest of the range once.
+ * On failure the pages pinned so far stay in @r for the caller to unpin.
+ */
+static int pin_region_fill(struct pin_tracker *t, struct pin_region *r,
+			   unsigned long start, unsigned long total)
+{
+	unsigned long end = start + (total << PAGE_SHIFT);
+	unsigned long cur, nr, added, cap = 1;
+	struct page *small[PIN_SMALL];
+	struct page **batch = small;
+	bool policy_checked = false;
+	long got;
+	int ret = 0;
+
+	if (total > PIN_SMALL) {
+		batch = kmalloc(PAGE_SIZE, GFP_KERNEL);
+		if (!batch)
+			return -ENOMEM;
+	}
+	while (r->npages < total) {
+		cur = start + (r->npages << PAGE_SHIFT);
+		nr = min(total - r->npages, PIN_BATCH);
+		got = pin_pages_fast(cur, nr, r->writable, batch);
+		if (!got) {
+			got = pin_pages_careful(t->mm, cur, end, nr,
+						r->writable,
+						r->writable && !policy_checked,
+						batch);
+			if (got < 0) {
+				ret = got;
+				break;
+			}
+			policy_checked = true;
+		}
+		ret = pin_region_add_pages(r, &cap, total, batch, got, &added);
+		if (ret) {
+			unpin_user_pages(batch + added, got - added);
+			break;
+		}
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	if (batch != small)
+		kfree(batch);
+	if (!ret)
+		pin_region_shrink_runs(r, cap);
+	return ret;
+}
+
 /**
  * pin_tracker_pin() - pin a user range long-term and track it
  * @t: the tracker
@@ -969,84 +1100,28 @@ static void pin_region_settle(struct pin_region *r)
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages)
 {
-	unsigned long start, end, cur, nr, total, added, cap = 1;
-	struct page *small[PIN_SMALL];
-	struct page **batch = small;
-	u64 t0 = pin_trace_clock(trace_pinmgr_pin_enabled());
-	bool policy_checked = false;
+	u64 t0 = pin_trace_clock(pin_trace_enabled(pin));
+	unsigned long start, total;
 	struct pin_region *r;
-	long got;
 	int ret;
 
-	if (!length)
-		return -EINVAL;
-	if (addr + length < addr)
-		return -EOVERFLOW;
-	if (addr + length > TASK_SIZE)
-		return -EFAULT;
-	start = addr & PAGE_MASK;
-	end = PAGE_ALIGN(addr + length);
-	total = (end - start) >> PAGE_SHIFT;
-	if (total > t->max_pages)
-		return -E2BIG;
-
-	if ((unsigned int)atomic_inc_return(&t->nr_regions) > t->max_regions) {
-		ret = -ENOSPC;
-		goto out_unreserve;
-	}
-	ret = pin_tracker_charge(t, total);
+	ret = pin_range_check(t, addr, length, &start, &total);
 	if (ret)
-		goto out_unreserve;
-
-	r = kzalloc(sizeof(*r), PIN_GFP_ACCOUNT);
+		return ret;
+	ret = pin_tracker_reserve(t, total);
+	if (ret)
+		goto out_fail;
+	r = pin_region_alloc(addr, length, writable);
 	if (!r) {
 		ret = -ENOMEM;
-		goto out_uncharge;
+		goto out_unreserve;
 	}
-	refcount_set(&r->ref, 1);
-	r->addr = addr;
-	r->length = length;
-	r->writable = writable;
-
-	ret = pin_region_watch(t, r, start, end - start);
+	ret = pin_region_watch(t, r, start, total << PAGE_SHIFT);
 	if (ret)
 		goto out_free_region;
-	if (total > PIN_SMALL) {
-		batch = kmalloc(PAGE_SIZE, GFP_KERNEL);
-		if (!batch) {
-			ret = -ENOMEM;
-			goto out_unwatch;
-		}
-	}
-	while (r->npages < total) {
-		cur = start + (r->npages << PAGE_SHIFT);
-		nr = min(total - r->npages, PIN_BATCH);
-		got = pin_pages_fast(cur, nr, writable, batch);
-		if (!got) {
-			got = pin_pages_careful(t->mm, cur, end, nr, writable,
-						writable && !policy_checked,
-						batch);
-			if (got < 0) {
-				ret = got;
-				goto out_unpin;
-			}
-			policy_checked = true;
-		}
-		ret = pin_region_add_pages(r, &cap, total, batch, got, &added);
-		if (ret) {
-			unpin_user_pages(batch + added, got - added);
-			goto out_unpin;
-		}
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-			goto out_unpin;
-		}
-		cond_resched();
-	}
-	if (batch != small)
-		kfree(batch);
-	batch = small;
-	pin_region_shrink_runs(r, cap);
+	ret = pin_region_fill(t, r, start, total);
+	if (ret)
+		goto out_unpin;
 	pin_region_settle(r);
 
 	ret = pin_tracker_publish(t, r, handle);
@@ -1054,8 +1129,8 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		goto out_unpin;
 	/* Published: @r may already be unpinned and freed by another thread. */
 	pin_tracker_event(t, PIN_EVENT_PIN);
-	trace_pinmgr_pin(*handle, total, length, writable,
-			 pin_trace_clock(t0 != 0) - t0);
+	pin_trace(pin, *handle, total, length, writable,
+		  pin_trace_clock(t0 != 0) - t0);
 	*npages = total;
 	return 0;
 
@@ -1063,16 +1138,12 @@ out_unpin:
 	/* Nothing was written through these pins: no dirtying. */
 	pin_region_unpin(r, false);
 	pin_region_free_runs(r);
-	if (batch != small)
-		kfree(batch);
-out_unwatch:
 	pin_region_unwatch(t, r);
 out_free_region:
 	kfree(r);
-out_uncharge:
-	pin_tracker_uncharge(t, total);
 out_unreserve:
-	atomic_dec(&t->nr_regions);
+	pin_tracker_unreserve(t, total);
+out_fail:
 	pin_tracker_event(t, PIN_EVENT_FAIL);
 	return ret;
 }
@@ -1083,10 +1154,10 @@ static void pin_region_destroy(struct pin_tracker *t, struct pin_region *r)
 	u64 t0;
 
 	pin_region_unwatch(t, r);
-	t0 = pin_trace_clock(trace_pinmgr_release_enabled());
+	t0 = pin_trace_clock(pin_trace_enabled(release));
 	pin_region_unpin(r, r->writable);
-	trace_pinmgr_release(r->handle, r->npages, r->length, r->writable,
-			     pin_trace_clock(t0 != 0) - t0);
+	pin_trace(release, r->handle, r->npages, r->length, r->writable,
+		  pin_trace_clock(t0 != 0) - t0);
 	pin_region_free_runs(r);
 	kfree(r);
 }
@@ -1544,7 +1615,7 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
  */
 int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 {
-	u64 t0 = pin_trace_clock(trace_pinmgr_unpin_enabled());
+	u64 t0 = pin_trace_clock(pin_trace_enabled(unpin));
 	struct pin_region *r = pin_tracker_remove(t, handle);
 	unsigned long npages;
 	u64 length;
@@ -1559,8 +1630,8 @@ int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 	length = r->length;
 	writable = r->writable;
 	ret = pin_tracker_release_removed(t, r);
-	trace_pinmgr_unpin(handle, npages, length, writable,
-			   pin_trace_clock(t0 != 0) - t0);
+	pin_trace(unpin, handle, npages, length, writable,
+		  pin_trace_clock(t0 != 0) - t0);
 	return ret;
 }
 
