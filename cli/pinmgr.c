@@ -1247,7 +1247,7 @@ static int cmd_info(int argc, char **argv)
 		read_text(SYS_MISC "/dev", st->devnode, sizeof(st->devnode));
 		st->info_err = pinmgr_open(&pctx);
 		if (!st->info_err) {
-			st->info_err = pinmgr_info(pctx, &st->pi);
+			st->info_err = pinmgr_info(pctx, &st->pi, sizeof(st->pi));
 			pinmgr_close(pctx);
 		}
 		if (st->info_err)

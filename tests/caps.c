@@ -39,7 +39,7 @@ CASE(root_has_cap_phys)
 	struct pinmgr_info in;
 
 	ASSERT(h_cap_has(CAP_SYS_ADMIN));
-	ASSERT_OK(pinmgr_info(h_open(), &in));
+	ASSERT_OK(pinmgr_info(h_open(), &in, sizeof(in)));
 	ASSERT_EQ(in.out_caps & PINMGR_CAP_PHYS, PINMGR_CAP_PHYS);
 }
 
@@ -104,7 +104,7 @@ static void child_no_cap_info(void *arg)
 
 	(void)arg;
 	h_cap_drop(CAP_SYS_ADMIN);
-	ASSERT_OK(pinmgr_info(h_open(), &in));
+	ASSERT_OK(pinmgr_info(h_open(), &in, sizeof(in)));
 	ASSERT_EQ(in.out_caps & PINMGR_CAP_PHYS, 0);
 }
 
@@ -148,7 +148,7 @@ static void child_no_cap_plain_ok(void *arg)
 	h_cap_drop(CAP_SYS_ADMIN);
 	ctx = h_open();
 	h = h_pin(ctx, buf + 1, 3 * h_ps, PINMGR_PIN_WRITE);
-	ASSERT_OK(pinmgr_query(ctx, h, &q));
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
 	ASSERT_EQ(q.out_npages, 4);
 	n = h_read_segments(ctx, h, 0, 2, &segs);
 	h_check_segments_cover(segs, n, 4);
@@ -182,14 +182,14 @@ static void child_no_cap_no_contiguity(void *arg)
 	memset(buf, 1, hps);
 	priv = h_open();
 	h = h_pin(priv, buf, hps, 0);
-	ASSERT_OK(pinmgr_query(priv, h, &q));
+	ASSERT_OK(pinmgr_query(priv, h, &q, sizeof(q)));
 	if (q.out_nsegs == hps / h_ps)
 		h_skip("no physically contiguous pages (no THP here)");
 
 	h_cap_drop(CAP_SYS_ADMIN);
 	unpriv = h_open();
 	h = h_pin(unpriv, buf, hps, 0);
-	ASSERT_OK(pinmgr_query(unpriv, h, &q));
+	ASSERT_OK(pinmgr_query(unpriv, h, &q, sizeof(q)));
 	ASSERT_EQ(q.out_nsegs, hps / h_ps);
 	n = h_read_segments(unpriv, h, 0, 64, &segs);
 	ASSERT_EQ(n, hps / h_ps);
@@ -223,7 +223,7 @@ static void child_dropped_after_open(void *arg)
 
 	(void)arg;
 	h_cap_drop(CAP_SYS_ADMIN);
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	ASSERT_EQ(in.out_caps & PINMGR_CAP_PHYS, PINMGR_CAP_PHYS);
 	h = h_pin(ctx, buf, 8 * h_ps, 0);
 	n = h_read_segments(ctx, h, PINMGR_SEGMENTS_PHYS, 8, &segs);
@@ -254,7 +254,7 @@ static void child_opened_without(void *arg)
 	ASSERT_RET(pinmgr_segments(with, h1, PINMGR_SEGMENTS_PHYS, 0, &seg, 1), 1);
 	ASSERT_ERR(pinmgr_segments(without, h2, PINMGR_SEGMENTS_PHYS, 0, &seg, 1),
 		   EPERM);
-	ASSERT_OK(pinmgr_info(without, &in));
+	ASSERT_OK(pinmgr_info(without, &in, sizeof(in)));
 	ASSERT_EQ(in.out_caps & PINMGR_CAP_PHYS, 0);
 }
 

@@ -285,7 +285,7 @@ CASE(cli_info_shows_params_and_abi)
 	EXPECT_IN(r, out, "test_access       = ");
 
 	ctx = h_open();
-	ASSERT_OK(pinmgr_info(ctx, &info));
+	ASSERT_OK(pinmgr_info(ctx, &info, sizeof(info)));
 	snprintf(want, sizeof(want), "max regions:       %llu",
 		 (unsigned long long)info.out_max_regions);
 	EXPECT_IN(r, out, want);
@@ -360,7 +360,7 @@ CASE(cli_stat_matches_stats)
 	none = h_map(h_ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_ERR(pinmgr_pin(ctx, none, h_ps, 0, &unused), EFAULT);
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 3);
 	ASSERT_EQ(st.out_pinned_pages, 7);
 	ASSERT_EQ(st.out_failed_pins, 1);
@@ -539,7 +539,7 @@ CASE(cli_unload_and_load_ko)
 	EXPECT_STATUS(r, 0);
 	ASSERT_EQ(param("max_regions"), 7);
 	ASSERT_OK(pinmgr_open(&ctx));
-	ASSERT_OK(pinmgr_info(ctx, &info));
+	ASSERT_OK(pinmgr_info(ctx, &info, sizeof(info)));
 	pinmgr_close(ctx);
 	ASSERT_EQ(info.out_max_regions, 7);
 

@@ -88,7 +88,7 @@ static void *c_pinner(void *arg)
 		/* Read-only: the changer may have the page read-only now. */
 		ret = pinmgr_pin(C.ctx, p, h_ps, 0, &h);
 		ASSERT_MSG(!ret, "pin: %s", h_errname(-ret));
-		ASSERT_OK(pinmgr_stats(C.ctx, &st));
+		ASSERT_OK(pinmgr_stats(C.ctx, &st, sizeof(st)));
 		ASSERT_OK(pinmgr_unpin(C.ctx, h));
 	}
 	return NULL;
@@ -151,7 +151,7 @@ static uint64_t stats_diverged(struct pinmgr_ctx *ctx)
 {
 	struct pinmgr_stats st;
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	return st.out_diverged_regions;
 }
 

@@ -65,7 +65,7 @@ static void show_region(struct pinmgr_ctx *ctx, const char *name,
 	uint64_t start = 0;
 	int n, i;
 
-	CHECK(pinmgr_query(ctx, handle, &q));
+	CHECK(pinmgr_query(ctx, handle, &q, sizeof(q)));
 	printf("%s: handle %u, addr %#llx, length %llu, %s\n", name, handle,
 	       (unsigned long long)q.out_addr,
 	       (unsigned long long)q.out_length,
@@ -112,7 +112,7 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	CHECK(pinmgr_open(&ctx));
-	CHECK(pinmgr_info(ctx, &info));
+	CHECK(pinmgr_info(ctx, &info, sizeof(info)));
 	printf("opened %s (fd %d)\n", PINMGR_DEFAULT_PATH, pinmgr_fd(ctx));
 	printf("    ABI version %u, page size %u\n", info.out_abi_version,
 	       info.out_page_size);
@@ -145,7 +145,7 @@ int main(void)
 	show_region(ctx, "1 MiB buffer", hbig, seg_flags);
 	show_region(ctx, "10 KiB buffer", hsmall, seg_flags);
 
-	CHECK(pinmgr_stats(ctx, &st));
+	CHECK(pinmgr_stats(ctx, &st, sizeof(st)));
 	printf("\nstats: %llu regions, %llu pages pinned (peak %llu), %llu pins, %llu unpins, %llu failed pins\n",
 	       (unsigned long long)st.out_regions,
 	       (unsigned long long)st.out_pinned_pages,

@@ -311,7 +311,7 @@ static void require_events(struct pinmgr_ctx *ctx)
 {
 	struct pinmgr_info in;
 
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	if (!(in.out_caps & PINMGR_CAP_EVENTS))
 		h_skip("no PINMGR_CAP_EVENTS (kernel without CONFIG_MMU_NOTIFIER)");
 }
@@ -366,7 +366,7 @@ static uint64_t diverged_regions(struct pinmgr_ctx *ctx)
 	struct pinmgr_stats st;
 	uint64_t fdi;
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_OK(h_fdinfo_u64(h_fd(ctx), "pinmgr-diverged-regions", &fdi));
 	ASSERT_EQ(fdi, st.out_diverged_regions);
 	return st.out_diverged_regions;
@@ -621,7 +621,7 @@ CASE(ev_change_during_pin)
 		pthread_join(t, NULL);
 		ASSERT_NO_THREAD_FAILURE();
 
-		ASSERT_OK(pinmgr_stats(ctx, &st));
+		ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 		n = pinmgr_events_read(ctx, ev, 2);
 		ASSERT(n == 1 || n == -EAGAIN);
 		ASSERT(pinmgr_verify(ctx, h, &differ, &first) >= 0);
@@ -809,7 +809,7 @@ CASE(ev_param_off)
 	require_events(on);
 	h_param_set_for_case("events", 0);
 	off = h_open();
-	ASSERT_OK(pinmgr_info(off, &in));
+	ASSERT_OK(pinmgr_info(off, &in, sizeof(in)));
 	ASSERT_EQ(in.out_caps & PINMGR_CAP_EVENTS, 0);
 	h = h_pin(off, p, 3 * h_ps, PINMGR_PIN_WRITE);
 	ASSERT_EQ(sys_stat("notifiers"), base);
@@ -819,7 +819,7 @@ CASE(ev_param_off)
 	ASSERT_SYS(madvise(p, 4 * h_ps, MADV_DONTNEED));
 	ASSERT_SYS(fcntl(h_fd(off), F_SETFL, O_NONBLOCK));
 	expect_no_event(off);
-	ASSERT_OK(pinmgr_stats(off, &st));
+	ASSERT_OK(pinmgr_stats(off, &st, sizeof(st)));
 	ASSERT_EQ(st.out_diverged_regions, 0);
 	ASSERT_EQ(pinmgr_verify(off, h, &differ, &first), 3);
 	ASSERT_EQ(differ, 3);

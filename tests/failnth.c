@@ -475,7 +475,7 @@ static void assert_region_intact(struct fx *fx)
 {
 	struct pinmgr_query q;
 
-	ASSERT_OK(pinmgr_query(fx->ctx, fx->handle, &q));
+	ASSERT_OK(pinmgr_query(fx->ctx, fx->handle, &q, sizeof(q)));
 	ASSERT_EQ(q.out_npages, fx->npages);
 	ASSERT_EQ(q.out_addr, (uintptr_t)fx->buf);
 	assert_counters(fx, 0, 0, 0, 0);
@@ -685,7 +685,7 @@ static void after_unpin_ok(struct fx *fx)
 {
 	struct pinmgr_query q;
 
-	ASSERT_ERR(pinmgr_query(fx->ctx, fx->handle, &q), ENOENT);
+	ASSERT_ERR(pinmgr_query(fx->ctx, fx->handle, &q, sizeof(q)), ENOENT);
 	assert_counters(fx, -1, -(long)fx->npages, 0, 1);
 	fx->handle = 0;
 }
@@ -789,7 +789,7 @@ static void setup_events(struct fx *fx)
 {
 	struct pinmgr_info in;
 
-	ASSERT_OK(pinmgr_info(fx->ctx, &in));
+	ASSERT_OK(pinmgr_info(fx->ctx, &in, sizeof(in)));
 	if (!(in.out_caps & PINMGR_CAP_EVENTS))
 		h_skip("no PINMGR_CAP_EVENTS (kernel without CONFIG_MMU_NOTIFIER)");
 	/* A lost record is an EAGAIN failure, not a read() blocked forever. */

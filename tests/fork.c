@@ -47,10 +47,10 @@ static void check_parent_region(const char *buf)
 	struct pinmgr_query q;
 	struct pinmgr_stats st;
 
-	ASSERT_OK(pinmgr_query(s.ctx, s.handle, &q));
+	ASSERT_OK(pinmgr_query(s.ctx, s.handle, &q, sizeof(q)));
 	ASSERT_EQ(q.out_addr, (uintptr_t)buf);
 	ASSERT_EQ(q.out_npages, NPAGES);
-	ASSERT_OK(pinmgr_stats(s.ctx, &st));
+	ASSERT_OK(pinmgr_stats(s.ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 1);
 	ASSERT_EQ(st.out_pins, 1);
 	ASSERT_EQ(st.out_unpins, 0);
@@ -73,7 +73,7 @@ static void child_eacces(void *arg)
 	(void)arg;
 	switch (s.which) {
 	case DO_INFO:
-		ASSERT_ERR(pinmgr_info(s.ctx, &in), EACCES);
+		ASSERT_ERR(pinmgr_info(s.ctx, &in, sizeof(in)), EACCES);
 		break;
 	case DO_PIN:
 		ASSERT_ERR(pinmgr_pin(s.ctx, buf, h_ps, 0, &h), EACCES);
@@ -83,14 +83,14 @@ static void child_eacces(void *arg)
 		ASSERT_ERR(pinmgr_unpin(s.ctx, s.handle), EACCES);
 		break;
 	case DO_QUERY:
-		ASSERT_ERR(pinmgr_query(s.ctx, s.handle, &q), EACCES);
+		ASSERT_ERR(pinmgr_query(s.ctx, s.handle, &q, sizeof(q)), EACCES);
 		break;
 	case DO_SEGMENTS:
 		ASSERT_ERR(pinmgr_segments(s.ctx, s.handle, 0, 0, &seg, 1),
 			   EACCES);
 		break;
 	case DO_STATS:
-		ASSERT_ERR(pinmgr_stats(s.ctx, &st), EACCES);
+		ASSERT_ERR(pinmgr_stats(s.ctx, &st, sizeof(st)), EACCES);
 		break;
 	}
 }
@@ -133,7 +133,7 @@ static void in_child_last_ref(void *arg)
 
 	h_wait_fd(s.go[0]);
 	/* opener still alive, but the child is not it */
-	ASSERT_ERR(pinmgr_info(s.ctx, &in), EACCES);
+	ASSERT_ERR(pinmgr_info(s.ctx, &in, sizeof(in)), EACCES);
 	if (do_close)
 		ASSERT_OK(close(pinmgr_fd(s.ctx)) ? -errno : 0);
 }
@@ -337,7 +337,7 @@ CASE(clone_vm_child_ok)
 	ASSERT_OK(cv.info_ret);
 	ASSERT_OK(cv.pin_ret);
 	ASSERT_OK(cv.unpin_ret);
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_pins, 1);
 	ASSERT_EQ(st.out_unpins, 1);
 }

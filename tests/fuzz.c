@@ -2224,12 +2224,12 @@ static void assert_placed_state(int regions, long pages)
 	struct pinmgr_stats st;
 	struct pinmgr_query q;
 
-	ASSERT_OK(pinmgr_stats(P.ctx, &st));
+	ASSERT_OK(pinmgr_stats(P.ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, regions);
 	ASSERT_EQ(st.out_pinned_pages, pages);
 	ASSERT_VMPIN_KB(PAGES_KB(pages));
 	if (regions)
-		ASSERT_OK(pinmgr_query(P.ctx, P.h, &q));
+		ASSERT_OK(pinmgr_query(P.ctx, P.h, &q, sizeof(q)));
 	assert_outstanding(pages);
 }
 
@@ -2347,7 +2347,7 @@ CASE(pin_read_only)
 
 		nr = i ? PINMGR_CMD_PIN_VEC : PINMGR_CMD_PIN;
 		len = fill(nr, &u);
-		ASSERT_OK(pinmgr_stats(P.ctx, &before));
+		ASSERT_OK(pinmgr_stats(P.ctx, &before, sizeof(before)));
 		if (nr == PINMGR_CMD_PIN) {
 			memcpy(P.rw, &u, len);
 			ret = ioctl(P.fd, cmd_of(nr, len), P.ro) ? -errno : 0;
@@ -2360,7 +2360,7 @@ CASE(pin_read_only)
 		ASSERT_MSG(ret == -EFAULT,
 			   "%s that cannot write its result back: %s, expected -EFAULT",
 			   nr_names[nr], h_retstr(b, sizeof(b), ret));
-		ASSERT_OK(pinmgr_stats(P.ctx, &after));
+		ASSERT_OK(pinmgr_stats(P.ctx, &after, sizeof(after)));
 		ASSERT_EQ(after.out_regions, 1);
 		ASSERT_EQ(after.out_pinned_pages, 8);
 		ASSERT_VMPIN_KB(PAGES_KB(8));

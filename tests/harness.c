@@ -711,7 +711,7 @@ size_t h_read_segments(struct pinmgr_ctx *ctx, uint32_t handle,
 	struct pinmgr_segment *segs;
 	uint64_t total, start = 0;
 
-	ASSERT_OK(pinmgr_query(ctx, handle, &q));
+	ASSERT_OK(pinmgr_query(ctx, handle, &q, sizeof(q)));
 	total = q.out_nsegs;
 	segs = h_malloc((total + capacity) * sizeof(*segs));
 	for (;;) {
@@ -1181,7 +1181,7 @@ void h_require_test_access(struct pinmgr_ctx *ctx)
 {
 	struct pinmgr_info in;
 
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	if (!(in.out_caps & PINMGR_CAP_TEST_ACCESS))
 		h_skip("no PINMGR_CAP_TEST_ACCESS on this file (module parameter test_access unset or missing)");
 }

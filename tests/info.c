@@ -174,7 +174,7 @@ CASE(size_big_nonzero_tail)
 			   ret < 0 ? h_errname(-ret) : "success");
 	}
 	/* nothing happened: prep_handle pinned 3 regions (unpin: 3 left) */
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, io->prep == prep_handle ? 3 : 0);
 	ASSERT_EQ(st.out_unpins, 0);
 }
@@ -227,7 +227,7 @@ CASE(size_runs_into_unmapped)
 	set_hdr(s, io->size + 8, 0);
 	ASSERT_SYS(mprotect(pages + h_ps, h_ps, PROT_NONE));
 	ASSERT_ERR(h_ioctl(h_fd(ctx), cmd_of(io), s), EFAULT);
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, io->prep == prep_handle ? 1 : 0);
 }
 
@@ -284,7 +284,7 @@ CASE(readonly_struct)
 	ASSERT_SYS(mprotect(p, h_ps, PROT_READ));
 	ASSERT_ERR(h_ioctl(h_fd(ctx), cmd_of(io), p), EFAULT);
 	/* All or nothing: a PIN whose result cannot be returned is undone. */
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, io->prep == prep_handle ? 1 : 0);
 	ASSERT_EQ(st.out_pinned_pages, io->prep == prep_handle ? 1 : 0);
 	if (io->nr == PINMGR_CMD_PIN)
@@ -387,7 +387,7 @@ CASE(stats_v1_size)
 
 static void info(struct pinmgr_info *in)
 {
-	ASSERT_OK(pinmgr_info(h_open(), in));
+	ASSERT_OK(pinmgr_info(h_open(), in, sizeof(*in)));
 }
 
 CASE(info_abi)
@@ -468,7 +468,7 @@ CASE(info_ignores_out_garbage)
 	struct pinmgr_ctx *ctx = h_open();
 	struct pinmgr_info in, ref;
 
-	ASSERT_OK(pinmgr_info(ctx, &ref));
+	ASSERT_OK(pinmgr_info(ctx, &ref, sizeof(ref)));
 	memset(&in, 0xff, sizeof(in));
 	in.size = sizeof(in);
 	in.flags = 0;
@@ -482,7 +482,7 @@ CASE(info_dup_fd)
 	struct pinmgr_info in, ref;
 	int fd = h_keep_fd(dup(h_fd(ctx)));
 
-	ASSERT_OK(pinmgr_info(ctx, &ref));
+	ASSERT_OK(pinmgr_info(ctx, &ref, sizeof(ref)));
 	memset(&in, 0, sizeof(in));
 	in.size = sizeof(in);
 	ASSERT_OK(h_ioctl(fd, PINMGR_INFO, &in));

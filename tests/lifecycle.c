@@ -262,7 +262,7 @@ static void expect_stats(struct pinmgr_ctx *ctx, uint64_t regions,
 {
 	struct pinmgr_stats st;
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, regions);
 	ASSERT_EQ(st.out_pinned_pages, pages);
 	ASSERT_EQ(st.out_pins, pins);
@@ -456,7 +456,7 @@ CASE(mremap_pinned)
 	h_pagemap_pfns(dst, NPAGES, mapped);
 	assert_same_pfns(mapped, pfns, NPAGES, "after mremap, the new address");
 	ASSERT_VMPIN_KB(PAGES_KB(NPAGES));
-	ASSERT_OK(pinmgr_query(ctx, h, &q));
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
 	ASSERT_EQ(q.out_addr, (uintptr_t)buf);	/* the address given to PIN */
 	ASSERT_EQ(q.out_npages, NPAGES);
 
@@ -736,13 +736,13 @@ static void lr_holder(struct pinmgr_ctx *ctx)
 	if (mine == MAP_FAILED || read(lr.to_holder[0], &c, 1) != 1)
 		_exit(10);
 	memset(mine, 1, h_ps);
-	lr.sh->ret_info = pinmgr_info(ctx, &in);
+	lr.sh->ret_info = pinmgr_info(ctx, &in, sizeof(in));
 	lr.sh->ret_pin = pinmgr_pin(ctx, mine, h_ps, PINMGR_PIN_WRITE, &h);
 	lr.sh->holder_vmpin = h_vmpin_kb();
-	lr.sh->ret_query = pinmgr_query(ctx, lr.sh->h_w, &q);
+	lr.sh->ret_query = pinmgr_query(ctx, lr.sh->h_w, &q, sizeof(q));
 	lr.sh->ret_unpin = pinmgr_unpin(ctx, lr.sh->h_w);
 	lr.sh->ret_segments = pinmgr_segments(ctx, lr.sh->h_w, 0, 0, &seg, 1);
-	lr.sh->ret_stats = pinmgr_stats(ctx, &st);
+	lr.sh->ret_stats = pinmgr_stats(ctx, &st, sizeof(st));
 	lr.sh->ret_access = pinmgr_access(ctx, lr.sh->h_w, 0, 0, small,
 					  sizeof(small));
 	if (write(lr.from_holder[1], "i", 1) != 1 ||

@@ -50,7 +50,7 @@ CASE(close_with_many_regions)
 	char *buf = h_anon(8 * h_ps);
 	uint64_t i, n = 64;
 
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	if (in.out_max_regions < n)
 		n = in.out_max_regions;
 	for (i = 0; i < n; i++)
@@ -85,7 +85,7 @@ CASE(munmap_keeps_pin)
 
 	h_unmap(buf);
 	ASSERT_VMPIN_KB(PAGES_KB(4));
-	ASSERT_OK(pinmgr_query(ctx, h, &q));
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
 	ASSERT_EQ(q.out_addr, (uintptr_t)buf);
 	ASSERT_EQ(q.out_npages, 4);
 	ASSERT_OK(pinmgr_unpin(ctx, h));
@@ -117,7 +117,7 @@ CASE(two_files_independent)
 	ASSERT_VMPIN_KB(PAGES_KB(8));
 	h_close(a);
 	ASSERT_VMPIN_KB(PAGES_KB(5));
-	ASSERT_OK(pinmgr_query(b, hb, &q));
+	ASSERT_OK(pinmgr_query(b, hb, &q, sizeof(q)));
 	h_close(b);
 	ASSERT_VMPIN_KB(0);
 	h_assert_pins_balanced();
@@ -221,7 +221,7 @@ CASE(rmmod_while_open)
 		   "delete_module(pinmgr, O_NONBLOCK) with a file open: expected -EWOULDBLOCK, got %ld%s%s",
 		   ret, ret ? " errno " : "", ret ? h_errname(errno) : "");
 	ASSERT_SYS(stat("/sys/module/pinmgr", &st));
-	ASSERT_OK(pinmgr_query(ctx, h, &q));
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
 	ASSERT_EQ(q.out_npages, 4);
 	ASSERT_VMPIN_KB(PAGES_KB(4));
 }

@@ -16,7 +16,7 @@ static void check_info(struct pinmgr_ctx *ctx, uint64_t pages,
 {
 	struct pinmgr_info in;
 
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	ASSERT_EQ(in.out_max_pages_per_pin, pages);
 	ASSERT_EQ(in.out_max_regions, regions);
 }
@@ -26,7 +26,7 @@ static void check_nothing_pinned(struct pinmgr_ctx *ctx, uint64_t regions,
 {
 	struct pinmgr_stats st;
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, regions);
 	ASSERT_EQ(st.out_pinned_pages, pages);
 	ASSERT_VMPIN_KB(PAGES_KB(pages));
@@ -191,7 +191,7 @@ CASE(handles_wrap)
 		ASSERT_EQ(h = h_pin(ctx, buf, h_ps, 0), (uint32_t)i);
 		ASSERT_OK(pinmgr_unpin(ctx, h));
 	}
-	ASSERT_OK(pinmgr_query(ctx, held, &q));
+	ASSERT_OK(pinmgr_query(ctx, held, &q, sizeof(q)));
 	ASSERT_EQ(q.out_addr, (uintptr_t)buf);
 	ASSERT_OK(pinmgr_unpin(ctx, held));
 	check_nothing_pinned(ctx, 0, 0);

@@ -90,7 +90,7 @@ static void child_one_more_page(void *arg)
 	ASSERT_ERR(pinmgr_pin(ctx, buf + LIMIT, h_ps, 0, &h), ENOMEM);
 	ASSERT_EQ(h, 0xdead);
 	ASSERT_VMPIN_KB(LIMIT / 1024);
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 1);
 	ASSERT_EQ(st.out_pinned_pages, LIMIT_PAGES);
 }

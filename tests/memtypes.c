@@ -177,7 +177,7 @@ static struct pinmgr_ctx *dev_open(void)
 
 	need_test_access();
 	ctx = h_open();
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	ASSERT_MSG(in.out_caps & PINMGR_CAP_TEST_ACCESS,
 		   "INFO out_caps 0x%llx lacks PINMGR_CAP_TEST_ACCESS although test_access is 1",
 		   (unsigned long long)in.out_caps);
@@ -449,7 +449,7 @@ static void assert_nothing_pinned(struct pinmgr_ctx *ctx, uint64_t failed,
 {
 	struct pinmgr_stats st;
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 0);
 	ASSERT_EQ(st.out_pinned_pages, 0);
 	ASSERT_EQ(st.out_pins, 0);
@@ -520,7 +520,7 @@ static void region_pin(struct region *r, struct pinmgr_ctx *ctx, void *addr,
 	ASSERT_EQ(p.out_npages, r->npages);
 	r->handle = p.out_handle;
 
-	ASSERT_OK(pinmgr_query(ctx, r->handle, &q));
+	ASSERT_OK(pinmgr_query(ctx, r->handle, &q, sizeof(q)));
 	ASSERT_EQ(q.out_addr, (uintptr_t)addr);
 	ASSERT_EQ(q.out_length, len);
 	ASSERT_EQ(q.out_flags, flags);
@@ -531,7 +531,7 @@ static void region_pin(struct region *r, struct pinmgr_ctx *ctx, void *addr,
 		   (unsigned long long)q.out_nsegs,
 		   (unsigned long long)r->npages);
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 1);
 	ASSERT_EQ(st.out_pinned_pages, r->npages);
 	ASSERT_VMPIN_KB(PAGES_KB(r->npages));
@@ -544,8 +544,8 @@ static void region_unpin(struct region *r)
 	struct pinmgr_query q;
 
 	ASSERT_OK(pinmgr_unpin(r->ctx, r->handle));
-	ASSERT_ERR(pinmgr_query(r->ctx, r->handle, &q), ENOENT);
-	ASSERT_OK(pinmgr_stats(r->ctx, &st));
+	ASSERT_ERR(pinmgr_query(r->ctx, r->handle, &q, sizeof(q)), ENOENT);
+	ASSERT_OK(pinmgr_stats(r->ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 0);
 	ASSERT_EQ(st.out_pinned_pages, 0);
 	ASSERT_VMPIN_KB(0);
@@ -1495,9 +1495,9 @@ CASE(access_test_access_off)
 	h_undefer(&ta_token);	/* test_access back to 1 */
 	on = h_open();
 
-	ASSERT_OK(pinmgr_info(off, &in));
+	ASSERT_OK(pinmgr_info(off, &in, sizeof(in)));
 	ASSERT_EQ(in.out_caps & PINMGR_CAP_TEST_ACCESS, 0);
-	ASSERT_OK(pinmgr_info(on, &in));
+	ASSERT_OK(pinmgr_info(on, &in, sizeof(in)));
 	ASSERT_EQ(in.out_caps & PINMGR_CAP_TEST_ACCESS, PINMGR_CAP_TEST_ACCESS);
 
 	h = h_pin(off, m, 2 * h_ps, PINMGR_PIN_WRITE);

@@ -197,11 +197,11 @@ static void pin_and_check(void *addr, size_t len, uint32_t flags,
 		h_assert_pattern(addr, len, 3, "process after a device write");
 	}
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 1);
 	ASSERT_EQ(st.out_pinned_pages, npages);
 	ASSERT_OK(pinmgr_unpin(ctx, h));
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 0);
 	ASSERT_EQ(st.out_pinned_pages, 0);
 	ASSERT_EQ(st.out_pins, 1);
@@ -400,7 +400,7 @@ CASE(movable_hugetlb)
 		int ret = h_pin_raw(ctx, buf, len, PINMGR_PIN_WRITE, &pin);
 
 		if (ret == -ENOMEM) {
-			ASSERT_OK(pinmgr_stats(ctx, &st));
+			ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 			ASSERT_EQ(st.out_pinned_pages, 0);
 			ASSERT_EQ(st.out_regions, 0);
 			ASSERT_VMPIN_KB(0);

@@ -221,7 +221,7 @@ CASE(numa_hinting)
 	run_on_cpu(cpu0);
 
 	ctx = h_open();
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	if (!(in.out_caps & PINMGR_CAP_EVENTS))
 		h_skip("no PINMGR_CAP_EVENTS (kernel without CONFIG_MMU_NOTIFIER)");
 	fl = fcntl(h_fd(ctx), F_GETFL);
@@ -275,7 +275,7 @@ CASE(numa_hinting)
 	 * region is not counted as diverged (STATS first: a clean VERIFY
 	 * would clear the mark), and VERIFY agrees.
 	 */
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_diverged_regions, 0);
 	verify(ctx, h, 0, PINMGR_VERIFY_NONE);
 
@@ -330,7 +330,7 @@ CASE(migrate_pinned_not_diverged)
 
 	node_first_cpu(1);
 	ctx = h_open();
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	if (!(in.out_caps & PINMGR_CAP_EVENTS))
 		h_skip("no PINMGR_CAP_EVENTS (kernel without CONFIG_MMU_NOTIFIER)");
 	ASSERT_SYS(fcntl(h_fd(ctx), F_SETFL, fcntl(h_fd(ctx), F_GETFL) | O_NONBLOCK));
@@ -349,7 +349,7 @@ CASE(migrate_pinned_not_diverged)
 	moved = syscall(SYS_move_pages, 0, NPAGES, addrs, target, status, 0);
 	ASSERT_MSG(moved >= 0, "move_pages: %s", h_errname(errno));
 	kinds = drain_events(ctx, h);
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	h_diag("move_pages of %d pinned pages: %ld not moved, status[0] %d, records kinds 0x%" PRIx64 ", diverged %" PRIu64,
 	       NPAGES, moved, status[0], kinds, (uint64_t)st.out_diverged_regions);
 	ASSERT_EQ(st.out_diverged_regions, 0);

@@ -52,7 +52,7 @@ static void check_region(struct pinmgr_ctx *ctx, uint32_t handle,
 	struct pinmgr_query q;
 	size_t n, i;
 
-	ASSERT_OK(pinmgr_query(ctx, handle, &q));
+	ASSERT_OK(pinmgr_query(ctx, handle, &q, sizeof(q)));
 	ASSERT_EQ(q.out_addr, (uintptr_t)addr);
 	ASSERT_EQ(q.out_length, len);
 	ASSERT_EQ(q.out_flags, flags);
@@ -80,7 +80,7 @@ static void round_trip(const void *addr, uint64_t len, uint32_t flags)
 	check_region(ctx, h, addr, len, flags);
 	ASSERT_VMPIN_KB(PAGES_KB(npages_of((uintptr_t)addr, len)));
 	ASSERT_OK(pinmgr_unpin(ctx, h));
-	ASSERT_ERR(pinmgr_query(ctx, h, &q), ENOENT);
+	ASSERT_ERR(pinmgr_query(ctx, h, &q, sizeof(q)), ENOENT);
 	ASSERT_VMPIN_KB(0);
 }
 
@@ -337,7 +337,7 @@ CASE(pin_writeback_shared_write)
 		   EOPNOTSUPP);
 	ASSERT_EQ(h, 0xdead);
 	ASSERT_VMPIN_KB(0);
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 0);
 }
 
@@ -379,7 +379,7 @@ CASE(pin_hugetlb_shared_write)
 	char *buf;
 	uint32_t h;
 
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	if (in.out_max_pages_per_pin < hps / h_ps)
 		h_skip("max_pages_per_pin %llu < one huge page",
 		       (unsigned long long)in.out_max_pages_per_pin);
@@ -400,7 +400,7 @@ CASE(pin_hugetlb_shared_write)
 	memset(buf, 4, hps);
 	h = pin_checked(ctx, buf, hps, PINMGR_PIN_WRITE);
 	check_region(ctx, h, buf, hps, PINMGR_PIN_WRITE);
-	ASSERT_OK(pinmgr_query(ctx, h, &q));
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
 	ASSERT_EQ(q.out_nsegs, 1);
 }
 
@@ -446,8 +446,8 @@ CASE(handles_per_file)
 	struct pinmgr_query q;
 
 	ASSERT_ERR(pinmgr_unpin(b, ha), ENOENT);
-	ASSERT_ERR(pinmgr_query(b, ha, &q), ENOENT);
-	ASSERT_OK(pinmgr_query(a, ha, &q));
+	ASSERT_ERR(pinmgr_query(b, ha, &q, sizeof(q)), ENOENT);
+	ASSERT_OK(pinmgr_query(a, ha, &q, sizeof(q)));
 }
 
 CASE(vmpin_follows_pins)
@@ -528,7 +528,7 @@ CASE(segments_many)
 	size_t n, m, i;
 	uint32_t h;
 
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	if (in.out_max_pages_per_pin < np)
 		h_skip("max_pages_per_pin %llu < %zu",
 		       (unsigned long long)in.out_max_pages_per_pin, np);
@@ -569,7 +569,7 @@ CASE(segments_start_at_end)
 	struct pinmgr_segments r;
 	struct pinmgr_query q;
 
-	ASSERT_OK(pinmgr_query(ctx, h, &q));
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
 	memset(segs, 0xa5, sizeof(segs));
 	segments_raw(ctx, h, q.out_nsegs, 8, segs, &r, 0);
 	ASSERT_EQ(r.out_count, 0);
@@ -600,7 +600,7 @@ CASE(segments_capacity_0)
 	struct pinmgr_segments r;
 	struct pinmgr_query q;
 
-	ASSERT_OK(pinmgr_query(ctx, h, &q));
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
 	segments_raw(ctx, h, 0, 0, NULL, &r, 0);
 	ASSERT_EQ(r.out_count, 0);
 	ASSERT_EQ(r.out_total, q.out_nsegs);
@@ -641,7 +641,7 @@ CASE(segments_array_into_unmapped)
 	(void)*(volatile char *)buf;
 	(void)*(volatile char *)(buf + 2 * h_ps);
 	h = h_pin(ctx, buf, 4 * h_ps, 0);
-	ASSERT_OK(pinmgr_query(ctx, h, &q));
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
 	if (q.out_nsegs < 2)
 		h_skip("region has a single segment");
 	ASSERT_SYS(mprotect(pages + h_ps, h_ps, PROT_NONE));
@@ -659,7 +659,7 @@ static void pin_err(const void *addr, uint64_t len, uint32_t flags, int err)
 	struct pinmgr_pin p;
 
 	ASSERT_ERR(h_pin_raw(ctx, addr, len, flags, &p), err);
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 0);
 	ASSERT_EQ(st.out_pinned_pages, 0);
 	ASSERT_EQ(st.out_pins, 0);
@@ -812,7 +812,7 @@ CASE(pin_fail_mid_range_unwinds)
 	ASSERT_EQ(h, 0xdead);
 	ASSERT_VMPIN_KB(0);
 	ASSERT_EQ(acq1 - acq0, rel1 - rel0);
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 0);
 	ASSERT_EQ(st.out_pinned_pages, 0);
 	/* and the file still works */
@@ -899,7 +899,7 @@ CASE(unpin_reserved)
 	ASSERT_ERR(h_ioctl(h_fd(ctx), PINMGR_UNPIN, &u), EINVAL);
 	u.__reserved = 0x80000000;
 	ASSERT_ERR(h_ioctl(h_fd(ctx), PINMGR_UNPIN, &u), EINVAL);
-	ASSERT_OK(pinmgr_query(ctx, h, &q));	/* still pinned */
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));	/* still pinned */
 }
 
 CASE(query_unknown)
@@ -907,8 +907,8 @@ CASE(query_unknown)
 	struct pinmgr_ctx *ctx = h_open();
 	struct pinmgr_query q;
 
-	ASSERT_ERR(pinmgr_query(ctx, 0, &q), ENOENT);
-	ASSERT_ERR(pinmgr_query(ctx, 12345, &q), ENOENT);
+	ASSERT_ERR(pinmgr_query(ctx, 0, &q, sizeof(q)), ENOENT);
+	ASSERT_ERR(pinmgr_query(ctx, 12345, &q, sizeof(q)), ENOENT);
 }
 
 CASE(query_after_unpin)
@@ -918,7 +918,7 @@ CASE(query_after_unpin)
 	struct pinmgr_query q;
 
 	ASSERT_OK(pinmgr_unpin(ctx, h));
-	ASSERT_ERR(pinmgr_query(ctx, h, &q), ENOENT);
+	ASSERT_ERR(pinmgr_query(ctx, h, &q, sizeof(q)), ENOENT);
 }
 
 CASE(query_reserved)

@@ -14,7 +14,7 @@ static void assert_nothing_pinned(struct pinmgr_ctx *ctx)
 {
 	struct pinmgr_stats st;
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 0);
 	ASSERT_EQ(st.out_pinned_pages, 0);
 	ASSERT_VMPIN_KB(0);
@@ -54,7 +54,7 @@ CASE(vec_round_trip)
 		ASSERT_MSG(r[i].out_handle != 0, "range %d: handle 0", i);
 		ASSERT_EQ(r[i].out_npages, npages[i]);
 		ASSERT_EQ(r[i].out_offset, r[i].addr % h_ps);
-		ASSERT_OK(pinmgr_query(ctx, r[i].out_handle, &q));
+		ASSERT_OK(pinmgr_query(ctx, r[i].out_handle, &q, sizeof(q)));
 		ASSERT_EQ(q.out_addr, r[i].addr);
 		ASSERT_EQ(q.out_length, r[i].length);
 		ASSERT_EQ(q.out_npages, npages[i]);
@@ -84,7 +84,7 @@ CASE(vec_many)
 		r[i].length = h_ps;
 	}
 	ASSERT_OK(pinmgr_pin_vec(ctx, 0, r, n));
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, n);
 	ASSERT_EQ(st.out_pinned_pages, n);
 	for (i = 1; i < n; i++)

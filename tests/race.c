@@ -131,7 +131,7 @@ static void *looker(void *arg)
 	while (!atomic_load(&R.stop)) {
 		uint32_t h = atomic_load(&R.last);
 
-		ret = pinmgr_query(R.ctx, h, &q);
+		ret = pinmgr_query(R.ctx, h, &q, sizeof(q));
 		ASSERT_MSG(!ret || ret == -ENOENT, "query: %s", h_errname(-ret));
 		ret = pinmgr_segments(R.ctx, h + 1, 0, 0, segs, 4);
 		ASSERT_MSG(ret >= 0 || ret == -ENOENT, "segments: %s",

@@ -18,7 +18,7 @@ static void check_stats(struct pinmgr_ctx *ctx, const struct want *w)
 {
 	struct pinmgr_stats st;
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, w->regions);
 	ASSERT_EQ(st.out_pinned_pages, w->pinned);
 	ASSERT_EQ(st.out_peak_pages, w->peak);
@@ -31,7 +31,7 @@ CASE(stats_fresh)
 	struct pinmgr_ctx *ctx = h_open();
 	struct pinmgr_stats st;
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 0);
 	ASSERT_EQ(st.out_pinned_pages, 0);
 	ASSERT_EQ(st.out_peak_pages, 0);
@@ -94,9 +94,9 @@ CASE(stats_failed_pin_counted)
 	struct pinmgr_stats st0, st1;
 	uint32_t h;
 
-	ASSERT_OK(pinmgr_stats(ctx, &st0));
+	ASSERT_OK(pinmgr_stats(ctx, &st0, sizeof(st0)));
 	ASSERT_ERR(pinmgr_pin(ctx, buf, 2 * h_ps, 0, &h), EFAULT);
-	ASSERT_OK(pinmgr_stats(ctx, &st1));
+	ASSERT_OK(pinmgr_stats(ctx, &st1, sizeof(st1)));
 	ASSERT_EQ(st1.out_failed_pins, st0.out_failed_pins + 1);
 	ASSERT_EQ(st1.out_pins, st0.out_pins);
 	ASSERT_EQ(st1.out_regions, 0);
@@ -106,7 +106,7 @@ CASE(stats_failed_pin_counted)
 	buf = h_anon(4 * h_ps);
 	ASSERT_SYS(munmap(buf + 3 * h_ps, h_ps));
 	ASSERT_ERR(pinmgr_pin(ctx, buf, 4 * h_ps, 0, &h), EFAULT);
-	ASSERT_OK(pinmgr_stats(ctx, &st0));
+	ASSERT_OK(pinmgr_stats(ctx, &st0, sizeof(st0)));
 	ASSERT_EQ(st0.out_failed_pins, st1.out_failed_pins + 1);
 	ASSERT_EQ(st0.out_peak_pages, 0);
 }
@@ -145,10 +145,10 @@ CASE(stats_match_query_sum)
 	for (i = 0; i < 8; i++)
 		h[i] = h_pin(ctx, buf + i * 7 * h_ps + i, (i + 1) * h_ps, 0);
 	for (i = 0; i < 8; i++) {
-		ASSERT_OK(pinmgr_query(ctx, h[i], &q));
+		ASSERT_OK(pinmgr_query(ctx, h[i], &q, sizeof(q)));
 		sum += q.out_npages;
 	}
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_pinned_pages, sum);
 	ASSERT_EQ(st.out_regions, 8);
 	ASSERT_VMPIN_KB(PAGES_KB(sum));
@@ -176,11 +176,11 @@ CASE(stats_metadata_bytes)
 	struct pinmgr_query q;
 	uint32_t a;
 
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_metadata_bytes, 0);
 	a = h_pin(ctx, buf, 64 * h_ps, PINMGR_PIN_WRITE);
-	ASSERT_OK(pinmgr_query(ctx, a, &q));
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_query(ctx, a, &q, sizeof(q)));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	/* At least one run per segment, and a bounded cost per run. */
 	ASSERT_MSG(st.out_metadata_bytes >= q.out_nsegs * 8 &&
 		   st.out_metadata_bytes <= 256 + q.out_nsegs * 32,
@@ -188,7 +188,7 @@ CASE(stats_metadata_bytes)
 		   (unsigned long long)st.out_metadata_bytes,
 		   (unsigned long long)q.out_nsegs);
 	ASSERT_OK(pinmgr_unpin(ctx, a));
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_metadata_bytes, 0);
 }
 

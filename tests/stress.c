@@ -483,19 +483,19 @@ CASE(many_regions)
 		done += n;
 	}
 	t_pin = now_s() - t0;
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, nregions);
 	ASSERT_EQ(st.out_pinned_pages, nregions);
 	ASSERT_VMPIN_KB(PAGES_KB(nregions));
 	/* a sample looks right, and some can be unpinned */
 	for (i = 0; i < nregions; i += 997) {
-		ASSERT_OK(pinmgr_query(ctx, handles[i], &q));
+		ASSERT_OK(pinmgr_query(ctx, handles[i], &q, sizeof(q)));
 		ASSERT_EQ(q.out_addr, (uintptr_t)buf + i % buf_pages * h_ps);
 		ASSERT_EQ(q.out_npages, 1);
 	}
 	for (i = 0, n = 0; i < nregions; i += 1009, n++)
 		ASSERT_OK(pinmgr_unpin(ctx, handles[i]));
-	ASSERT_OK(pinmgr_stats(ctx, &st));
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, nregions - n);
 	h_diag("%u regions: %llu bytes of metadata (%.0f per region); pinned in %.2f s",
 	       nregions - n, (unsigned long long)st.out_metadata_bytes,

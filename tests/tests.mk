@@ -43,6 +43,41 @@ $(TESTS_DEMO): $(TESTS_OBJDIR)/demo.o $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(TESTS_LDFLAGS)
 
+# The library's ABI across header versions (tests/abi/grow.c): a program
+# and a library object built against today's <linux/pinmgr.h> and against
+# a "future" one whose filled-in structs grew by 32 bytes, crossed.
+ABI_DIR		:= $(TESTS_DIR)/abi
+ABI_FUTURE_INC	:= $(ABI_DIR)/include
+ABI_FUTURE_HDR	:= $(ABI_FUTURE_INC)/linux/pinmgr.h
+ABI_GROW_BINS	:= $(TESTS_BINDIR)/abi-grow-old-app $(TESTS_BINDIR)/abi-grow-new-app
+ABI_CFLAGS	:= $(CFLAGS) $(WARN) -D_GNU_SOURCE -I$(SRC)/userlib
+
+tests: $(ABI_GROW_BINS)
+
+$(ABI_FUTURE_HDR): $(SRC)/include/uapi/linux/pinmgr.h $(SRC)/tests/tests.mk
+	@mkdir -p $(@D)
+	awk '/^struct pinmgr_(info|query|stats) \{/ { grow = 1 } \
+	     grow && /^\};/ { print "\t__aligned_u64 out_future[4];"; grow = 0 } \
+	     { print }' $< > $@
+
+$(ABI_DIR)/lib-future.o: $(SRC)/userlib/pinmgr.c $(ABI_FUTURE_HDR)
+	$(CC) $(ABI_CFLAGS) -I$(ABI_FUTURE_INC) $(UAPI_INC) -c -o $@ $<
+
+$(ABI_DIR)/grow-old.o: $(SRC)/tests/abi/grow.c $(SRC)/include/uapi/linux/pinmgr.h
+	@mkdir -p $(@D)
+	$(CC) $(ABI_CFLAGS) $(UAPI_INC) -c -o $@ $<
+
+$(ABI_DIR)/grow-new.o: $(SRC)/tests/abi/grow.c $(ABI_FUTURE_HDR)
+	$(CC) $(ABI_CFLAGS) -DPINMGR_FUTURE -I$(ABI_FUTURE_INC) $(UAPI_INC) -c -o $@ $<
+
+$(TESTS_BINDIR)/abi-grow-old-app: $(ABI_DIR)/grow-old.o $(ABI_DIR)/lib-future.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(TESTS_LDFLAGS)
+
+$(TESTS_BINDIR)/abi-grow-new-app: $(ABI_DIR)/grow-new.o $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $^ $(TESTS_LDFLAGS)
+
 tests-clean:
 	rm -rf $(TESTS_DIR)
 

@@ -72,7 +72,7 @@ static bool one_round(struct worker *w)
 	}
 	if (w->handles)
 		w->handles[w->ops] = h;
-	ret = pinmgr_query(T.ctx, h, &q);
+	ret = pinmgr_query(T.ctx, h, &q, sizeof(q));
 	if (ret == -EBADF)
 		goto ebadf;
 	if (ret) {
@@ -220,7 +220,7 @@ CASE(workers_then_stats)
 	T.ops_before_close = -1;
 	start_workers(w, rounds, true);
 	join_workers(w);
-	ASSERT_OK(pinmgr_stats(T.ctx, &st));
+	ASSERT_OK(pinmgr_stats(T.ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_pins, NWORKERS * rounds);
 	ASSERT_EQ(st.out_unpins, NWORKERS * rounds);
 	ASSERT_EQ(st.out_regions, 0);
@@ -378,7 +378,7 @@ CASE(regions_limit_contended)
 	}
 	ASSERT_EQ(pinned, LIMIT_REGIONS);
 	ASSERT_EQ(enospc, NWORKERS * LIMIT_REGIONS - LIMIT_REGIONS);
-	ASSERT_OK(pinmgr_stats(T.ctx, &st));
+	ASSERT_OK(pinmgr_stats(T.ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, LIMIT_REGIONS);
 	ASSERT_VMPIN_KB(PAGES_KB(LIMIT_REGIONS));
 }

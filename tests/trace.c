@@ -208,7 +208,7 @@ CASE(changed)
 
 	tracing_on();
 	ctx = h_open();
-	ASSERT_OK(pinmgr_info(ctx, &in));
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
 	if (!(in.out_caps & PINMGR_CAP_EVENTS))
 		h_skip("no PINMGR_CAP_EVENTS (kernel without CONFIG_MMU_NOTIFIER)");
 	h = h_pin(ctx, p, 8 * h_ps, PINMGR_PIN_WRITE);

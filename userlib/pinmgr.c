@@ -54,6 +54,29 @@ static int pinmgr_ioctl(const struct pinmgr_ctx *ctx, unsigned long cmd,
 	return pinmgr_ret(ioctl(ctx->fd, cmd, arg), saved_errno);
 }
 
+/*
+ * A struct the module fills in, @size bytes as the caller compiled it
+ * (docs/abi.md): zeroed, its size set, at least @min bytes (the fields the
+ * library sets itself). The module fills what it knows, as much as fits,
+ * and leaves the rest zero, so a program and a library built with
+ * different versions of <linux/pinmgr.h> still agree.
+ */
+static int pinmgr_out_struct(void *out, size_t size, size_t min)
+{
+	uint32_t sz = (uint32_t)size;
+
+	if (!out || size < min)
+		return -EINVAL;
+	if (size > UINT32_MAX)
+		return -E2BIG;
+	memset(out, 0, size);
+	memcpy(out, &sz, sizeof(sz));
+	return 0;
+}
+
+#define PINMGR_MIN_SIZE(type, member) \
+	(offsetof(type, member) + sizeof(((type *)0)->member))
+
 /**
  * pinmgr_open_path() - open a pinmgr device node
  * @path: the device node, e.g. %PINMGR_DEFAULT_PATH
@@ -143,18 +166,24 @@ PINMGR_EXPORT int pinmgr_fd(const struct pinmgr_ctx *ctx)
  * pinmgr_info() - PINMGR_INFO
  * @ctx: the context
  * @info: filled in on success
+ * @size: sizeof(*@info) as the caller was compiled
  *
- * The library zero-fills @info and sets @info->size itself: whatever the
- * caller left there is ignored.
+ * The library zero-fills @size bytes at @info and sets @info->size itself:
+ * whatever the caller left there is ignored.
  *
- * Return: 0, or -EINVAL if @ctx or @info is NULL, or the ioctl's -errno.
+ * Return: 0, or -EINVAL if @ctx or @info is NULL or @size is too small for
+ * the module, -E2BIG if @size is too big for it, or the ioctl's -errno.
  */
-PINMGR_EXPORT int pinmgr_info(struct pinmgr_ctx *ctx, struct pinmgr_info *info)
+PINMGR_EXPORT int pinmgr_info(struct pinmgr_ctx *ctx, struct pinmgr_info *info,
+			      size_t size)
 {
-	if (!ctx || !info)
+	int ret = pinmgr_out_struct(info, size,
+				    PINMGR_MIN_SIZE(struct pinmgr_info, flags));
+
+	if (!ctx)
 		return -EINVAL;
-	memset(info, 0, sizeof(*info));
-	info->size = sizeof(*info);
+	if (ret)
+		return ret;
 	return pinmgr_ioctl(ctx, PINMGR_INFO, info);
 }
 
@@ -217,20 +246,25 @@ PINMGR_EXPORT int pinmgr_unpin(struct pinmgr_ctx *ctx, uint32_t handle)
  * @ctx: the context
  * @handle: the region
  * @query: filled in on success
+ * @size: sizeof(*@query) as the caller was compiled
  *
- * The library zero-fills @query and sets @query->size and @query->handle
- * itself.
+ * The library zero-fills @size bytes at @query and sets @query->size and
+ * @query->handle itself.
  *
- * Return: 0, -EINVAL if @ctx or @query is NULL, -ENOENT if no region has
+ * Return: 0, -EINVAL if @ctx or @query is NULL or @size is too small for
+ * the module, -E2BIG if @size is too big for it, -ENOENT if no region has
  * @handle, or the ioctl's -errno.
  */
 PINMGR_EXPORT int pinmgr_query(struct pinmgr_ctx *ctx, uint32_t handle,
-			       struct pinmgr_query *query)
+			       struct pinmgr_query *query, size_t size)
 {
-	if (!ctx || !query)
+	int ret = pinmgr_out_struct(query, size,
+				    PINMGR_MIN_SIZE(struct pinmgr_query, handle));
+
+	if (!ctx)
 		return -EINVAL;
-	memset(query, 0, sizeof(*query));
-	query->size = sizeof(*query);
+	if (ret)
+		return ret;
 	query->handle = handle;
 	return pinmgr_ioctl(ctx, PINMGR_QUERY, query);
 }
@@ -288,18 +322,24 @@ PINMGR_EXPORT int pinmgr_segments(struct pinmgr_ctx *ctx, uint32_t handle,
  * pinmgr_stats() - PINMGR_STATS
  * @ctx: the context
  * @stats: filled in on success
+ * @size: sizeof(*@stats) as the caller was compiled
  *
- * The library zero-fills @stats and sets @stats->size itself.
+ * The library zero-fills @size bytes at @stats and sets @stats->size
+ * itself.
  *
- * Return: 0, -EINVAL if @ctx or @stats is NULL, or the ioctl's -errno.
+ * Return: 0, -EINVAL if @ctx or @stats is NULL or @size is too small for
+ * the module, -E2BIG if @size is too big for it, or the ioctl's -errno.
  */
 PINMGR_EXPORT int pinmgr_stats(struct pinmgr_ctx *ctx,
-			       struct pinmgr_stats *stats)
+			       struct pinmgr_stats *stats, size_t size)
 {
-	if (!ctx || !stats)
+	int ret = pinmgr_out_struct(stats, size,
+				    PINMGR_MIN_SIZE(struct pinmgr_stats, flags));
+
+	if (!ctx)
 		return -EINVAL;
-	memset(stats, 0, sizeof(*stats));
-	stats->size = sizeof(*stats);
+	if (ret)
+		return ret;
 	return pinmgr_ioctl(ctx, PINMGR_STATS, stats);
 }
 

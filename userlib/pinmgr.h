@@ -27,18 +27,24 @@ int pinmgr_open_path(const char *path, struct pinmgr_ctx **ctxp);
 void pinmgr_close(struct pinmgr_ctx *ctx);
 int pinmgr_fd(const struct pinmgr_ctx *ctx);
 
-int pinmgr_info(struct pinmgr_ctx *ctx, struct pinmgr_info *info);
+/*
+ * Structs the module fills in travel with the caller's sizeof (pass
+ * sizeof(*info) and so on): docs/abi.md.
+ */
+int pinmgr_info(struct pinmgr_ctx *ctx, struct pinmgr_info *info,
+		size_t size);
 int pinmgr_pin(struct pinmgr_ctx *ctx, const void *addr, size_t length,
 	       unsigned int flags, uint32_t *handle);
 int pinmgr_pin_vec(struct pinmgr_ctx *ctx, unsigned int flags,
 		   struct pinmgr_pin_range *ranges, unsigned int count);
 int pinmgr_unpin(struct pinmgr_ctx *ctx, uint32_t handle);
 int pinmgr_query(struct pinmgr_ctx *ctx, uint32_t handle,
-		 struct pinmgr_query *query);
+		 struct pinmgr_query *query, size_t size);
 int pinmgr_segments(struct pinmgr_ctx *ctx, uint32_t handle,
 		    unsigned int flags, uint64_t start,
 		    struct pinmgr_segment *segs, unsigned int capacity);
-int pinmgr_stats(struct pinmgr_ctx *ctx, struct pinmgr_stats *stats);
+int pinmgr_stats(struct pinmgr_ctx *ctx, struct pinmgr_stats *stats,
+		 size_t size);
 int pinmgr_access(struct pinmgr_ctx *ctx, uint32_t handle, unsigned int flags,
 		  uint64_t offset, void *buf, size_t length);
 int pinmgr_verify(struct pinmgr_ctx *ctx, uint32_t handle, uint64_t *differ,

@@ -1289,7 +1289,7 @@ static uint64_t stats_metadata(struct pinmgr_ctx *ctx, bool *have)
 	struct pinmgr_stats s;
 
 	*have = false;
-	if (pinmgr_stats(ctx, &s))
+	if (pinmgr_stats(ctx, &s, sizeof(s)))
 		return 0;
 #ifdef PINBENCH_HAVE_METADATA_BYTES
 	*have = true;
@@ -1342,7 +1342,7 @@ static bool metadata_case(enum backing kind, int si, char *base, size_t len)
 	if (ret)
 		goto out_close;
 	after = stats_metadata(ctx, &have);
-	ret = pinmgr_query(ctx, h, &q);
+	ret = pinmgr_query(ctx, h, &q, sizeof(q));
 	if (!ret) {
 		memset(&req, 0, sizeof(req));
 		req.size = sizeof(req);
