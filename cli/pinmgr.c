@@ -1061,7 +1061,12 @@ static void info_print_text(const struct info_state *st)
 {
 	static const char *const pin_names[] = { "write" };
 	static const char *const seg_names[] = { "phys" };
-	static const char *const cap_names[] = { "phys", "test_access" };
+	/* Indexed by bit: every PINMGR_CAP_* has its name (make lint-docs). */
+	static const char *const cap_names[] = {
+		[__builtin_ctz(PINMGR_CAP_PHYS)] = "phys",
+		[__builtin_ctz(PINMGR_CAP_TEST_ACCESS)] = "test_access",
+		[__builtin_ctz(PINMGR_CAP_EVENTS)] = "events",
+	};
 	char b[64];
 	size_t i, w = 0;
 

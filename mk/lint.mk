@@ -18,6 +18,11 @@
 #               link resolves, every library function has a page
 #   lint-pkg    one version everywhere (userlib.mk, dkms.conf,
 #               debian/changelog); shellcheck on every shell script
+#   lint-docs   every name a user sees (module parameters, sysfs files,
+#               fdinfo keys, ioctls, errnos, capabilities, event kinds,
+#               library functions, tracepoints), taken from the code, is in
+#               the README, man pages and symbols file that list such names,
+#               and those name nothing that no longer exists (mk/doc-names.sh)
 
 LINT_DIR	:= $(BUILD)/lint
 CPPCHECK_FLAGS	:= -q --enable=warning,portability,performance --std=c11 \
@@ -52,13 +57,13 @@ SHELL_SCRIPTS	:= $(SRC)/cli/bundle.sh $(SRC)/mk/kernel-doc.sh \
 		   $(wildcard $(SRC)/scripts/*.sh) $(SRC)/.ci/run \
 		   $(SRC)/tests/vm/run.sh $(SRC)/tests/vm/init.sh \
 		   $(SRC)/tests/bench/run.sh $(SRC)/module/pin_tracker/probe.sh \
-		   $(SRC)/mk/borrow.sh \
+		   $(SRC)/mk/borrow.sh $(SRC)/mk/doc-names.sh \
 		   $(wildcard $(SRC)/debian/*.postinst $(SRC)/debian/*.postrm)
 
-.PHONY: lint-user lint-abi lint-kdoc lint-man lint-pkg lint-tidy-tests
+.PHONY: lint-user lint-abi lint-kdoc lint-man lint-pkg lint-docs lint-tidy-tests
 
 # deps first: on a fresh machine the tools come from `make deps`.
-lint: deps lint-user lint-abi lint-kdoc lint-man lint-pkg
+lint: deps lint-user lint-abi lint-kdoc lint-man lint-pkg lint-docs
 
 lint-user: lib cli tests
 	cppcheck $(CPPCHECK_FLAGS) $(USER_SRCS)
@@ -137,6 +142,10 @@ lint-man:
 		[ -f $(SRC)/man/$$f.3 ] || { echo "man/$$f.3 missing: every library function needs a page" >&2; exit 1; }; \
 	done
 	@echo "  MAN     $(words $(MAN_PAGES)) pages"
+
+lint-docs:
+	@$(SRC)/mk/doc-names.sh $(SRC)
+	@echo "  DOCS    names from the code all documented, none stale"
 
 lint-pkg:
 	@$(SRC)/mk/check-versions.sh $(SRC)

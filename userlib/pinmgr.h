@@ -4,8 +4,8 @@
  *
  * Every function returns 0 (or a count) on success and a negative errno on
  * failure; none sets or relies on errno. A context may be used by any number
- * of threads at once. See pinmgr(3) and <linux/pinmgr.h> for what each errno
- * means.
+ * of threads at once. See libpinmgr(3), a page per function, and
+ * <linux/pinmgr.h> for what each errno means.
  */
 #ifndef PINMGR_H
 #define PINMGR_H
