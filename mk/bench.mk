@@ -32,7 +32,7 @@ BENCH_PROG_KO	:= $(BENCH_GUEST)/bench-data/pinmgr_bench_raw.ko
 # Use struct pinmgr_stats.out_metadata_bytes once the ABI has it.
 BENCH_HAVE_MD	:= $(shell grep -q out_metadata_bytes $(SRC)/include/uapi/linux/pinmgr.h 2>/dev/null && echo -DPINBENCH_HAVE_METADATA_BYTES)
 
-BENCH_CFLAGS	:= $(CFLAGS) $(WARN) -pthread -D_GNU_SOURCE $(BENCH_HAVE_MD) \
+BENCH_CFLAGS	:= $(CPPFLAGS) $(CFLAGS) $(WARN) -pthread -D_GNU_SOURCE $(BENCH_HAVE_MD) \
 		   -I$(SRC)/userlib -I$(SRC)/tests/bench/raw $(UAPI_INC) -MMD -MP
 # liburing-dev ships liburing.a: the guest has no C library.
 BENCH_LDFLAGS	:= -static -pthread $(LDFLAGS)

@@ -39,7 +39,8 @@ modprobe -S "$kver" --show-depends pinmgr | grep -q "updates/dkms/pinmgr.ko" ||
 [ "$(pkg-config --modversion pinmgr)" = "$ver" ] || fail "pkg-config --modversion pinmgr"
 getent group pinmgr >/dev/null || fail "no group pinmgr"
 [ -f /etc/modprobe.d/pinmgr.conf ] || fail "no /etc/modprobe.d/pinmgr.conf"
-ls /usr/lib/udev/rules.d/60-pinmgr.rules >/dev/null
+ls /usr/lib/udev/rules.d/60-pinmgr.rules /usr/lib/modules-load.d/pinmgr.conf \
+	/usr/lib/sysusers.d/pinmgr.conf >/dev/null
 echo "deb-check: installed: $ko ($vm), /usr/sbin/pinmgr, libpinmgr.so.0, pinmgr.pc, udev rule"
 
 echo "deb-check: dpkg --purge $pkgs"
@@ -48,7 +49,8 @@ dpkg --purge $pkgs
 
 [ -z "$(installed)" ] || fail "still installed: $(installed | tr '\n' ' ')"
 left=$(ls -d /var/lib/dkms/pinmgr /usr/src/pinmgr-* /etc/modprobe.d/pinmgr.conf \
-	/usr/lib/udev/rules.d/60-pinmgr.rules /usr/sbin/pinmgr /usr/include/pinmgr.h \
+	/usr/lib/udev/rules.d/60-pinmgr.rules /usr/lib/modules-load.d/pinmgr.conf \
+	/usr/lib/sysusers.d/pinmgr.conf /usr/sbin/pinmgr /usr/include/pinmgr.h \
 	/usr/include/linux/pinmgr.h /usr/lib/*/libpinmgr* /usr/lib/*/pkgconfig/pinmgr.pc \
 	/usr/share/man/man3/pinmgr_* /usr/share/man/man4/pinmgr.4* /usr/share/man/man8/pinmgr.8* \
 	/usr/share/doc/pinmgr-* /usr/share/doc/libpinmgr* 2>/dev/null || true)

@@ -4,7 +4,9 @@
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=]   library (shared, static,
 #        soname links), <pinmgr.h> and <linux/pinmgr.h>, pinmgr.pc, the CLI,
-#        man pages, the udev rule, a commented modprobe.d file
+#        man pages, the udev rule, the group it names (sysusers.d; created
+#        at once when installing as root), a commented modprobe.d file, a
+#        modules-load.d file that loads the module at boot
 #   make uninstall [PREFIX=] [DESTDIR=]   removes exactly those files
 #   make install-check PREFIX=DIR   builds a program out of tree against the
 #        install in DIR with pkg-config (mk/install-check.sh); the VM runs
@@ -24,8 +26,9 @@
 # Directories (GNU names; PREFIX sets prefix, see userlib/userlib.mk):
 # libdir, includedir, sbindir, mandir, and two that must be where the system
 # looks whatever the prefix: udevrulesdir (/usr/lib/udev/rules.d for prefix
-# /usr, else $(sysconfdir)/udev/rules.d) and sysconfdir (/etc for prefix /usr
-# or /usr/local, else $(prefix)/etc).
+# /usr, else $(sysconfdir)/udev/rules.d), likewise modulesloaddir and
+# sysusersdir, and sysconfdir (/etc for prefix /usr or /usr/local, else
+# $(prefix)/etc).
 
 PINMGR_VERSION	?= $(LIBPINMGR_VERSION)
 
@@ -35,6 +38,8 @@ datarootdir	?= $(prefix)/share
 mandir		?= $(datarootdir)/man
 sysconfdir	?= $(if $(filter /usr /usr/local,$(prefix)),/etc,$(prefix)/etc)
 udevrulesdir	?= $(if $(filter /usr,$(prefix)),/usr/lib/udev/rules.d,$(sysconfdir)/udev/rules.d)
+modulesloaddir	?= $(if $(filter /usr,$(prefix)),/usr/lib/modules-load.d,$(sysconfdir)/modules-load.d)
+sysusersdir	?= $(if $(filter /usr,$(prefix)),/usr/lib/sysusers.d,$(sysconfdir)/sysusers.d)
 pkgconfigdir	?= $(libdir)/pkgconfig
 
 INSTALL		?= install
@@ -46,6 +51,8 @@ MAN_SRCS	= $(wildcard $(SRC)/man/*.[348])
 install: install-lib install-dev install-cli install-data
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
 		ldconfig; fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+		systemd-sysusers $(sysusersdir)/pinmgr.conf; fi
 
 install-lib: lib
 	$(INSTALL) -d $(DESTDIR)$(libdir)
@@ -69,9 +76,12 @@ install-cli: cli
 	$(INSTALL) -m 644 $(filter %.8,$(MAN_SRCS)) $(DESTDIR)$(mandir)/man8/
 
 install-data:
-	$(INSTALL) -d $(DESTDIR)$(udevrulesdir) $(DESTDIR)$(sysconfdir)/modprobe.d
+	$(INSTALL) -d $(DESTDIR)$(udevrulesdir) $(DESTDIR)$(sysconfdir)/modprobe.d \
+		$(DESTDIR)$(modulesloaddir) $(DESTDIR)$(sysusersdir)
 	$(INSTALL) -m 644 $(SRC)/etc/udev/rules.d/60-pinmgr.rules $(DESTDIR)$(udevrulesdir)/
 	$(INSTALL) -m 644 $(SRC)/etc/modprobe.d/pinmgr.conf $(DESTDIR)$(sysconfdir)/modprobe.d/
+	$(INSTALL) -m 644 $(SRC)/etc/modules-load.d/pinmgr.conf $(DESTDIR)$(modulesloaddir)/
+	$(INSTALL) -m 644 $(SRC)/etc/sysusers.d/pinmgr.conf $(DESTDIR)$(sysusersdir)/
 
 uninstall:
 	rm -f $(DESTDIR)$(libdir)/$(notdir $(LIB_SO)) $(DESTDIR)$(libdir)/$(LIB_SONAME) \
@@ -81,6 +91,7 @@ uninstall:
 		$(DESTDIR)$(sbindir)/pinmgr \
 		$(DESTDIR)$(udevrulesdir)/60-pinmgr.rules \
 		$(DESTDIR)$(sysconfdir)/modprobe.d/pinmgr.conf \
+		$(DESTDIR)$(modulesloaddir)/pinmgr.conf $(DESTDIR)$(sysusersdir)/pinmgr.conf \
 		$(foreach p,$(MAN_SRCS),$(DESTDIR)$(mandir)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
 	-rmdir $(DESTDIR)$(includedir)/linux 2>/dev/null
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \

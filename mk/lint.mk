@@ -66,6 +66,9 @@ SHELL_SCRIPTS	:= $(SRC)/cli/bundle.sh $(SRC)/mk/kernel-doc.sh \
 lint: deps lint-user lint-abi lint-kdoc lint-man lint-pkg lint-docs
 
 lint-user: lib cli tests
+	@echo "  WERROR  the library, the CLI and the tests with -Werror ($(LINT_DIR)/werror)"
+	@$(MAKE) --no-print-directory BUILD=$(LINT_DIR)/werror WERROR=-Werror userspace >$(LINT_DIR)/werror.log 2>&1 || \
+		{ grep -E -A3 'warning|error' $(LINT_DIR)/werror.log >&2; exit 1; }
 	cppcheck $(CPPCHECK_FLAGS) $(USER_SRCS)
 	clang-tidy --quiet --warnings-as-errors='*' --checks='$(TIDY_CHECKS)' \
 		$(TIDY_SRCS) -- -D_GNU_SOURCE -I$(SRC)/userlib $(UAPI_INC) 2>&1 | \

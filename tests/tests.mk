@@ -18,7 +18,7 @@ TESTS_BINS	:= $(addprefix $(TESTS_BINDIR)/,$(TESTS_NAMES))
 TESTS_HARNESS	:= $(TESTS_OBJDIR)/harness.o
 TESTS_DEMO	:= $(TESTS_DIR)/demo/pinmgr-demo
 
-TESTS_CFLAGS	:= $(CFLAGS) $(WARN) -pthread -D_GNU_SOURCE \
+TESTS_CFLAGS	:= $(CPPFLAGS) $(CFLAGS) $(WARN) -pthread -D_GNU_SOURCE \
 		   -I$(SRC)/tests -I$(SRC)/userlib -I$(SRC)/examples/dmacopy \
 		   $(UAPI_INC) -MMD -MP
 TESTS_LDFLAGS	:= -static -pthread $(LDFLAGS)
@@ -50,7 +50,7 @@ ABI_DIR		:= $(TESTS_DIR)/abi
 ABI_FUTURE_INC	:= $(ABI_DIR)/include
 ABI_FUTURE_HDR	:= $(ABI_FUTURE_INC)/linux/pinmgr.h
 ABI_GROW_BINS	:= $(TESTS_BINDIR)/abi-grow-old-app $(TESTS_BINDIR)/abi-grow-new-app
-ABI_CFLAGS	:= $(CFLAGS) $(WARN) -D_GNU_SOURCE -I$(SRC)/userlib
+ABI_CFLAGS	:= $(CPPFLAGS) $(CFLAGS) $(WARN) -D_GNU_SOURCE -I$(SRC)/userlib
 
 tests: $(ABI_GROW_BINS)
 

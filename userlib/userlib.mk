@@ -27,7 +27,7 @@ LIB_SO		:= $(LIB_DIR)/libpinmgr.so.$(LIBPINMGR_VERSION)
 LIB_PC		:= $(LIB_DIR)/pinmgr.pc
 LIB_SYMCHECK	:= $(LIB_DIR)/.symcheck
 
-LIB_CFLAGS	:= $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
+LIB_CFLAGS	:= $(CPPFLAGS) $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -D_GNU_SOURCE \
 		   -I$(SRC)/userlib $(UAPI_INC) -MMD -MP
 
 # ${prefix}-relative paths in the .pc file when they are under $(prefix),
