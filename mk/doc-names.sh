@@ -123,7 +123,7 @@ done
 # and program names (pinmgr-dkms, pinmgr-demo ...) are not keys.
 # shellcheck disable=SC2086
 keys=$(grep -h -o -e '\bpinmgr-[a-z-]*[a-z]' $DOCS | sort -u |
-	grep -v -x -e pinmgr-dkms -e pinmgr-tools -e pinmgr-demo -e 'pinmgr-debug.*' \
+	grep -v -x -e pinmgr-dkms -e pinmgr-tools -e pinmgr-demo -e pinmgr-example -e 'pinmgr-debug.*' \
 		-e pinmgr-prefix -e pinmgr-borrow -e 'pinmgr-bench.*' -e pinmgr-ci || true)
 for k in $keys; do
 	echo "$fdinfo" | grep -q -x -e "$k" ||
