@@ -67,6 +67,7 @@ lint: deps lint-user lint-abi lint-kdoc lint-man lint-pkg lint-docs
 
 lint-user: lib cli tests
 	@echo "  WERROR  the library, the CLI and the tests with -Werror ($(LINT_DIR)/werror)"
+	@mkdir -p $(LINT_DIR)
 	@$(MAKE) --no-print-directory BUILD=$(LINT_DIR)/werror WERROR=-Werror userspace >$(LINT_DIR)/werror.log 2>&1 || \
 		{ grep -E -A3 'warning|error' $(LINT_DIR)/werror.log >&2; exit 1; }
 	cppcheck $(CPPCHECK_FLAGS) $(USER_SRCS)
