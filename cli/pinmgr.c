@@ -13,7 +13,8 @@
  * looked up in /lib/modules/$(uname -r) (modules.dep.bin), modprobe.d options,
  * install commands and blacklists apply. The device side goes through
  * libpinmgr. Exit status: 0 success, 1 the operation failed, 2 the command
- * line is wrong.
+ * line is wrong. Messages are "pinmgr COMMAND: ..." on stderr; with --json,
+ * stdout has exactly one JSON object, {"error":...,"errno":N} on failure.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -32,7 +33,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <sys/utsname.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -52,8 +52,18 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 static int verbose;
+/* "pinmgr COMMAND" once a command runs: what every message starts with. */
+static char prog[32] = "pinmgr";
+/* The usage line of the command running, shown after a usage error. */
+static const char *synopsis = "pinmgr [-v] [--version] [--help] "
+			      "{load|unload|info|stat|top|ps} [ARGS]";
+/* --json was given: a failure is a JSON object on stdout too, unless the
+ * command's one object is out already. */
+static bool json_out, json_done;
 
 /* ---- messages --------------------------------------------------------- */
+
+static void json_str(const char *s);
 
 __attribute__((format(printf, 1, 2)))
 static void err(const char *fmt, ...)
@@ -61,7 +71,7 @@ static void err(const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);	/* after what was printed so far, also in a pipe */
-	fputs("pinmgr: ", stderr);
+	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -75,11 +85,67 @@ static void info(const char *fmt, ...)
 
 	if (!verbose)
 		return;
-	fputs("pinmgr: ", stderr);
+	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/* With --json: {"error":"@msg","errno":@errnum} (0: no errno applies). */
+static void json_error(const char *msg, int errnum)
+{
+	if (!json_out || json_done)
+		return;
+	printf("{\"error\":");
+	json_str(msg);
+	printf(",\"errno\":%d}\n", errnum);
+	json_done = true;
+}
+
+/*
+ * A failure: the message on stderr (a usage error adds the usage line), the
+ * JSON error object with --json. Returns @status (EXIT_FAILURE, EXIT_USAGE).
+ */
+__attribute__((format(printf, 3, 4)))
+static int fail(int status, int errnum, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	err("%s", msg);
+	if (status == EXIT_USAGE)
+		fprintf(stderr, "Usage: %s\n", synopsis);
+	json_error(msg, errnum);
+	return status;
+}
+
+/*
+ * What getopt_long() found wrong (opterr is 0, every optstring starts with
+ * "+:"), in its own words, as a usage failure. @opts: the long options.
+ */
+static int bad_option(int c, char *const *argv, const struct option *opts)
+{
+	const char *arg = argv[optind - 1];	/* the word it stopped at */
+	size_t i;
+
+	if (c == ':') {
+		if (!strncmp(arg, "--", 2))
+			return fail(EXIT_USAGE, EINVAL, "option '%s' requires an argument", arg);
+		return fail(EXIT_USAGE, EINVAL, "option requires an argument -- '%c'", optopt);
+	}
+	if (!optopt)
+		return fail(EXIT_USAGE, EINVAL, "unrecognized option '%s'", arg);
+	/* --json=1: optopt is then the long option's value */
+	if (!strncmp(arg, "--", 2) && strchr(arg, '='))
+		for (i = 0; opts[i].name; i++)
+			if (opts[i].val == optopt && opts[i].has_arg == no_argument)
+				return fail(EXIT_USAGE, EINVAL,
+					    "option '--%s' doesn't allow an argument", opts[i].name);
+	return fail(EXIT_USAGE, EINVAL, "invalid option -- '%c'", optopt);
 }
 
 /* libkmod's messages, prefixed so that the user knows who is talking. */
@@ -92,7 +158,7 @@ static void kmod_log(void *data, int priority, const char *file, int line,
 	(void)file;
 	(void)line;
 	(void)fn;
-	fputs("pinmgr: libkmod: ", stderr);
+	fprintf(stderr, "%s: libkmod: ", prog);
 	vfprintf(stderr, format, args);
 }
 
@@ -201,10 +267,11 @@ static bool module_loaded(void)
 	return stat(SYS_MODULE, &st) == 0;
 }
 
-static int not_loaded(void)
+/* Installed, not loaded. @ko: the file the command was given, or NULL. */
+static void not_loaded_msg(char *buf, size_t len, const char *ko)
 {
-	err("module %s is not loaded (load it with 'pinmgr load')", MODNAME);
-	return EXIT_FAILURE;
+	snprintf(buf, len, "module %s is not loaded (load it with 'pinmgr load%s%s')",
+		 MODNAME, ko ? " --ko " : "", ko ? ko : "");
 }
 
 static long page_size(void)
@@ -490,17 +557,85 @@ static const char *plural(size_t n, const char *one, const char *many)
 
 /* ---- libkmod ---------------------------------------------------------- */
 
+/*
+ * A libkmod context whose messages go through kmod_log() at the priority
+ * the -v count says: errors always, -v notices and warnings too, -vv its
+ * info and debug messages ("context ... released", lookups). kmod_new()
+ * already logs, to stderr at the priority KMOD_LOG names: that variable is
+ * set for the call to what -v says, then put back as it was.
+ */
 static struct kmod_ctx *kmod_setup(void)
 {
-	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+	const char *env = getenv("KMOD_LOG");
+	char *saved = env ? strdup(env) : NULL;
+	struct kmod_ctx *ctx;
+	int e;
 
+	setenv("KMOD_LOG", verbose > 1 ? "debug" : "err", 1);
+	errno = 0;
+	ctx = kmod_new(NULL, NULL);
+	e = errno ? errno : ENOMEM;
+	if (saved)
+		setenv("KMOD_LOG", saved, 1);
+	else
+		unsetenv("KMOD_LOG");
+	free(saved);
 	if (!ctx) {
-		err("cannot initialise libkmod: %s", strerror(errno ? errno : ENOMEM));
+		fail(EXIT_FAILURE, e, "cannot initialise libkmod: %s", strerror(e));
 		return NULL;
 	}
 	kmod_set_log_fn(ctx, kmod_log, NULL);
-	kmod_set_log_priority(ctx, verbose > 1 ? LOG_DEBUG : verbose ? LOG_INFO : LOG_ERR);
+	kmod_set_log_priority(ctx, verbose > 1 ? LOG_DEBUG : verbose ? LOG_NOTICE : LOG_ERR);
 	return ctx;
+}
+
+/*
+ * Looks the module up as modprobe would (modules.dep.bin, aliases, built-in
+ * modules of the running kernel); NULL if there is none.
+ */
+static struct kmod_module *module_lookup(struct kmod_ctx *ctx)
+{
+	struct kmod_list *list = NULL;
+	struct kmod_module *mod = NULL;
+
+	if (kmod_module_new_from_lookup(ctx, MODNAME, &list) == 0 && list)
+		mod = kmod_module_ref(kmod_module_get_module(list));
+	kmod_module_unref_list(list);
+	return mod;
+}
+
+/*
+ * No module for the running kernel: where it was looked for and how to get
+ * one. @ko: how to use a module file instead, with this command.
+ */
+static int not_installed(struct kmod_ctx *ctx, const char *ko)
+{
+	const char *dir = kmod_get_dirname(ctx);
+
+	return fail(EXIT_FAILURE, ENOENT, "module %s is not installed (libkmod finds none in %s): "
+		    "install it with 'make dkms-install' or the pinmgr-dkms package, or %s",
+		    MODNAME, dir ? dir : "/lib/modules/$(uname -r)", ko);
+}
+
+/* Not loaded: says whether it is installed at all (stat, top). */
+static int module_absent(void)
+{
+	struct kmod_ctx *ctx = kmod_setup();
+	struct kmod_module *mod;
+	char msg[128];
+
+	if (!ctx)
+		return EXIT_FAILURE;
+	mod = module_lookup(ctx);
+	if (mod) {
+		kmod_module_unref(mod);
+		kmod_unref(ctx);
+		not_loaded_msg(msg, sizeof(msg), NULL);
+		return fail(EXIT_FAILURE, ENODEV, "%s", msg);
+	}
+	not_installed(ctx, "load a module file with 'pinmgr load --ko FILE'");
+	kmod_unref(ctx);
+	return EXIT_FAILURE;
 }
 
 /* What went wrong inserting a module, in the words of kmod's own tools. */
@@ -579,6 +714,24 @@ static int file_params(struct kmod_module *mod, struct modparam *pa, size_t max,
 	return 0;
 }
 
+/*
+ * Would the kernel's kstrtobool() (lib/kstrtox.c), which sets bool and
+ * invbool parameters, take @s? Its first character decides: y Y t T 1 true,
+ * n N f F 0 false ("yes", "false" too); after o or O the second: on, off.
+ */
+static bool kstrtobool_ok(const char *s)
+{
+	switch (s[0]) {
+	case 'y': case 'Y': case 't': case 'T': case '1':
+	case 'n': case 'N': case 'f': case 'F': case '0':
+		return true;
+	case 'o': case 'O':
+		return s[1] != '\0' && strchr("nNfF", s[1]) != NULL;
+	default:
+		return false;
+	}
+}
+
 /* Does @val parse as a value of the kernel parameter type @type? */
 static bool param_value_ok(const char *type, const char *val)
 {
@@ -596,15 +749,10 @@ static bool param_value_ok(const char *type, const char *val)
 		{ "ulong", false, ULONG_MAX },
 		{ "ullong", false, ULLONG_MAX },
 	};
-	static const char *const bools[] = { "y", "Y", "n", "N", "1", "0", "on", "off" };
 	size_t i;
 
-	if (!strcmp(type, "bool") || !strcmp(type, "invbool")) {
-		for (i = 0; i < ARRAY_SIZE(bools); i++)
-			if (!strcmp(val, bools[i]))
-				return true;
-		return false;
-	}
+	if (!strcmp(type, "bool") || !strcmp(type, "invbool"))
+		return kstrtobool_ok(val);
 	for (i = 0; i < ARRAY_SIZE(ints); i++) {
 		const char *p = val;
 		unsigned long long x;
@@ -651,7 +799,7 @@ static int build_options(struct kmod_module *mod, char **words, int nwords,
 		size_t nl = eq ? (size_t)(eq - words[w]) : strlen(words[w]);
 
 		if (!nl || strpbrk(words[w], " \t\n")) {
-			err("'%s' is not PARAM=VALUE", words[w]);
+			fail(EXIT_USAGE, EINVAL, "'%s' is not PARAM=VALUE", words[w]);
 			return EXIT_USAGE;
 		}
 		if (!known) {
@@ -669,20 +817,20 @@ static int build_options(struct kmod_module *mod, char **words, int nwords,
 					strcat(names, ", ");
 				strcat(names, pa[i].name);
 			}
-			err("unknown parameter '%.*s' (%s has: %s)", (int)nl, words[w],
-			    MODNAME, npa ? names : "no parameters");
+			fail(EXIT_USAGE, EINVAL, "unknown parameter '%.*s' (%s has: %s)", (int)nl,
+			     words[w], MODNAME, npa ? names : "no parameters");
 			return EXIT_USAGE;
 		}
 		if (eq && pa[i].type[0] && !param_value_ok(pa[i].type, eq + 1)) {
-			err("invalid value '%s' for parameter %s (type %s)", eq + 1,
-			    pa[i].name, pa[i].type);
+			fail(EXIT_USAGE, EINVAL, "invalid value '%s' for parameter %s (type %s)",
+			     eq + 1, pa[i].name, pa[i].type);
 			return EXIT_USAGE;
 		}
 		len += strlen(words[w]) + 1;
 	}
 	*opts = calloc(1, len);
 	if (!*opts) {
-		err("out of memory");
+		fail(EXIT_FAILURE, ENOMEM, "out of memory");
 		return EXIT_FAILURE;
 	}
 	for (w = 0; w < nwords; w++) {
@@ -706,15 +854,6 @@ static void print_action(struct kmod_module *m, bool install, const char *option
 
 /* ---- pinmgr load ------------------------------------------------------ */
 
-static void usage_load(FILE *f)
-{
-	fputs("Usage: pinmgr load [--ko FILE] [PARAM=VALUE...]\n"
-	      "Insert the pinmgr module as modprobe would: found in /lib/modules/$(uname -r),\n"
-	      "modprobe.d options, install commands and blacklist applied; PARAM=VALUE\n"
-	      "words are added to the options. With --ko FILE, insert that file as insmod\n"
-	      "would (no module tree, no modprobe.d).\n", f);
-}
-
 static int cmd_load(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -722,24 +861,26 @@ static int cmd_load(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kmod_list *list = NULL;
 	struct kmod_module *mod = NULL;
 	const char *ko = NULL;
 	struct kmod_ctx *ctx;
 	char *options = NULL;
 	int c, ret, rc = EXIT_FAILURE;
 
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			ko = optarg;
 			break;
 		case 'h':
-			usage_load(stdout);
+			printf("Usage: %s\n"
+			       "Insert the pinmgr module as modprobe would: found in /lib/modules/$(uname -r),\n"
+			       "modprobe.d options, install commands and blacklist applied; PARAM=VALUE\n"
+			       "words are added to the options. With --ko FILE, insert that file as insmod\n"
+			       "would (no module tree, no modprobe.d).\n", synopsis);
 			return EXIT_SUCCESS;
 		default:
-			usage_load(stderr);
-			return EXIT_USAGE;
+			return bad_option(c, argv, opts);
 		}
 	}
 
@@ -750,33 +891,27 @@ static int cmd_load(int argc, char **argv)
 	if (ko) {
 		ret = kmod_module_new_from_path(ctx, ko, &mod);
 		if (ret < 0) {
-			err("%s: %s", ko, strerror(-ret));
+			fail(EXIT_FAILURE, -ret, "%s: %s", ko, strerror(-ret));
 			goto out;
 		}
 		if (strcmp(kmod_module_get_name(mod), MODNAME) != 0) {
-			err("%s is module '%s', not %s", ko, kmod_module_get_name(mod), MODNAME);
-			rc = EXIT_USAGE;
+			rc = fail(EXIT_USAGE, EINVAL, "%s is module '%s', not %s", ko,
+				  kmod_module_get_name(mod), MODNAME);
 			goto out;
 		}
 	} else {
-		ret = kmod_module_new_from_lookup(ctx, MODNAME, &list);
-		if (ret < 0 || !list) {
-			struct utsname u;
-
-			if (uname(&u))
-				snprintf(u.release, sizeof(u.release), "$(uname -r)");
-			err("module %s not found in /lib/modules/%s (install it with DKMS or the "
-			    "pinmgr-dkms package, or give the file with --ko FILE)", MODNAME,
-			    u.release);
+		mod = module_lookup(ctx);
+		if (!mod) {
+			not_installed(ctx, "give the module file with --ko FILE");
 			goto out;
 		}
-		mod = kmod_module_ref(kmod_module_get_module(list));
 	}
 
 	if (kmod_module_get_initstate(mod) >= 0) {
 		if (argc > optind) {
-			err("%s is already loaded: its parameters were not changed (unload it "
-			    "first, or write /sys/module/%s/parameters/PARAM)", MODNAME, MODNAME);
+			fail(EXIT_FAILURE, EEXIST, "%s is already loaded: its parameters were not "
+			     "changed (unload it first, or write /sys/module/%s/parameters/PARAM)",
+			     MODNAME, MODNAME);
 			goto out;
 		}
 		info("%s is already loaded", MODNAME);
@@ -797,26 +932,25 @@ static int cmd_load(int argc, char **argv)
 						      options, NULL, NULL, print_action);
 	}
 	if (ret > 0) {
-		err("module %s is blacklisted by modprobe.d (remove the 'blacklist %s' line, "
-		    "or insert the file with --ko FILE)", MODNAME, MODNAME);
+		fail(EXIT_FAILURE, EPERM, "module %s is blacklisted by modprobe.d (remove the "
+		     "'blacklist %s' line, or insert the file with --ko FILE)", MODNAME, MODNAME);
 		goto out;
 	}
 	if (ret < 0) {
 		const char *path = ko ? ko : kmod_module_get_path(mod);
 
 		if (-ret == EINVAL && options[0])
-			err("could not insert %s: the kernel rejected the parameters '%s' "
-			    "(see dmesg)", MODNAME, options);
+			fail(EXIT_FAILURE, -ret, "could not insert %s: the kernel rejected the "
+			     "parameters '%s' (see dmesg)", MODNAME, options);
 		else
-			err("could not insert %s (%s): %s", MODNAME, path ? path : "?",
-			    insert_strerror(-ret));
+			fail(EXIT_FAILURE, -ret, "could not insert %s (%s): %s", MODNAME,
+			     path ? path : "?", insert_strerror(-ret));
 		goto out;
 	}
 	rc = EXIT_SUCCESS;
 out:
 	free(options);
 	kmod_module_unref(mod);
-	kmod_module_unref_list(list);
 	kmod_unref(ctx);
 	return rc;
 }
@@ -835,48 +969,57 @@ static void report_users(void)
 	for (i = 0; i < s.nprocs; i++) {
 		const struct pm_proc *p = &s.procs[i];
 
-		fprintf(stderr, "pinmgr:   pid %d (%s): %zu %s, %" PRIu64 " %s, %s pinned\n",
-			(int)p->pid, p->comm, p->nuniq, plural(p->nuniq, "file", "files"),
+		fprintf(stderr, "%s:   pid %d (%s): %zu %s, %" PRIu64 " %s, %s pinned\n",
+			prog, (int)p->pid, p->comm, p->nuniq, plural(p->nuniq, "file", "files"),
 			p->regions, plural(p->regions, "region", "regions"),
 			human(p->pinned_bytes, b, sizeof(b)));
 	}
 	if (s.unreadable)
-		fprintf(stderr, "pinmgr:   (%zu processes could not be inspected: run as root)\n",
-			s.unreadable);
+		fprintf(stderr, "%s:   (%zu processes could not be inspected: run as root)\n",
+			prog, s.unreadable);
 	scan_free(&s);
 }
 
 static int cmd_unload(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct kmod_module *mod = NULL;
 	struct kmod_list *holders;
 	struct kmod_ctx *ctx;
-	int ret, refcnt, rc = EXIT_FAILURE;
+	int c, ret, refcnt, rc = EXIT_FAILURE;
 
-	if (argc > 1) {
-		if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-			puts("Usage: pinmgr unload\n"
-			     "Remove the pinmgr module; refused while a /dev/pinmgr file is open.");
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			printf("Usage: %s\n"
+			       "Remove the pinmgr module; refused while a /dev/pinmgr file is open.\n",
+			       synopsis);
 			return EXIT_SUCCESS;
+		default:
+			return bad_option(c, argv, opts);
 		}
-		err("unload takes no arguments");
-		return EXIT_USAGE;
 	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, EINVAL, "unload takes no arguments");
 	ctx = kmod_setup();
 	if (!ctx)
 		return EXIT_FAILURE;
 	ret = kmod_module_new_from_name(ctx, MODNAME, &mod);
 	if (ret < 0) {
-		err("%s", strerror(-ret));
+		fail(EXIT_FAILURE, -ret, "%s", strerror(-ret));
 		goto out;
 	}
 	ret = kmod_module_get_initstate(mod);
 	if (ret == -ENOENT) {
-		rc = not_loaded();
+		fail(EXIT_FAILURE, ENODEV, "module %s is not loaded", MODNAME);
 		goto out;
 	}
 	if (ret == KMOD_MODULE_BUILTIN) {
-		err("%s is built into the kernel: it cannot be unloaded", MODNAME);
+		fail(EXIT_FAILURE, EPERM, "%s is built into the kernel: it cannot be unloaded",
+		     MODNAME);
 		goto out;
 	}
 
@@ -887,7 +1030,7 @@ static int cmd_unload(int argc, char **argv)
 
 		err("cannot unload %s: modules depend on it:", MODNAME);
 		kmod_list_foreach(l, holders)
-			fprintf(stderr, "pinmgr:   %s\n",
+			fprintf(stderr, "%s:   %s\n", prog,
 				kmod_module_get_name(kmod_module_get_module(l)));
 		kmod_module_unref_list(holders);
 		goto out;
@@ -907,12 +1050,12 @@ static int cmd_unload(int argc, char **argv)
 		goto out;
 	}
 	if (ret == -ENOENT) {
-		rc = not_loaded();
+		fail(EXIT_FAILURE, ENODEV, "module %s is not loaded", MODNAME);
 		goto out;
 	}
 	if (ret < 0) {
-		err("could not remove %s: %s", MODNAME,
-		    ret == -EPERM ? "operation not permitted (needs root)" : strerror(-ret));
+		fail(EXIT_FAILURE, -ret, "could not remove %s: %s", MODNAME,
+		     ret == -EPERM ? "operation not permitted (needs root)" : strerror(-ret));
 		goto out;
 	}
 	rc = EXIT_SUCCESS;
@@ -934,35 +1077,50 @@ struct info_state {
 	struct modparam pa[32];
 	char values[32][64];
 	size_t npa;
+	bool installed;		/* a file: the one given, or the module tree's */
 	bool loaded, have_info;
 	int info_err;
 	struct pinmgr_info pi;
 	char devnode[32];
 };
 
-static void info_module(struct kmod_ctx *ctx, const char *ko, struct info_state *st)
+/* 0, or the exit status of a failure with @ko (reported). */
+static int info_module(struct kmod_ctx *ctx, const char *ko, struct info_state *st)
 {
 	struct kmod_module *mod = NULL;
 	struct kmod_list *list = NULL, *l;
 	int ret;
 
 	if (ko) {
-		if (kmod_module_new_from_path(ctx, ko, &mod) < 0)
-			mod = NULL;
-	} else if (kmod_module_new_from_lookup(ctx, MODNAME, &list) == 0 && list) {
-		mod = kmod_module_ref(kmod_module_get_module(list));
-		kmod_module_unref_list(list);
-		list = NULL;
+		ret = kmod_module_new_from_path(ctx, ko, &mod);
+		if (ret < 0)
+			return fail(EXIT_FAILURE, -ret, "%s: %s", ko, strerror(-ret));
+		if (strcmp(kmod_module_get_name(mod), MODNAME) != 0) {
+			ret = fail(EXIT_USAGE, EINVAL, "%s is module '%s', not %s", ko,
+				   kmod_module_get_name(mod), MODNAME);
+			kmod_module_unref(mod);
+			return ret;
+		}
+	} else {
+		mod = module_lookup(ctx);
 	}
+	st->installed = mod != NULL;
+	/* loaded from a file the module tree does not have (insmod): sysfs */
 	if (!mod && kmod_module_new_from_name(ctx, MODNAME, &mod) < 0)
 		mod = NULL;
 	if (!mod)
-		return;
+		return 0;
 
 	st->path = kmod_module_get_path(mod);
 	if (st->path)
 		st->path = strdup(st->path);
-	if (kmod_module_get_info(mod, &list) >= 0) {
+	ret = kmod_module_get_info(mod, &list);
+	if (ret < 0 && ko) {
+		kmod_module_unref(mod);
+		return fail(EXIT_FAILURE, -ret, "%s: cannot read its module information: %s", ko,
+			    strerror(-ret));
+	}
+	if (ret >= 0) {
 		kmod_list_foreach(l, list) {
 			const char *k = kmod_module_info_get_key(l);
 			const char *v = kmod_module_info_get_value(l);
@@ -1004,6 +1162,7 @@ static void info_module(struct kmod_ctx *ctx, const char *ko, struct info_state 
 			read_text(SYS_MODULE "/version", st->version, sizeof(st->version));
 	}
 	kmod_module_unref(mod);
+	return 0;
 }
 
 /* Current values from sysfs; parameters the file did not declare too. */
@@ -1130,7 +1289,8 @@ static void info_print_text(const struct info_state *st)
 	printf("max regions:       %" PRIu64 "\n", (uint64_t)st->pi.out_max_regions);
 }
 
-static void info_print_json(const struct info_state *st)
+/* @error, @errnum: why the command fails after all, or "" and 0. */
+static void info_print_json(const struct info_state *st, const char *error, int errnum)
 {
 	size_t i;
 
@@ -1196,7 +1356,13 @@ static void info_print_json(const struct info_state *st)
 		       (uint64_t)st->pi.out_pin_flags, (uint64_t)st->pi.out_segments_flags,
 		       (uint64_t)st->pi.out_caps, (uint64_t)st->pi.out_max_pages_per_pin,
 		       (uint64_t)st->pi.out_max_regions);
+	if (error[0]) {
+		printf(",\"error\":");
+		json_str(error);
+		printf(",\"errno\":%d", errnum);
+	}
 	printf("}\n");
+	json_done = true;
 }
 
 static int cmd_info(int argc, char **argv)
@@ -1212,9 +1378,10 @@ static int cmd_info(int argc, char **argv)
 	struct kmod_ctx *ctx;
 	const char *ko = NULL;
 	bool json = false;
-	int c, rc = EXIT_SUCCESS;
+	char error[1024] = "";
+	int c, errnum = 0, rc;
 
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			ko = optarg;
@@ -1223,28 +1390,29 @@ static int cmd_info(int argc, char **argv)
 			json = true;
 			break;
 		case 'h':
-			puts("Usage: pinmgr info [--ko FILE] [--json]\n"
-			     "Show the module (version, parameters, refcount, holders) and, when it\n"
-			     "is loaded, what /dev/pinmgr reports (ABI version and limits).");
+			printf("Usage: %s\n"
+			       "Show the module (version, parameters, refcount, holders) and, when it\n"
+			       "is loaded, what /dev/pinmgr reports (ABI version and limits).\n",
+			       synopsis);
 			return EXIT_SUCCESS;
 		default:
-			return EXIT_USAGE;
+			return bad_option(c, argv, opts);
 		}
 	}
-	if (optind < argc) {
-		err("info takes no arguments besides options");
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, EINVAL, "info takes no arguments besides options");
 	st = calloc(1, sizeof(*st));
 	if (!st)
-		return EXIT_FAILURE;
+		return fail(EXIT_FAILURE, ENOMEM, "out of memory");
 	ctx = kmod_setup();
 	if (!ctx) {
 		free(st);
 		return EXIT_FAILURE;
 	}
 	/* refcount first: opening the device below takes a reference */
-	info_module(ctx, ko, st);
+	rc = info_module(ctx, ko, st);
+	if (rc)
+		goto out;
 	if (!st->loaded && module_loaded())
 		st->loaded = true;	/* loaded, yet libkmod knows no file: sysfs only */
 	if (st->loaded) {
@@ -1255,24 +1423,27 @@ static int cmd_info(int argc, char **argv)
 			st->info_err = pinmgr_info(pctx, &st->pi, sizeof(st->pi));
 			pinmgr_close(pctx);
 		}
-		if (st->info_err)
-			rc = EXIT_FAILURE;
-	} else if (!st->path && !st->npa) {
-		kmod_unref(ctx);
-		free(st);
-		return not_loaded();
+		if (st->info_err) {
+			errnum = -st->info_err;
+			snprintf(error, sizeof(error), "cannot query %s: %s", PINMGR_DEFAULT_PATH,
+				 strerror(errnum));
+		}
+	} else if (!st->installed) {
+		rc = not_installed(ctx, "give the module file with --ko FILE");
+		goto out;
 	} else {
-		rc = EXIT_FAILURE;
+		/* what the file says, then that it is not loaded */
+		errnum = ENODEV;
+		not_loaded_msg(error, sizeof(error), ko);
 	}
 
 	if (json)
-		info_print_json(st);
+		info_print_json(st, error, errnum);
 	else
 		info_print_text(st);
-	if (!st->loaded)
-		err("module %s is not loaded", MODNAME);
-	else if (st->info_err)
-		err("cannot query %s: %s", PINMGR_DEFAULT_PATH, strerror(-st->info_err));
+	if (error[0])
+		rc = fail(EXIT_FAILURE, errnum, "%s", error);
+out:
 	free((void *)st->path);
 	free(st);
 	kmod_unref(ctx);
@@ -1324,29 +1495,29 @@ static int cmd_stat(int argc, char **argv)
 	DIR *d;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
 		case 'h':
-			puts("Usage: pinmgr stat [--json]\n"
-			     "Show the module-wide counters of " SYS_STATS "/.");
+			printf("Usage: %s\n"
+			       "Show the module-wide counters of " SYS_STATS "/.\n", synopsis);
 			return EXIT_SUCCESS;
 		default:
-			return EXIT_USAGE;
+			return bad_option(c, argv, opts);
 		}
 	}
-	if (optind < argc) {
-		err("stat takes no arguments besides options");
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, EINVAL, "stat takes no arguments besides options");
 	d = opendir(SYS_STATS);
 	if (!d) {
+		int e = errno;
+
 		if (!module_loaded())
-			return not_loaded();
-		err("%s: %s (a module without global counters?)", SYS_STATS, strerror(errno));
-		return EXIT_FAILURE;
+			return module_absent();
+		return fail(EXIT_FAILURE, e, "%s: %s (a module without global counters?)",
+			    SYS_STATS, strerror(e));
 	}
 	while ((de = readdir(d)) && n < ARRAY_SIZE(cs)) {
 		char path[320];
@@ -1370,6 +1541,7 @@ static int cmd_stat(int argc, char **argv)
 			printf(":%" PRIu64, cs[i].val);
 		}
 		printf("}\n");
+		json_done = true;
 		return EXIT_SUCCESS;
 	}
 	for (i = 0; i < n; i++) {
@@ -1420,6 +1592,7 @@ static void top_json(const struct pm_scan *s)
 	       "},\"unreadable\":%zu}\n",
 	       s->nprocs, s->nfiles, s->regions, s->pinned_pages, s->pinned_bytes,
 	       s->metadata_bytes, s->diverged_regions, s->unreadable);
+	json_done = true;
 }
 
 static void top_text(const struct pm_scan *s)
@@ -1464,33 +1637,29 @@ static int cmd_top(int argc, char **argv)
 	bool json = false;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
 		case 'h':
-			puts("Usage: pinmgr top [--json]\n"
-			     "List every process holding /dev/pinmgr files with its regions and\n"
-			     "pinned memory (from /proc/PID/fdinfo), most pinned bytes first.\n"
-			     "OWNER is the process that opened the file, whose locked memory is\n"
-			     "charged ('*': files of several owners).");
+			printf("Usage: %s\n"
+			       "List every process holding /dev/pinmgr files with its regions and\n"
+			       "pinned memory (from /proc/PID/fdinfo), most pinned bytes first.\n"
+			       "OWNER is the process that opened the file, whose locked memory is\n"
+			       "charged ('*': files of several owners).\n", synopsis);
 			return EXIT_SUCCESS;
 		default:
-			return EXIT_USAGE;
+			return bad_option(c, argv, opts);
 		}
 	}
-	if (optind < argc) {
-		err("top takes no arguments besides options");
-		return EXIT_USAGE;
-	}
+	if (optind < argc)
+		return fail(EXIT_USAGE, EINVAL, "%s takes no arguments besides options", argv[0]);
 	ret = scan(&s);
 	if (ret == -ENOENT && !module_loaded())
-		return not_loaded();
-	if (ret) {
-		err("cannot list pinmgr files: %s", strerror(-ret));
-		return EXIT_FAILURE;
-	}
+		return module_absent();
+	if (ret)
+		return fail(EXIT_FAILURE, -ret, "cannot list pinmgr files: %s", strerror(-ret));
 	if (json)
 		top_json(&s);
 	else
@@ -1504,14 +1673,17 @@ static int cmd_top(int argc, char **argv)
 static const struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	const char *synopsis;
 	const char *help;
 } commands[] = {
-	{ "load", cmd_load, "insert the module (modprobe.d honoured; --ko FILE: that file)" },
-	{ "unload", cmd_unload, "remove the module (refused while files are open)" },
-	{ "info", cmd_info, "module version, parameters, refcount; device ABI and limits" },
-	{ "stat", cmd_stat, "module-wide counters" },
-	{ "top", cmd_top, "processes holding pinmgr files and what they pin" },
-	{ "ps", cmd_top, "same as top" },
+	{ "load", cmd_load, "pinmgr load [--ko FILE] [PARAM=VALUE...]",
+	  "insert the module (modprobe.d honoured; --ko FILE: that file)" },
+	{ "unload", cmd_unload, "pinmgr unload", "remove the module (refused while files are open)" },
+	{ "info", cmd_info, "pinmgr info [--ko FILE] [--json]",
+	  "module version, parameters, refcount; device ABI and limits" },
+	{ "stat", cmd_stat, "pinmgr stat [--json]", "module-wide counters" },
+	{ "top", cmd_top, "pinmgr top [--json]", "processes holding pinmgr files and what they pin" },
+	{ "ps", cmd_top, "pinmgr ps [--json]", "same as top" },
 };
 
 static void usage(FILE *f)
@@ -1521,7 +1693,8 @@ static void usage(FILE *f)
 	fputs("Usage: pinmgr [-v] [--version] [--help] COMMAND [ARGS]\n\nCommands:\n", f);
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
-	fputs("\nSee pinmgr(8); 'pinmgr COMMAND --help' for a command's options.\n", f);
+	fputs("\n-v: say what is done; -vv: libkmod's debug messages too.\n"
+	      "See pinmgr(8); 'pinmgr COMMAND --help' for a command's options.\n", f);
 }
 
 int main(int argc, char **argv)
@@ -1535,7 +1708,12 @@ int main(int argc, char **argv)
 	size_t i;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+vVh", opts, NULL)) != -1) {
+	/* --json anywhere: the caller wants JSON, also when the command line is wrong */
+	for (c = 1; c < argc && strcmp(argv[c], "--") != 0; c++)
+		if (!strcmp(argv[c], "--json"))
+			json_out = true;
+	opterr = 0;	/* bad_option() says what is wrong, naming the command */
+	while ((c = getopt_long(argc, argv, "+:vVh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
 			verbose++;
@@ -1547,20 +1725,18 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return EXIT_SUCCESS;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			return bad_option(c, argv, opts);
 		}
 	}
-	if (optind >= argc) {
-		err("no command given");
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (optind >= argc)
+		return fail(EXIT_USAGE, EINVAL, "no command given");
 	for (i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (!strcmp(argv[optind], commands[i].name)) {
 			char **sub = argv + optind;
 			int subc = argc - optind;
 
+			snprintf(prog, sizeof(prog), "pinmgr %s", commands[i].name);
+			synopsis = commands[i].synopsis;
 			optind = 0;	/* each command parses its own options (glibc: reset) */
 			return commands[i].fn(subc, sub);
 		}
@@ -1569,7 +1745,5 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return EXIT_SUCCESS;
 	}
-	err("unknown command '%s'", argv[optind]);
-	usage(stderr);
-	return EXIT_USAGE;
+	return fail(EXIT_USAGE, EINVAL, "unknown command '%s'", argv[optind]);
 }

@@ -36,6 +36,9 @@ vm=$(modinfo -F vermagic "$ko" | cut -d' ' -f1)
 modprobe -S "$kver" --show-depends pinmgr | grep -q "updates/dkms/pinmgr.ko" ||
 	fail "modprobe -S $kver does not find pinmgr (depmod)"
 [ "$(/usr/sbin/pinmgr --version)" = "pinmgr $ver (ABI 1)" ] || fail "pinmgr --version: $(/usr/sbin/pinmgr --version)"
+if readelf -dW /usr/sbin/pinmgr | grep -E '\((RPATH|RUNPATH)\)'; then
+	fail "/usr/sbin/pinmgr has an RPATH/RUNPATH"
+fi
 [ "$(pkg-config --modversion pinmgr)" = "$ver" ] || fail "pkg-config --modversion pinmgr"
 getent group pinmgr >/dev/null || fail "no group pinmgr"
 [ -f /etc/modprobe.d/pinmgr.conf ] || fail "no /etc/modprobe.d/pinmgr.conf"

@@ -26,6 +26,11 @@ done
 [ "$(readlink "$prefix/lib/libpinmgr.so")" = libpinmgr.so.0 ] || fail "libpinmgr.so -> $(readlink "$prefix/lib/libpinmgr.so")"
 soname=$(readelf -dW "$prefix/lib/libpinmgr.so.0" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libpinmgr.so.0 ] || fail "SONAME is '$soname'"
+# The installed CLI carries no RPATH/RUNPATH (Debian policy; the build tree's
+# build/cli/pinmgr has RUNPATH $ORIGIN/../lib, cli/cli.mk).
+if readelf -dW "$prefix/sbin/pinmgr" | grep -E '\((RPATH|RUNPATH)\)'; then
+	fail "$prefix/sbin/pinmgr has an RPATH/RUNPATH"
+fi
 pc_prefix=$(pkg-config --variable=prefix pinmgr)
 [ "$pc_prefix" = "$prefix" ] || fail "pinmgr.pc says prefix=$pc_prefix"
 

@@ -72,7 +72,7 @@ install-dev: lib
 
 install-cli: cli
 	$(INSTALL) -d $(DESTDIR)$(sbindir) $(DESTDIR)$(mandir)/man8
-	$(INSTALL) -m 755 $(CLI_BIN) $(DESTDIR)$(sbindir)/pinmgr
+	$(INSTALL) -m 755 $(CLI_INST_BIN) $(DESTDIR)$(sbindir)/pinmgr
 	$(INSTALL) -m 644 $(filter %.8,$(MAN_SRCS)) $(DESTDIR)$(mandir)/man8/
 
 install-data:

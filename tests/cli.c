@@ -11,6 +11,7 @@
  * Some cases unload and reload the module; every case leaves it loaded with
  * its default parameters, as the VM harness expects.
  */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -122,6 +123,38 @@ static void diag_out(const char *cmd, const struct run *r)
 			h_fail(#field " lacks \"%s\"", (text));		\
 		}							\
 	} while (0)
+
+#define EXPECT_NOT_IN(r, field, text)					\
+	do {								\
+		if (strstr((r)->field, (text))) {			\
+			show(r);					\
+			h_fail(#field " has \"%s\"", (text));		\
+		}							\
+	} while (0)
+
+/* stdout is one JSON object on one line, and nothing else. */
+static void expect_one_json(const struct run *r)
+{
+	size_t n = strlen(r->out);
+
+	if (n < 3 || r->out[0] != '{' || strcmp(r->out + n - 2, "}\n") != 0 ||
+	    strchr(r->out, '\n') != r->out + n - 1) {
+		show(r);
+		h_fail("stdout is not exactly one JSON object on one line");
+	}
+}
+
+/* A failure with --json: exit @status, one object ending "error":...,"errno":@e}. */
+static void expect_json_error(const struct run *r, int status, int e)
+{
+	char want[32];
+
+	EXPECT_STATUS(r, status);
+	expect_one_json(r);
+	EXPECT_IN(r, out, "\"error\":\"");
+	snprintf(want, sizeof(want), ",\"errno\":%d}\n", e);
+	EXPECT_IN(r, out, want);
+}
 
 /* The number after "@key": in a one-line JSON object (first match). */
 static uint64_t json_u64(const struct run *r, const char *key)
@@ -249,14 +282,43 @@ CASE(cli_usage_errors)
 	EXPECT_STATUS(r, 0);	/* sanity: the next ones fail for their own reason */
 	r = cli_argv((const char *const[]){ NULL });
 	EXPECT_STATUS(r, 2);
-	EXPECT_IN(r, err, "no command given");
+	EXPECT_IN(r, err, "pinmgr: no command given\nUsage: pinmgr [-v] ");
 	r = CLI("frobnicate");
 	EXPECT_STATUS(r, 2);
-	EXPECT_IN(r, err, "unknown command 'frobnicate'");
-	r = CLI("stat", "--bogus");
+	EXPECT_IN(r, err, "pinmgr: unknown command 'frobnicate'\nUsage: pinmgr [-v] ");
+	r = CLI("--bogus", "info");
 	EXPECT_STATUS(r, 2);
+	EXPECT_IN(r, err, "pinmgr: unrecognized option '--bogus'\n");
+}
+
+/* Like ip and kmod: "pinmgr CMD: ...", then the command's usage line. */
+CASE(cli_option_errors_name_the_command)
+{
+	struct run *r = CLI("info", "--bogus");
+
+	diag_out("info --bogus", r);
+	EXPECT_STATUS(r, 2);
+	EXPECT_IN(r, err, "pinmgr info: unrecognized option '--bogus'\n"
+		  "Usage: pinmgr info [--ko FILE] [--json]\n");
+	ASSERT_MSG(!r->out[0], "stdout: %s", r->out);
+	r = CLI("stat", "-x");
+	EXPECT_STATUS(r, 2);
+	EXPECT_IN(r, err, "pinmgr stat: invalid option -- 'x'\nUsage: pinmgr stat [--json]\n");
+	r = CLI("load", "--ko");
+	EXPECT_STATUS(r, 2);
+	EXPECT_IN(r, err, "pinmgr load: option '--ko' requires an argument\n"
+		  "Usage: pinmgr load [--ko FILE] [PARAM=VALUE...]\n");
+	r = CLI("top", "--json=1");
+	EXPECT_STATUS(r, 2);
+	EXPECT_IN(r, err, "pinmgr top: option '--json' doesn't allow an argument\n");
+	r = CLI("ps", "now");
+	EXPECT_STATUS(r, 2);
+	EXPECT_IN(r, err, "pinmgr ps: ps takes no arguments besides options\n"
+		  "Usage: pinmgr ps [--json]\n");
 	r = CLI("unload", "now");
 	EXPECT_STATUS(r, 2);
+	EXPECT_IN(r, err, "pinmgr unload: unload takes no arguments\nUsage: pinmgr unload\n");
+	ASSERT(module_loaded());
 }
 
 CASE(cli_info_shows_params_and_abi)
@@ -316,6 +378,131 @@ CASE(cli_info_ko_types)
 	EXPECT_IN(r, out, "(ulong) Most pages one PIN may cover");
 	EXPECT_IN(r, out, "(uint) Most regions one open file may hold");
 	EXPECT_IN(r, out, "(bool) Allow the test-only ACCESS ioctl");
+}
+
+/* --ko FILE that is not there: that, not the module's state. */
+CASE(cli_info_ko_missing_file)
+{
+	struct run *r = CLI("info", "--ko", "/nonexistent.ko");
+
+	diag_out("info --ko /nonexistent.ko", r);
+	EXPECT_STATUS(r, 1);
+	EXPECT_IN(r, err, "pinmgr info: /nonexistent.ko: No such file or directory\n");
+	EXPECT_NOT_IN(r, err, "loaded");
+	ASSERT_MSG(!r->out[0], "stdout: %s", r->out);
+}
+
+CASE(cli_json_file_error)
+{
+	struct run *r = CLI("info", "--ko", "/nonexistent.ko", "--json");
+
+	diag_out("info --ko /nonexistent.ko --json", r);
+	expect_json_error(r, 1, ENOENT);
+	ASSERT_MSG(!strcmp(r->out, "{\"error\":\"/nonexistent.ko: No such file or directory\","
+			   "\"errno\":2}\n"), "stdout: %s", r->out);
+}
+
+/* Usage errors with --json: the object too, wherever --json stands. */
+CASE(cli_json_usage_error)
+{
+	struct run *r = CLI("stat", "--bogus", "--json");
+
+	diag_out("stat --bogus --json", r);
+	expect_json_error(r, 2, EINVAL);
+	EXPECT_IN(r, out, "{\"error\":\"unrecognized option '--bogus'\",");
+	EXPECT_IN(r, err, "pinmgr stat: unrecognized option '--bogus'\n");
+	r = CLI("info", "--json", "extra");
+	expect_json_error(r, 2, EINVAL);
+	r = CLI("load", "--json");		/* load has no --json: an error, as JSON */
+	expect_json_error(r, 2, EINVAL);
+	r = CLI("--json");
+	expect_json_error(r, 2, EINVAL);
+}
+
+/* -v says what is done; only -vv lets libkmod talk, whatever KMOD_LOG says. */
+CASE(cli_verbose_levels)
+{
+	struct run *r;
+
+	if (!ko_path[0])
+		h_skip("no pinmgr.ko found");
+	r = CLI("-v", "info");
+
+	EXPECT_STATUS(r, 0);
+	EXPECT_NOT_IN(r, err, "libkmod");
+	r = CLI("-v", "load", "--ko", ko_path);	/* loaded: says so, succeeds */
+	diag_out("-v load --ko KO   (loaded)", r);
+	EXPECT_STATUS(r, 0);
+	EXPECT_IN(r, err, "pinmgr load: pinmgr is already loaded\n");
+	EXPECT_NOT_IN(r, err, "libkmod");
+	r = CLI("-vv", "info");
+	EXPECT_STATUS(r, 0);
+	EXPECT_IN(r, err, "pinmgr info: libkmod: ");
+	EXPECT_IN(r, err, "created");		/* kmod_new()'s own "ctx %p created" */
+
+	ASSERT_SYS(setenv("KMOD_LOG", "debug", 1));
+	r = CLI("-v", "info");
+	unsetenv("KMOD_LOG");
+	EXPECT_STATUS(r, 0);
+	EXPECT_NOT_IN(r, err, "libkmod");
+	EXPECT_NOT_IN(r, err, "created");
+}
+
+/* How many DT_RPATH and DT_RUNPATH entries the ELF file @path has. */
+static int check_no_runpath(const char *path)
+{
+	const Elf64_Ehdr *eh;
+	const Elf64_Phdr *ph;
+	struct stat st;
+	const char *m;
+	int fd, i, found = 0;
+
+	fd = ASSERT_SYS(open(path, O_RDONLY | O_CLOEXEC));
+	ASSERT_SYS(fstat(fd, &st));
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	ASSERT(m != MAP_FAILED);
+	eh = (const Elf64_Ehdr *)m;
+	ASSERT_MSG(!memcmp(eh->e_ident, ELFMAG, SELFMAG) && eh->e_ident[EI_CLASS] == ELFCLASS64,
+		   "%s is not a 64-bit ELF file", path);
+	ph = (const Elf64_Phdr *)(m + eh->e_phoff);
+	for (i = 0; i < eh->e_phnum; i++) {
+		const Elf64_Dyn *d;
+
+		if (ph[i].p_type != PT_DYNAMIC)
+			continue;
+		for (d = (const Elf64_Dyn *)(m + ph[i].p_offset); d->d_tag != DT_NULL; d++)
+			if (d->d_tag == DT_RPATH || d->d_tag == DT_RUNPATH)
+				found++;
+	}
+	munmap((void *)m, st.st_size);
+	return found;
+}
+
+/*
+ * The binary the tests run is the one `make install` installs, without an
+ * RPATH or RUNPATH (Debian policy); build/cli/pinmgr, with RUNPATH
+ * $ORIGIN/../lib, cannot run in the guest: cli/cli.mk runs it after linking.
+ */
+CASE(cli_installed_binary_has_no_runpath)
+{
+	char bin[PATH_MAX];
+	char magic[4] = "";
+	int fd;
+
+	/* cli.d/run is the loader wrapper; $PINMGR_CLI may be the binary itself */
+	fd = ASSERT_SYS(open(cli_path, O_RDONLY | O_CLOEXEC));
+	ASSERT(read(fd, magic, sizeof(magic)) >= 0);
+	close(fd);
+	if (!memcmp(magic, ELFMAG, SELFMAG)) {
+		snprintf(bin, sizeof(bin), "%s", cli_path);
+	} else {
+		snprintf(bin, sizeof(bin), "%s", cli_path);
+		*strrchr(bin, '/') = '\0';
+		strncat(bin, "/pinmgr", sizeof(bin) - strlen(bin) - 1);
+	}
+	ASSERT_MSG(check_no_runpath(bin) == 0,
+		   "%s has an RPATH/RUNPATH: the installed binary must have none", bin);
 }
 
 struct stat_json {
@@ -523,17 +710,11 @@ CASE(cli_unload_and_load_ko)
 
 	r = CLI("unload");
 	EXPECT_STATUS(r, 1);
-	EXPECT_IN(r, err, "module pinmgr is not loaded");
-	r = CLI("stat");
-	EXPECT_STATUS(r, 1);
-	EXPECT_IN(r, err, "module pinmgr is not loaded");
-	r = CLI("top");
-	EXPECT_STATUS(r, 1);
-	EXPECT_IN(r, err, "module pinmgr is not loaded");
+	EXPECT_IN(r, err, "pinmgr unload: module pinmgr is not loaded\n");
 
 	r = CLI("load", "--ko", "/nonexistent/pinmgr.ko");
 	EXPECT_STATUS(r, 1);
-	EXPECT_IN(r, err, "/nonexistent/pinmgr.ko: No such file or directory");
+	EXPECT_IN(r, err, "pinmgr load: /nonexistent/pinmgr.ko: No such file or directory\n");
 
 	r = CLI("load", "--ko", ko_path, "max_regions=7");
 	EXPECT_STATUS(r, 0);
@@ -545,7 +726,7 @@ CASE(cli_unload_and_load_ko)
 
 	r = CLI("load", "--ko", ko_path, "max_regions=8");
 	EXPECT_STATUS(r, 1);
-	EXPECT_IN(r, err, "pinmgr is already loaded: its parameters were not changed");
+	EXPECT_IN(r, err, "pinmgr load: pinmgr is already loaded: its parameters were not changed");
 	ASSERT_EQ(param("max_regions"), 7);
 	r = CLI("load", "--ko", ko_path);
 	EXPECT_STATUS(r, 0);
@@ -565,7 +746,8 @@ CASE(cli_load_bad_parameters)
 	r = CLI("load", "--ko", ko_path, "bogus=1");
 	diag_out("load --ko KO bogus=1", r);
 	EXPECT_STATUS(r, 2);
-	EXPECT_IN(r, err, "unknown parameter 'bogus' (pinmgr has: events, max_pages_per_pin, max_regions, test_access, test_first_handle)");
+	EXPECT_IN(r, err, "pinmgr load: unknown parameter 'bogus' (pinmgr has: events, max_pages_per_pin, max_regions, test_access, test_first_handle)\n"
+		  "Usage: pinmgr load [--ko FILE] [PARAM=VALUE...]\n");
 	ASSERT(!module_loaded());
 	r = CLI("load", "--ko", ko_path, "max_regions=abc");
 	diag_out("load --ko KO max_regions=abc", r);
@@ -584,6 +766,56 @@ CASE(cli_load_bad_parameters)
 	ASSERT(!module_loaded());
 	r = CLI("load", "--ko", ko_path);
 	EXPECT_STATUS(r, 0);
+}
+
+static void expect_param_text(const char *name, const char *want)
+{
+	char path[128], buf[16] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), SYS_MODULE "/parameters/%s", name);
+	fd = ASSERT_SYS(open(path, O_RDONLY | O_CLOEXEC));
+	n = ASSERT_SYS(read(fd, buf, sizeof(buf) - 1));
+	close(fd);
+	buf[n > 0 && buf[n - 1] == '\n' ? n - 1 : n] = '\0';
+	ASSERT_MSG(!strcmp(buf, want), "%s is '%s', expected '%s'", name, buf, want);
+}
+
+/* bool parameters: what the kernel's kstrtobool() takes, nothing else. */
+CASE(cli_load_bool_values)
+{
+	static const char *const bad[] = { "events=maybe", "events=", "events=o", "events=ox",
+					   "events=-1" };
+	struct run *r;
+	size_t i;
+
+	require_ko();
+	unload_ok();
+	r = CLI("load", "--ko", ko_path, "events=false");
+	diag_out("load --ko KO events=false", r);
+	EXPECT_STATUS(r, 0);
+	expect_param_text("events", "N");
+	unload_ok();
+	r = CLI("load", "--ko", ko_path, "events=Off", "test_access=yes");
+	EXPECT_STATUS(r, 0);
+	expect_param_text("events", "N");
+	expect_param_text("test_access", "Y");
+	unload_ok();
+	r = CLI("load", "--ko", ko_path, "events=T", "test_access=0");
+	EXPECT_STATUS(r, 0);
+	expect_param_text("events", "Y");
+	expect_param_text("test_access", "N");
+	unload_ok();
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		r = CLI("load", "--ko", ko_path, bad[i]);
+		if (i == 0)
+			diag_out("load --ko KO events=maybe", r);
+		EXPECT_STATUS(r, 2);
+		EXPECT_IN(r, err, "pinmgr load: invalid value '");
+		EXPECT_IN(r, err, "' for parameter events (type bool)\n");
+		ASSERT_MSG(!module_loaded(), "'%s' loaded the module", bad[i]);
+	}
 }
 
 /* A module tree that depmod indexed with pinmgr in it (PINMGR_VM_MODPROBE). */
@@ -618,9 +850,107 @@ CASE(cli_load_by_name_without_tree)
 	r = CLI("load");
 	diag_out("load", r);
 	EXPECT_STATUS(r, 1);
-	EXPECT_IN(r, err, "module pinmgr not found in /lib/modules/");
-	EXPECT_IN(r, err, "--ko FILE");
+	EXPECT_IN(r, err, "pinmgr load: module pinmgr is not installed (libkmod finds none in "
+		  "/lib/modules/");
+	EXPECT_IN(r, err, "or give the module file with --ko FILE\n");
 	ASSERT(!module_loaded());
+}
+
+/*
+ * Not loaded, and no module for this kernel either (the VM's insmod boot):
+ * info, stat and top say "not installed" and how to install it.
+ */
+CASE(cli_not_installed)
+{
+	static const char *const cmds[] = { "info", "stat", "top" };
+	char want[64];
+	struct run *r;
+	size_t i;
+
+	if (tree_has_pinmgr())
+		h_skip("the module tree has pinmgr (see cli_not_loaded)");
+	require_ko();
+	unload_ok();
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		r = CLI(cmds[i]);
+		diag_out(cmds[i], r);
+		EXPECT_STATUS(r, 1);
+		snprintf(want, sizeof(want), "pinmgr %s: module pinmgr is not installed (", cmds[i]);
+		EXPECT_IN(r, err, want);
+		EXPECT_IN(r, err, "libkmod finds none in /lib/modules/");
+		EXPECT_IN(r, err, "install it with 'make dkms-install' or the pinmgr-dkms package");
+		EXPECT_IN(r, err, i == 0 ? "or give the module file with --ko FILE\n" :
+			  "or load a module file with 'pinmgr load --ko FILE'\n");
+		EXPECT_NOT_IN(r, err, "not loaded");
+		ASSERT_MSG(!r->out[0], "stdout: %s", r->out);
+	}
+}
+
+/* Installed (modules.dep has it), not loaded: info, stat and top say load it. */
+CASE(cli_not_loaded)
+{
+	static const char *const cmds[] = { "info", "stat", "top" };
+	char want[128];
+	struct run *r;
+	size_t i;
+
+	if (!tree_has_pinmgr())
+		h_skip("no depmod'ed module tree with pinmgr (run.sh PINMGR_VM_MODPROBE=1)");
+	require_ko();
+	unload_ok();
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		r = CLI(cmds[i]);
+		diag_out(cmds[i], r);
+		EXPECT_STATUS(r, 1);
+		snprintf(want, sizeof(want), "pinmgr %s: module pinmgr is not loaded (load it with "
+			 "'pinmgr load')\n", cmds[i]);
+		EXPECT_IN(r, err, want);
+		EXPECT_NOT_IN(r, err, "not installed");
+	}
+	/* info tells what the file in the tree has, then fails */
+	r = CLI("info");
+	EXPECT_IN(r, out, "/pinmgr.ko\n");
+	EXPECT_IN(r, out, "state:             not loaded\n");
+}
+
+/* Not loaded: one JSON object each, the error and its errno, exit 1. */
+CASE(cli_json_module_absent)
+{
+	static const char *const cmds[] = { "info", "stat", "top" };
+	/* not installed: ENOENT; installed, not loaded: ENODEV */
+	int e = tree_has_pinmgr() ? ENODEV : ENOENT;
+	char want[PATH_MAX + 96];
+	struct run *r;
+	size_t i;
+
+	require_ko();
+	unload_ok();
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		r = CLI(cmds[i], "--json");
+		snprintf(want, sizeof(want), "%s --json", cmds[i]);
+		diag_out(want, r);
+		expect_json_error(r, 1, e);
+		if (e == ENOENT) {
+			EXPECT_IN(r, out, "{\"error\":\"module pinmgr is not installed (");
+		} else if (i == 0) {
+			/* info: what the tree's file says, and the error */
+			EXPECT_IN(r, out, "\"loaded\":false,");
+			EXPECT_IN(r, out, ",\"error\":\"module pinmgr is not loaded (load it with "
+				  "'pinmgr load')\",");
+		} else {
+			EXPECT_IN(r, out, "{\"error\":\"module pinmgr is not loaded (load it with "
+				  "'pinmgr load')\",");
+		}
+	}
+	/* info --ko: what the file says, and the error, in one object */
+	r = CLI("info", "--ko", ko_path, "--json");
+	diag_out("info --ko KO --json   (not loaded)", r);
+	expect_json_error(r, 1, ENODEV);
+	EXPECT_IN(r, out, "{\"module\":\"pinmgr\",");
+	EXPECT_IN(r, out, "\"loaded\":false,");
+	snprintf(want, sizeof(want), ",\"error\":\"module pinmgr is not loaded (load it with "
+		 "'pinmgr load --ko %s')\",\"errno\":%d}\n", ko_path, ENODEV);
+	EXPECT_IN(r, out, want);
 }
 
 static void write_conf(const char *text)
@@ -680,14 +1010,24 @@ static const struct h_case cases[] = {
 	H_CASE(cli_found, "the CLI is there"),
 	H_CASE(cli_version, "--version"),
 	H_CASE(cli_usage_errors, "usage errors exit 2 with a message"),
+	H_CASE(cli_option_errors_name_the_command, "option errors: 'pinmgr CMD: ...', usage line, exit 2"),
 	H_CASE(cli_info_shows_params_and_abi, "info: state, refcount, params, ABI and limits as INFO"),
 	H_CASE(cli_info_ko_types, "info --ko: parameter types and descriptions"),
+	H_CASE(cli_info_ko_missing_file, "info --ko with no such file: that error, exit 1"),
+	H_CASE(cli_json_file_error, "info --ko missing --json: one JSON error object, exit 1"),
+	H_CASE(cli_json_usage_error, "usage error with --json: one JSON error object, exit 2"),
+	H_CASE(cli_verbose_levels, "-v: no libkmod messages (also with KMOD_LOG); -vv: them"),
+	H_CASE(cli_installed_binary_has_no_runpath, "the installed binary has no RPATH/RUNPATH"),
 	H_CASE(cli_stat_matches_stats, "stat: the sysfs totals match STATS"),
 	H_CASE(cli_top_lists_holders, "top: every holder, most pinned first, exact bytes"),
 	H_CASE(cli_unload_refused_while_open, "unload while a file is open: exit 1, names the holder"),
 	H_CASE(cli_unload_and_load_ko, "unload, then load --ko with a parameter"),
 	H_CASE(cli_load_bad_parameters, "load with bad parameters: exit 2, nothing loaded"),
+	H_CASE(cli_load_bool_values, "load: bool values as kstrtobool takes them, others exit 2"),
 	H_CASE(cli_load_by_name_without_tree, "load by name without a module tree: exit 1, says why"),
+	H_CASE(cli_not_installed, "info/stat/top, no module for the kernel: 'not installed', exit 1"),
+	H_CASE(cli_not_loaded, "info/stat/top, installed but not loaded: 'load it', exit 1"),
+	H_CASE(cli_json_module_absent, "info/stat/top --json, not loaded: one JSON error object"),
 	H_CASE(cli_load_by_name_honours_modprobe_d, "load by name: modprobe.d options and blacklist"),
 };
 
