@@ -24,7 +24,7 @@ CLI_OBJ		:= $(CLI_DIR)/pinmgr.o
 # Recursive (=): evaluated when used, after `make deps` installed libkmod-dev.
 KMOD_CFLAGS	= $(shell pkg-config --cflags libkmod 2>/dev/null)
 KMOD_LIBS	= $(or $(shell pkg-config --libs libkmod 2>/dev/null),-lkmod)
-CLI_CFLAGS	= $(CFLAGS) $(WARN) -D_GNU_SOURCE -I$(SRC)/userlib $(UAPI_INC) \
+CLI_CFLAGS	= $(CPPFLAGS) $(CFLAGS) $(WARN) -D_GNU_SOURCE -I$(SRC)/userlib $(UAPI_INC) \
 		  $(KMOD_CFLAGS) -DPINMGR_VERSION='"$(PINMGR_VERSION)"' -MMD -MP
 CLI_GUEST	:= $(BUILD)/tests/bin/cli.d
 
