@@ -96,16 +96,46 @@ static uint8_t *aligned_anon(size_t len)
 	return (uint8_t *)(((uintptr_t)p + HPS - 1) & ~(HPS - 1));
 }
 
+static void tracefs_write(const char *name, const char *val)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/%s", name);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	ASSERT_MSG(fd >= 0, "open %s: %s", path, h_errname(errno));
+	ASSERT_MSG(write(fd, val, strlen(val)) == (ssize_t)strlen(val),
+		   "write %s: %s", path, h_errname(errno));
+	close(fd);
+}
+
+static void dmacopy_events_off(void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	tracefs_write("events/dmacopy/enable", "0");
+	tracefs_write("trace", "");
+}
+
+/*
+ * Both drivers carry the tracker's tracepoints, each under its own system
+ * and prefix: both sets exist, and a copy fires dmacopy's, not pinmgr's.
+ */
 CASE(events_side_by_side)
 {
 	static const char *const ev[] = {
-		"events/pinmgr/pinmgr_pin", "events/dmacopy/dmacopy_pin",
-		"events/dmacopy/dmacopy_release",
+		"events/pinmgr/pinmgr_pin", "events/pinmgr/pinmgr_changed",
+		"events/dmacopy/dmacopy_pin", "events/dmacopy/dmacopy_unpin",
+		"events/dmacopy/dmacopy_release", "events/dmacopy/dmacopy_changed",
 	};
 	const char *dir = "/sys/kernel/tracing";
-	char path[PATH_MAX];
+	int fd = dmacopy_open();
+	uint8_t *src = h_anon(h_ps), *dst = h_anon(h_ps);
+	char path[PATH_MAX], *buf = h_malloc(1 << 16);
 	struct stat st;
+	ssize_t n;
 	size_t i;
+	int tfd;
 
 	if (stat("/sys/kernel/tracing/events", &st) &&
 	    mount("nodev", dir, "tracefs", 0, NULL))
@@ -114,6 +144,21 @@ CASE(events_side_by_side)
 		snprintf(path, sizeof(path), "%s/%s", dir, ev[i]);
 		ASSERT_MSG(!stat(path, &st), "%s: %s", path, h_errname(errno));
 	}
+	tracefs_write("trace", "");
+	tracefs_write("events/dmacopy/enable", "1");
+	h_defer(dmacopy_events_off, NULL, 0);
+	ASSERT_OK(dmacopy(fd, src, dst, 100, 0));
+	tfd = open("/sys/kernel/tracing/trace", O_RDONLY | O_CLOEXEC);
+	ASSERT_SYS(tfd);
+	n = read(tfd, buf, (1 << 16) - 1);
+	close(tfd);
+	ASSERT_MSG(n > 0, "read trace: %s", h_errname(errno));
+	buf[n] = 0;
+	ASSERT_MSG(strstr(buf, "dmacopy_pin: handle=") &&
+		   strstr(buf, "dmacopy_unpin: handle=") &&
+		   strstr(buf, "dmacopy_release: handle="),
+		   "a copy traced no dmacopy_pin/_unpin/_release:\n%s", buf);
+	ASSERT_MSG(!strstr(buf, "pinmgr_"), "a copy traced pinmgr's events:\n%s", buf);
 }
 
 CASE(pages_unaligned)
@@ -342,7 +387,7 @@ CASE(unload)
 }
 
 static const struct h_case cases[] = {
-	H_CASE(events_side_by_side, "dmacopy:dmacopy_pin and pinmgr:pinmgr_pin exist together: no clash"),
+	H_CASE(events_side_by_side, "pinmgr's and dmacopy's tracepoints exist together; a copy fires dmacopy_pin, _unpin, _release only"),
 	H_CASE(pages_unaligned, "4 KiB pages: whole, 1 byte, unaligned across 4 pages, at page ends -> copied, guards intact, nothing pinned after"),
 	H_CASE(thp, "THP: 4 MiB, and unaligned across the 2 MiB boundary -> copied"),
 	H_CASE(hugetlb, "hugetlb: 4 MiB, and unaligned across the 2 MiB boundary -> copied"),

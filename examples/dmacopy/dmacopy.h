@@ -20,12 +20,15 @@
  * @flags: 0 or %DMACOPY_COPY_HOLD
  * @src: user address of the source, pinned read-only
  * @dst: user address of the destination, pinned writable
- * @length: bytes to copy; the buffers may not overlap
+ * @length: bytes to copy; the buffers may not overlap (in addresses; two
+ *	mappings of the same file pages are copied front to back)
  *
  * Errors: EINVAL for a wrong @size, unknown @flags, a zero @length or
- * overlapping buffers; EOVERFLOW if a buffer wraps; the pin tracker's errors for the pins (EFAULT,
- * ENOMEM past RLIMIT_MEMLOCK, E2BIG beyond 1 GiB, ENOSPC beyond 64 held
- * buffers, EOPNOTSUPP, EINTR).
+ * overlapping buffers; EOVERFLOW if a buffer wraps; EINTR if the caller is
+ * killed during the copy; the pin tracker's errors for the pins (EFAULT,
+ * ENOMEM past RLIMIT_MEMLOCK, E2BIG for a buffer touching more than 262144
+ * pages (1 GiB of 4 KiB pages; an unaligned 1 GiB buffer touches one
+ * more), ENOSPC beyond 64 held buffers, EOPNOTSUPP, EINTR).
  */
 struct dmacopy_copy {
 	__u32 size;

@@ -15,6 +15,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -28,10 +29,13 @@
 
 /*
  * Copy @len bytes from @soff in @src to @doff in @dst (offsets from the
- * first byte of each region's first page).
+ * first byte of each region's first page). Two mappings of one file page
+ * can make source and destination the same memory at different
+ * addresses: memmove() keeps each chunk defined, the whole copy is then
+ * done front to back as a device would.
  */
-static void dmacopy_pages(struct pin_region *dst, u64 doff,
-			  struct pin_region *src, u64 soff, u64 len)
+static int dmacopy_pages(struct pin_region *dst, u64 doff,
+			 struct pin_region *src, u64 soff, u64 len)
 {
 	while (len) {
 		size_t d = offset_in_page(doff), s = offset_in_page(soff);
@@ -41,15 +45,18 @@ static void dmacopy_pages(struct pin_region *dst, u64 doff,
 		void *to = kmap_local_page(dp);
 		void *from = kmap_local_page(sp);
 
-		memcpy(to + d, from + s, n);
+		memmove(to + d, from + s, n);
 		kunmap_local(from);
 		kunmap_local(to);
 		flush_dcache_page(dp);
 		doff += n;
 		soff += n;
 		len -= n;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		cond_resched();
 	}
+	return 0;
 }
 
 static int dmacopy_copy(struct pin_tracker *t, struct dmacopy_copy *c)
@@ -82,8 +89,8 @@ static int dmacopy_copy(struct pin_tracker *t, struct dmacopy_copy *c)
 		ret = -ENOENT;
 		goto put;
 	}
-	dmacopy_pages(dst, offset_in_page(c->dst), src, offset_in_page(c->src),
-		      c->length);
+	ret = dmacopy_pages(dst, offset_in_page(c->dst), src,
+			    offset_in_page(c->src), c->length);
 put:
 	if (dst)
 		pin_tracker_put(t, dst);

@@ -20,6 +20,7 @@
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
 
+/* probe.sh refused kernels before 6.1 (its control file). */
 #include "pin_tracker_probes.h"
 
 /*

@@ -218,7 +218,8 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
  *
  * For tests that need handles to wrap around after U32_MAX.
  *
- * Context: any context that may take a spinlock.
+ * Context: process context (the tracker's locks are taken with softirqs
+ * enabled).
  */
 void pin_tracker_set_next_handle(struct pin_tracker *t, u32 handle)
 {
@@ -708,7 +709,8 @@ bool pin_change_is_exclusive(unsigned int event)
  * pin_tracker_has_changes() - is a change of a region's mapping pending?
  * @t: the tracker
  *
- * Context: any context that may take a spinlock.
+ * Context: process context (the tracker's locks are taken with softirqs
+ * enabled).
  * Return: true if pin_tracker_pop_change() would return one.
  */
 bool pin_tracker_has_changes(struct pin_tracker *t)
@@ -730,7 +732,8 @@ bool pin_tracker_has_changes(struct pin_tracker *t)
  * queued are merged into it (kinds or'ed, ranges joined), so the queue
  * never holds more records than the tracker holds regions.
  *
- * Context: any context that may take a spinlock.
+ * Context: process context (the tracker's locks are taken with softirqs
+ * enabled).
  * Return: true if @c was filled in, false if nothing was pending.
  */
 bool pin_tracker_pop_change(struct pin_tracker *t, struct pin_change *c)
@@ -760,7 +763,8 @@ bool pin_tracker_pop_change(struct pin_tracker *t, struct pin_change *c)
  * Merges @c into its region's pending record and queues it again, unless
  * the region was unpinned in the meantime.
  *
- * Context: any context that may take a spinlock.
+ * Context: process context (the tracker's locks are taken with softirqs
+ * enabled).
  */
 void pin_tracker_requeue_change(struct pin_tracker *t,
 				const struct pin_change *c)
@@ -1089,13 +1093,14 @@ static int pin_region_fill(struct pin_tracker *t, struct pin_region *r,
  * on failure nothing stays pinned and nothing stays charged.
  *
  * Context: process context of @t's mm, may sleep.
- * Return: 0 on success; -EINVAL if @length is 0; -EOVERFLOW if the range
- * wraps; -EFAULT if it leaves the user address space or GUP finds a page
- * it cannot pin; -E2BIG beyond the tracker's page limit; -ENOSPC beyond its
- * region limit; -ENOMEM past
- * RLIMIT_MEMLOCK without CAP_IPC_LOCK, or out of memory; -EOPNOTSUPP for a
- * writable pin of file pages that are written back; -EINTR on a fatal
- * signal; another negative errno from GUP.
+ * Return: 0 on success; -EACCES (and a warning: a bug of the caller) if
+ * current->mm is not @t's mm; -EINVAL if @length is 0; -EOVERFLOW if the
+ * range wraps; -EFAULT if it leaves the user address space or GUP finds a
+ * page it cannot pin; -E2BIG beyond the tracker's page limit; -ENOSPC
+ * beyond its region limit; -ENOMEM past RLIMIT_MEMLOCK without
+ * CAP_IPC_LOCK, or out of memory; -EOPNOTSUPP for a writable pin of file
+ * pages that are written back; -EINTR on a fatal signal; another negative
+ * errno from GUP.
  */
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages)
@@ -1105,6 +1110,9 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	struct pin_region *r;
 	int ret;
 
+	/* GUP walks current->mm; the charge and the policy are @t's mm's. */
+	if (WARN_ON_ONCE(current->mm != t->mm))
+		return -EACCES;
 	ret = pin_range_check(t, addr, length, &start, &total);
 	if (ret)
 		return ret;
@@ -1413,10 +1421,14 @@ static int pin_region_look(struct pin_region *r, bool settle, u64 *differ,
  *
  * Context: process context, current->mm being the mm @r was pinned from;
  * the caller holds a reference on @r. May sleep.
- * Return: 0, -ENOMEM, or -EINTR if a fatal signal is pending.
+ * Return: 0, -ENOMEM, -EINTR if a fatal signal is pending, or -EACCES (and
+ * a warning: a bug of the caller) from another mm.
  */
 int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
 {
+	/* The page tables looked at are current->mm's. */
+	if (WARN_ON_ONCE(current->mm != r->tracker->mm))
+		return -EACCES;
 	return pin_region_look(r, false, differ, first);
 }
 
@@ -1563,7 +1575,9 @@ int pin_tracker_confirm_changes(struct pin_tracker *t)
  * The region stays valid, and pinned, until pin_tracker_put(), even if it is
  * unpinned meanwhile.
  *
- * Context: may not be called from hard interrupt context (takes xa_lock).
+ * Context: process context: the tracker's locks are taken with softirqs
+ * enabled (a get from a timer or softirq can deadlock), and the matching
+ * pin_tracker_put() may sleep.
  * Return: the region, or NULL if @handle is not in use.
  */
 struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle)
@@ -1584,8 +1598,8 @@ struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle)
  * @r: the region
  *
  * Dropping the last reference of an unpinned region releases its pages
- * (after an UNPIN cut short by a fatal signal); otherwise an UNPIN waiting
- * for this lookup is woken.
+ * (after a pin_tracker_unpin() cut short by a fatal signal); otherwise an
+ * unpin waiting for this lookup is woken.
  *
  * Context: may sleep.
  */

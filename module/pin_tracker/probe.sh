@@ -22,6 +22,23 @@ dir=$(dirname "$0")/probes
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pin_tracker_probes.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
+# A probe that fails picks the other code path: if nothing compiles (a
+# broken compiler command, missing headers, a kernel older than the probes
+# cover), every probe would fail and the build would silently get the
+# wrong paths. This one must compile: what the tracker needs of 6.1
+# (folios, the maple tree, vma_lookup()).
+printf '%s\n' '#include <linux/maple_tree.h>' '#include <linux/mm.h>' \
+	'unsigned long probe(struct mm_struct *mm, struct page *page);' \
+	'unsigned long probe(struct mm_struct *mm, struct page *page)' \
+	'{' '	MA_STATE(mas, &mm->mm_mt, 0, 0);' \
+	'	return folio_pfn(page_folio(page)) + !!vma_lookup(mm, 0) + !!mas_find(&mas, 1);' \
+	'}' >"$tmp/control.c"
+if ! "$@" -c -o "$tmp/control.o" "$tmp/control.c" >"$tmp/control.log" 2>&1; then
+	cat "$tmp/control.log" >&2
+	echo "pin_tracker/probe.sh: the control probe does not compile against this kernel (the tracker needs 6.1 or later): not probing" >&2
+	exit 1
+fi
+
 # All at once: one compiler each, waited for together.
 for src in "$dir"/*.c; do
 	name=$(basename "$src" .c)
