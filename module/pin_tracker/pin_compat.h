@@ -87,8 +87,8 @@ static inline bool compat_vma_needs_dirty_tracking(struct vm_area_struct *vma)
  * hugetlb mapping is pinned as it is: an anonymous hugetlb page is unshared
  * by GUP itself if it is not exclusive, while hugetlbfs page cache stays
  * the pinned page until the process makes the mapping writable and writes
- * to it, which copies the page for the process; VERIFY and the divergence
- * events then report the difference.
+ * to it, which copies the page for the process; pin_region_verify() and
+ * the change records then report the difference.
  *
  * Context: mmap_lock held for read.
  * Return: the flags to add to FOLL_LONGTERM for a read-only pin of @vma.

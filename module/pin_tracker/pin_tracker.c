@@ -629,7 +629,7 @@ static void pin_region_changed(struct pin_watch *w, u64 kind, u64 start,
 /*
  * Start watching @r's pages, [@start, @start + @len) of @t's mm
  * (current->mm), for changes. Done before the first page is pinned, so
- * that a change to a page pinned early in a long PIN is seen.
+ * that a change to a page pinned early in a long pin is seen.
  */
 static int pin_region_watch(struct pin_tracker *t, struct pin_region *r,
 			    unsigned long start, unsigned long len)
@@ -795,7 +795,7 @@ void pin_tracker_requeue_change(struct pin_tracker *t,
  * region pinned and unpinned over and over sits alone in its part of the
  * xarray: each insert would allocate
  * the nodes down to its index and each erase free them again through RCU,
- * a third of what a 4 KiB PIN + UNPIN cost on top of the GUP calls. So an
+ * a third of what a 4 KiB pin + unpin cost on top of the GUP calls. So an
  * unpinned handle from the block of %PIN_HANDLE_BLOCK handles that new ones
  * still come from leaves a zero entry (xa_load() and xa_for_each() skip it;
  * the node stays), and those are erased once the handles have moved on to
@@ -842,9 +842,9 @@ static struct pin_region *pin_tracker_remove(struct pin_tracker *t,
 /*
  * Release @r, just taken out of the xarray, once the lookups still using
  * it are done: the caller learns that the pages are unpinned and the
- * charge returned. Those lookups are single ioctls (QUERY, SEGMENTS,
- * VERIFY, ACCESS); a fatal signal stops the wait and leaves the release to
- * the last of them.
+ * charge returned. Those lookups are short (in pinmgr, the tracker's first
+ * user, single ioctls); a fatal signal stops the wait and leaves the
+ * release to the last of them.
  */
 static int pin_tracker_release_removed(struct pin_tracker *t,
 				       struct pin_region *r)
@@ -956,7 +956,7 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
  * (breaking COW, migrating a page out of ZONE_MOVABLE, before the page is
  * pinned), and those leave every pinned page backing its address. Keep
  * them as a pending change only if some pinned page no longer does, as
- * VERIFY would say, which also settles whether @r diverged; if that cannot
+ * pin_region_verify() would say, which also settles whether @r diverged; if that cannot
  * be found out, keep them, and @r stays suspect for the confirmation work.
  */
 static void pin_region_settle(struct pin_region *r)
@@ -1473,7 +1473,7 @@ static struct pin_region *pin_tracker_next_suspect(struct pin_tracker *t,
  * and mark @r diverged if one no longer backs its address. Clean pages say
  * nothing about the rest of @r, so this never clears the mark. If a change
  * began during the walk, nothing is decided: that change queued @r again,
- * and its look must cover these pages too. If a VERIFY decided meanwhile
+ * and its look must cover these pages too. If a verify decided meanwhile
  * (@looks moved), it had the last word. If the comparison cannot be made,
  * @r counts as diverged.
  */
@@ -1492,7 +1492,7 @@ static void pin_region_confirm(struct pin_tracker *t, struct pin_region *r,
 					 true, &differ, &first);
 	spin_lock(&t->ev_lock);
 	if (!r->published || r->looks != looks) {
-		/* Unpinned, or VERIFY decided: nothing to do. */
+		/* Unpinned, or a verify decided: nothing to do. */
 	} else if (pin_watch_retry(&r->watch, wseq)) {
 		if (r->suspect) {
 			r->cf_start = min(r->cf_start, start);
@@ -1507,7 +1507,7 @@ static void pin_region_confirm(struct pin_tracker *t, struct pin_region *r,
 /*
  * @t->cf_work: confirm the suspect regions of @t->cf_list, in @t's mm
  * (taken on with kthread_use_mm(), as an I/O worker acting for a process
- * does), so that the comparison is the one VERIFY makes. Once the mm has
+ * does), so that the comparison is the one pin_region_verify() makes. Once the mm has
  * no users any more, there is nothing left to compare with: the notifier's
  * release has marked every region diverged.
  */
@@ -1608,7 +1608,7 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
 	if (refcount_dec_and_test(&r->ref))
 		pin_region_release(t, r);
 	else if (wq_has_sleeper(&t->users_wait))
-		wake_up_all(&t->users_wait);	/* an UNPIN may wait for us */
+		wake_up_all(&t->users_wait);	/* an unpin may wait for us */
 }
 
 /**
