@@ -821,6 +821,12 @@ static int build_options(struct kmod_module *mod, char **words, int nwords,
 			     words[w], MODNAME, npa ? names : "no parameters");
 			return EXIT_USAGE;
 		}
+		/* Only a bool may go without =VALUE (the kernel takes it as true). */
+		if (!eq && pa[i].type[0] && strcmp(pa[i].type, "bool") != 0) {
+			fail(EXIT_USAGE, EINVAL, "parameter %s (type %s) needs a value: %s=VALUE",
+			     pa[i].name, pa[i].type, pa[i].name);
+			return EXIT_USAGE;
+		}
 		if (eq && pa[i].type[0] && !param_value_ok(pa[i].type, eq + 1)) {
 			fail(EXIT_USAGE, EINVAL, "invalid value '%s' for parameter %s (type %s)",
 			     eq + 1, pa[i].name, pa[i].type);
@@ -1387,7 +1393,7 @@ static int cmd_info(int argc, char **argv)
 			ko = optarg;
 			break;
 		case 'j':
-			json = true;
+			json = json_out = true;
 			break;
 		case 'h':
 			printf("Usage: %s\n"
@@ -1498,7 +1504,7 @@ static int cmd_stat(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			json = true;
+			json = json_out = true;
 			break;
 		case 'h':
 			printf("Usage: %s\n"
@@ -1640,7 +1646,7 @@ static int cmd_top(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+:jh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-			json = true;
+			json = json_out = true;
 			break;
 		case 'h':
 			printf("Usage: %s\n"
@@ -1708,9 +1714,13 @@ int main(int argc, char **argv)
 	size_t i;
 	int c;
 
-	/* --json anywhere: the caller wants JSON, also when the command line is wrong */
+	/*
+	 * --json (or an abbreviation of it, or -j) anywhere: the caller wants
+	 * JSON, also when the command line is wrong before getopt reaches it.
+	 */
 	for (c = 1; c < argc && strcmp(argv[c], "--") != 0; c++)
-		if (!strcmp(argv[c], "--json"))
+		if ((!strncmp(argv[c], "--j", 3) && !strncmp(argv[c], "--json", strlen(argv[c]))) ||
+		    !strcmp(argv[c], "-j"))
 			json_out = true;
 	opterr = 0;	/* bad_option() says what is wrong, naming the command */
 	while ((c = getopt_long(argc, argv, "+:vVh", opts, NULL)) != -1) {

@@ -12,7 +12,8 @@
 #   sysfs stats files       README.md, pinmgr(4), pinmgr(8)
 #   fdinfo keys             README.md, pinmgr(4), pinmgr(8)
 #   ioctl commands          pinmgr(4)
-#   errnos the module returns  the UAPI header's DOC block, pinmgr(4)
+#   errnos the module returns  the UAPI header's DOC block (an entry each),
+#                           pinmgr(4)
 #   capability bits         pinmgr(4), pinmgr_info(3), the CLI's names
 #   event kinds             pinmgr(4), pinmgr_events_read(3)
 #   library symbols         README.md, their man page, the .symbols file
@@ -85,8 +86,12 @@ done
 for i in $ioctls; do
 	need "ioctl" "$i" "$S/man/pinmgr.4"
 done
+# The UAPI header's DOC block lists each errno as " * - ENAME: ...".
+doc_errnos=$(sed -n 's/^ \* - \(E[A-Z0-9]*\):.*/\1/p' "$UAPI")
 for e in $errnos; do
-	need "errno" "$e" "$UAPI" "$S/man/pinmgr.4"
+	echo "$doc_errnos" | grep -q -x -e "$e" ||
+		problem "errno '$e' has no entry in the DOC block of ${UAPI#"$S"/}"
+	need "errno" "$e" "$S/man/pinmgr.4"
 done
 for c in $caps; do
 	need "capability" "$c" "$S/man/pinmgr.4" "$S/man/pinmgr_info.3" "$S/cli/pinmgr.c"

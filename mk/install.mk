@@ -24,13 +24,16 @@
 #        KVER, purge them, check nothing is left (mk/deb-check.sh)
 #
 # Directories (GNU names; PREFIX sets prefix, see userlib/userlib.mk):
-# libdir, includedir, sbindir, mandir, and two that must be where the system
-# looks whatever the prefix: udevrulesdir (/usr/lib/udev/rules.d for prefix
-# /usr, else $(sysconfdir)/udev/rules.d), likewise modulesloaddir and
-# sysusersdir, and sysconfdir (/etc for prefix /usr or /usr/local, else
-# $(prefix)/etc).
+# libdir, includedir, sbindir, mandir; sysconfdir (/etc for prefix /usr or
+# /usr/local, else $(prefix)/etc); udevrulesdir (/usr/lib/udev/rules.d for
+# prefix /usr, else $(sysconfdir)/udev/rules.d), likewise modulesloaddir and
+# sysusersdir. Only with prefix /usr or /usr/local are these where the
+# system looks; any other prefix is a staging tree, and then installing as
+# root runs neither ldconfig nor systemd-sysusers.
 
 PINMGR_VERSION	?= $(LIBPINMGR_VERSION)
+# true when installing where the system looks (see above)
+INSTALL_SYSTEM	= $(if $(filter /usr /usr/local,$(prefix)),true,false)
 
 exec_prefix	?= $(prefix)
 sbindir		?= $(exec_prefix)/sbin
@@ -49,10 +52,10 @@ MAN_SRCS	= $(wildcard $(SRC)/man/*.[348])
 	dkms-source dkms-install dkms-remove deb deb-check
 
 install: install-lib install-dev install-cli install-data
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
-		ldconfig; fi
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
-		systemd-sysusers $(sysusersdir)/pinmgr.conf; fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && $(INSTALL_SYSTEM) && \
+	    command -v ldconfig >/dev/null; then ldconfig; fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && $(INSTALL_SYSTEM) && \
+	    command -v systemd-sysusers >/dev/null; then systemd-sysusers $(sysusersdir)/pinmgr.conf; fi
 
 install-lib: lib
 	$(INSTALL) -d $(DESTDIR)$(libdir)
@@ -94,8 +97,8 @@ uninstall:
 		$(DESTDIR)$(modulesloaddir)/pinmgr.conf $(DESTDIR)$(sysusersdir)/pinmgr.conf \
 		$(foreach p,$(MAN_SRCS),$(DESTDIR)$(mandir)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
 	-rmdir $(DESTDIR)$(includedir)/linux 2>/dev/null
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then \
-		ldconfig; fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && $(INSTALL_SYSTEM) && \
+	    command -v ldconfig >/dev/null; then ldconfig; fi
 
 install-check:
 	$(SRC)/mk/install-check.sh $(prefix) $(BUILD)/install-check

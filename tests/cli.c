@@ -417,6 +417,11 @@ CASE(cli_json_usage_error)
 	expect_json_error(r, 2, EINVAL);
 	r = CLI("--json");
 	expect_json_error(r, 2, EINVAL);
+	/* -j and abbreviations of --json are --json too */
+	r = CLI("stat", "-j", "--bogus");
+	expect_json_error(r, 2, EINVAL);
+	r = CLI("top", "--js", "--bogus");
+	expect_json_error(r, 2, EINVAL);
 }
 
 /* -v says what is done; only -vv lets libkmod talk, whatever KMOD_LOG says. */
@@ -816,6 +821,15 @@ CASE(cli_load_bool_values)
 		EXPECT_IN(r, err, "' for parameter events (type bool)\n");
 		ASSERT_MSG(!module_loaded(), "'%s' loaded the module", bad[i]);
 	}
+	/* only a bool may go without =VALUE */
+	r = CLI("load", "--ko", ko_path, "max_regions");
+	EXPECT_STATUS(r, 2);
+	EXPECT_IN(r, err, "pinmgr load: parameter max_regions (type uint) needs a value: max_regions=VALUE\n");
+	ASSERT_MSG(!module_loaded(), "'max_regions' without a value loaded the module");
+	r = CLI("load", "--ko", ko_path, "test_access");
+	EXPECT_STATUS(r, 0);
+	expect_param_text("test_access", "Y");
+	unload_ok();
 }
 
 /* A module tree that depmod indexed with pinmgr in it (PINMGR_VM_MODPROBE). */
@@ -1023,7 +1037,7 @@ static const struct h_case cases[] = {
 	H_CASE(cli_unload_refused_while_open, "unload while a file is open: exit 1, names the holder"),
 	H_CASE(cli_unload_and_load_ko, "unload, then load --ko with a parameter"),
 	H_CASE(cli_load_bad_parameters, "load with bad parameters: exit 2, nothing loaded"),
-	H_CASE(cli_load_bool_values, "load: bool values as kstrtobool takes them, others exit 2"),
+	H_CASE(cli_load_bool_values, "load: bool values as kstrtobool takes them, others exit 2; only a bool may go without =VALUE"),
 	H_CASE(cli_load_by_name_without_tree, "load by name without a module tree: exit 1, says why"),
 	H_CASE(cli_not_installed, "info/stat/top, no module for the kernel: 'not installed', exit 1"),
 	H_CASE(cli_not_loaded, "info/stat/top, installed but not loaded: 'load it', exit 1"),

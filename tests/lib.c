@@ -229,13 +229,20 @@ CASE(caller_size)
 	ASSERT_ERR(pinmgr_info(ctx, &u.in, 4), EINVAL);
 	ASSERT_ERR(pinmgr_query(ctx, h, &u.q, offsetof(struct pinmgr_query, handle)), EINVAL);
 	ASSERT_ERR(pinmgr_stats(ctx, &u.st, 0), EINVAL);
-	/* beyond what the module reads (a page) */
+	/* beyond what the module reads (a page): refused before writing */
 	{
 		size_t big = (size_t)h_ps + 8;
 		uint8_t *p = h_malloc(big);
 
+		memset(p, 0xee, big);
 		ASSERT_ERR(pinmgr_stats(ctx, (struct pinmgr_stats *)p, big), E2BIG);
+		ASSERT_MSG(p[0] == 0xee && p[big - 1] == 0xee, "-E2BIG, but the struct was written");
 	}
+	/* no context: refused before writing */
+	memset(&u, 0xee, sizeof(u));
+	ASSERT_ERR(pinmgr_info(NULL, &u.in, sizeof(u.in)), EINVAL);
+	ASSERT_MSG(u.b[0] == 0xee && u.b[sizeof(u.in) - 1] == 0xee,
+		   "-EINVAL for a NULL ctx, but the struct was written");
 }
 
 /* The result is in the return value whatever errno held before... */

@@ -59,15 +59,19 @@ static int pinmgr_ioctl(const struct pinmgr_ctx *ctx, unsigned long cmd,
  * (docs/abi.md): zeroed, its size set, at least @min bytes (the fields the
  * library sets itself). The module fills what it knows, as much as fits,
  * and leaves the rest zero, so a program and a library built with
- * different versions of <linux/pinmgr.h> still agree.
+ * different versions of <linux/pinmgr.h> still agree. Nothing is written
+ * unless the call can go ahead: a NULL @ctx, a size below @min or above
+ * what the module reads (a page) returns at once.
  */
-static int pinmgr_out_struct(void *out, size_t size, size_t min)
+static int pinmgr_out_struct(const struct pinmgr_ctx *ctx, void *out,
+			     size_t size, size_t min)
 {
 	uint32_t sz = (uint32_t)size;
+	long ps = sysconf(_SC_PAGESIZE);
 
-	if (!out || size < min)
+	if (!ctx || !out || size < min)
 		return -EINVAL;
-	if (size > UINT32_MAX)
+	if (size > UINT32_MAX || (ps > 0 && size > (size_t)ps))
 		return -E2BIG;
 	memset(out, 0, size);
 	memcpy(out, &sz, sizeof(sz));
@@ -177,11 +181,9 @@ PINMGR_EXPORT int pinmgr_fd(const struct pinmgr_ctx *ctx)
 PINMGR_EXPORT int pinmgr_info(struct pinmgr_ctx *ctx, struct pinmgr_info *info,
 			      size_t size)
 {
-	int ret = pinmgr_out_struct(info, size,
+	int ret = pinmgr_out_struct(ctx, info, size,
 				    PINMGR_MIN_SIZE(struct pinmgr_info, flags));
 
-	if (!ctx)
-		return -EINVAL;
 	if (ret)
 		return ret;
 	return pinmgr_ioctl(ctx, PINMGR_INFO, info);
@@ -258,11 +260,9 @@ PINMGR_EXPORT int pinmgr_unpin(struct pinmgr_ctx *ctx, uint32_t handle)
 PINMGR_EXPORT int pinmgr_query(struct pinmgr_ctx *ctx, uint32_t handle,
 			       struct pinmgr_query *query, size_t size)
 {
-	int ret = pinmgr_out_struct(query, size,
+	int ret = pinmgr_out_struct(ctx, query, size,
 				    PINMGR_MIN_SIZE(struct pinmgr_query, handle));
 
-	if (!ctx)
-		return -EINVAL;
 	if (ret)
 		return ret;
 	query->handle = handle;
@@ -333,11 +333,9 @@ PINMGR_EXPORT int pinmgr_segments(struct pinmgr_ctx *ctx, uint32_t handle,
 PINMGR_EXPORT int pinmgr_stats(struct pinmgr_ctx *ctx,
 			       struct pinmgr_stats *stats, size_t size)
 {
-	int ret = pinmgr_out_struct(stats, size,
+	int ret = pinmgr_out_struct(ctx, stats, size,
 				    PINMGR_MIN_SIZE(struct pinmgr_stats, flags));
 
-	if (!ctx)
-		return -EINVAL;
 	if (ret)
 		return ret;
 	return pinmgr_ioctl(ctx, PINMGR_STATS, stats);

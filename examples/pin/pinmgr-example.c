@@ -6,7 +6,7 @@
  *   cc -o pinmgr-example pinmgr-example.c $(pkg-config --cflags --libs pinmgr)
  *
  * and run it as a member of group pinmgr (or root), with the module loaded.
- * It pins 1 MiB, prints the physically contiguous segments the device
+ * It pins 1 MiB, prints the segments the device
  * would be given, changes part of the mapping behind the pin's back
  * (MADV_DONTNEED), reads the event the module queues for it, asks VERIFY
  * which pages no longer back their addresses, and unpins. Exit status 0
@@ -69,8 +69,11 @@ int main(void)
 	printf("pinned handle %u: %llu pages in %llu segments\n", h,
 	       (unsigned long long)q.out_npages, (unsigned long long)q.out_nsegs);
 
-	/* 2. the segments a device is given (physical addresses need
-	 * CAP_SYS_ADMIN: without it they read 0, the lengths are real) */
+	/*
+	 * 2. the segments a device is given: physically contiguous runs with
+	 * their physical addresses with CAP_SYS_ADMIN; without it, one segment
+	 * per page and physical addresses 0.
+	 */
 	while ((n = pinmgr_segments(ctx, h, 0, start, seg, 8)) > 0) {
 		for (i = 0; i < n; i++)
 			printf("  segment %llu: offset %llu, %llu bytes\n",

@@ -25,7 +25,10 @@
  * matched on its type, number and direction (always read-write); the size
  * encoded in the command word is not used, @size is. Output fields are
  * prefixed ``out_`` and are written
- * back only when the ioctl succeeds, and only up to @size bytes.
+ * back only when the ioctl succeeds, and only up to @size bytes. The
+ * elements of the arrays an ioctl or read() points to (&struct
+ * pinmgr_segment, &struct pinmgr_pin_range, &struct pinmgr_event) carry no
+ * size and never grow: a different element would come with a new ioctl.
  *
  * Every ioctl must be issued by a process sharing the memory (``mm``) of the
  * process that opened the device. A file inherited across fork() or passed
@@ -79,6 +82,8 @@
  *   up the kernel's MMU notifier state for its mm (see &struct
  *   pinmgr_event). Nothing stays pinned.
  * - ERANGE: ACCESS beyond the end of the region.
+ * - EAGAIN: read() of change records on a non-blocking file with none
+ *   pending (&struct pinmgr_event).
  *
  * ACCESS, the test-only device path, answers ENOTTY unless the module
  * parameter ``test_access`` was set when the file was opened, and EPERM for
