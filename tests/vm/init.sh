@@ -371,6 +371,20 @@ mkdir -p /dev/shm /dev/pts "$W"
 mount -t tmpfs tmpfs /dev/shm
 mount -t devpts devpts /dev/pts
 hostname pinmgr-vm
+# The first memory cgroup to come online turns on the kernel's kmem
+# accounting static key, which patches its call sites (text_poke). In a
+# run of the suite on stock 6.1 under TCG, ksoftirqd sat at such a site in
+# __free_slab (RCU callbacks freeing slabs after stress's 100000-region
+# close) from the moment stress's memcg case made its group, for good:
+# soft lockup, RCU stall. Turn the key on now, while nothing runs; the
+# tests make their own groups later.
+if mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; then
+	if echo +memory >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null &&
+		mkdir /sys/fs/cgroup/pinmgr-boot 2>/dev/null; then
+		rmdir /sys/fs/cgroup/pinmgr-boot
+	fi
+	umount /sys/fs/cgroup
+fi
 # The firmware leaves the cursor mid-line (and the quiet kernel says
 # nothing): start the first marker line on a line of its own.
 echo
