@@ -826,11 +826,13 @@ static int raw_unload(void)
 	return 0;
 }
 
+/* With @out, the kernel times its pin and unpin parts (the split). */
 static int raw_pin_unpin(int fd, void *addr, size_t len,
 			 struct pinmgr_bench_raw_pin *out)
 {
 	struct pinmgr_bench_raw_pin a = {
 		.size = sizeof(a),
+		.flags = out ? PINMGR_BENCH_RAW_TIMED : 0,
 		.addr = (uintptr_t)addr,
 		.length = len,
 	};

@@ -45,11 +45,12 @@ static int raw_pin_unpin(struct pinmgr_bench_raw_pin *arg)
 {
 	unsigned long start, end, npages, done = 0;
 	struct page **pages;
-	u64 t0, t1, t2;
+	bool timed = arg->flags & PINMGR_BENCH_RAW_TIMED;
+	u64 t0 = 0, t1 = 0, t2 = 0;
 	long got;
 	int ret = 0;
 
-	if (arg->flags || !arg->length)
+	if (arg->flags & ~PINMGR_BENCH_RAW_TIMED || !arg->length)
 		return -EINVAL;
 	if (arg->addr + arg->length < arg->addr)
 		return -EOVERFLOW;
@@ -64,7 +65,8 @@ static int raw_pin_unpin(struct pinmgr_bench_raw_pin *arg)
 	pages = kvmalloc_array(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return -ENOMEM;
-	t0 = ktime_get_ns();
+	if (timed)
+		t0 = ktime_get_ns();
 	while (done < npages) {
 		got = pin_user_pages_fast(start + (done << PAGE_SHIFT),
 					  min_t(unsigned long, npages - done,
@@ -82,9 +84,11 @@ static int raw_pin_unpin(struct pinmgr_bench_raw_pin *arg)
 		}
 		cond_resched();
 	}
-	t1 = ktime_get_ns();
+	if (timed)
+		t1 = ktime_get_ns();
 	raw_unpin(pages, done);
-	t2 = ktime_get_ns();
+	if (timed)
+		t2 = ktime_get_ns();
 	kvfree(pages);
 
 	arg->out_npages = done;
