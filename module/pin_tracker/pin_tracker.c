@@ -197,6 +197,7 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	t->max_regions = max_regions;
 	t->watch = watch && PIN_WATCH_SUPPORTED;
 	atomic_set(&t->nr_regions, 0);
+	memset(t->spare, 0, sizeof(t->spare));
 	pin_counters_init(&t->counters);
 	t->shared = shared;
 	spin_lock_init(&t->ev_lock);
@@ -856,14 +857,20 @@ static int pin_tracker_release_removed(struct pin_tracker *t,
 	return ret;
 }
 
-/* Erase the zero entries of block @block. Under xa_lock. */
+/*
+ * Erase the zero entries of block @block, in one walk of its node (the
+ * advanced API sees zero entries; erasing the last one frees the node).
+ * Under xa_lock.
+ */
 static void pin_tracker_sweep_block(struct pin_tracker *t, u32 block)
 {
-	u32 i;
+	XA_STATE(xas, &t->regions, (unsigned long)block * PIN_HANDLE_BLOCK);
+	void *entry;
 
-	for (i = 0; i < PIN_HANDLE_BLOCK; i++)
-		__xa_cmpxchg(&t->regions, block * PIN_HANDLE_BLOCK + i,
-			     XA_ZERO_ENTRY, NULL, 0);
+	xas_for_each(&xas, entry,
+		     (unsigned long)block * PIN_HANDLE_BLOCK + PIN_HANDLE_BLOCK - 1)
+		if (xa_is_zero(entry))
+			xas_store(&xas, NULL);
 }
 
 /*
@@ -1011,11 +1018,23 @@ static void pin_tracker_unreserve(struct pin_tracker *t, unsigned long npages)
 	atomic_dec(&t->nr_regions);
 }
 
-static struct pin_region *pin_region_alloc(u64 addr, u64 length,
-					   bool writable)
+/*
+ * A zeroed region: a spare one if there is (see &pin_tracker.spare), else
+ * a new one.
+ */
+static struct pin_region *pin_region_alloc(struct pin_tracker *t, u64 addr,
+					   u64 length, bool writable)
 {
-	struct pin_region *r = kzalloc(sizeof(*r), PIN_GFP_ACCOUNT);
+	struct pin_region *r = NULL;
+	unsigned int i;
 
+	for (i = 0; i < PIN_SPARE_REGIONS && !r; i++)
+		if (READ_ONCE(t->spare[i]))
+			r = xchg(&t->spare[i], NULL);
+	if (r)
+		memset(r, 0, sizeof(*r));
+	else
+		r = kzalloc(sizeof(*r), PIN_GFP_ACCOUNT);
 	if (!r)
 		return NULL;
 	refcount_set(&r->ref, 1);
@@ -1023,6 +1042,20 @@ static struct pin_region *pin_region_alloc(u64 addr, u64 length,
 	r->length = length;
 	r->writable = writable;
 	return r;
+}
+
+/*
+ * Free @r, whose runs are freed, or keep it for a later pin in an empty
+ * spare slot.
+ */
+static void pin_region_free(struct pin_tracker *t, struct pin_region *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < PIN_SPARE_REGIONS; i++)
+		if (!READ_ONCE(t->spare[i]) && !cmpxchg(&t->spare[i], NULL, r))
+			return;
+	kfree(r);
 }
 
 /*
@@ -1119,7 +1152,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	ret = pin_tracker_reserve(t, total);
 	if (ret)
 		goto out_fail;
-	r = pin_region_alloc(addr, length, writable);
+	r = pin_region_alloc(t, addr, length, writable);
 	if (!r) {
 		ret = -ENOMEM;
 		goto out_unreserve;
@@ -1148,7 +1181,7 @@ out_unpin:
 	pin_region_free_runs(r);
 	pin_region_unwatch(t, r);
 out_free_region:
-	kfree(r);
+	pin_region_free(t, r);
 out_unreserve:
 	pin_tracker_unreserve(t, total);
 out_fail:
@@ -1167,7 +1200,7 @@ static void pin_region_destroy(struct pin_tracker *t, struct pin_region *r)
 	pin_trace(release, r->handle, r->npages, r->length, r->writable,
 		  pin_trace_clock(t0 != 0) - t0);
 	pin_region_free_runs(r);
-	kfree(r);
+	pin_region_free(t, r);
 }
 
 /* Give back what @regions regions of @pages pages and @bytes took. */
@@ -1708,6 +1741,8 @@ void pin_tracker_destroy(struct pin_tracker *t)
 		cond_resched();
 	}
 	pin_tracker_unaccount(t, regions, pages, bytes);
+	for (index = 0; index < PIN_SPARE_REGIONS; index++)
+		kfree(t->spare[index]);
 	xa_destroy(&t->regions);
 	mmdrop(t->mm);
 	free_uid(t->user);

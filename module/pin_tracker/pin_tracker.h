@@ -199,6 +199,9 @@ struct pin_counters {
 	atomic64_t v[PIN_NR_COUNTERS];
 };
 
+/* Released regions a tracker keeps for its next pins (&pin_tracker.spare). */
+#define PIN_SPARE_REGIONS	4
+
 /**
  * struct pin_tracker - the regions pinned by one owner
  * @regions: handle -> &struct pin_region. Its internal spinlock (xa_lock)
@@ -218,6 +221,11 @@ struct pin_counters {
  * @max_regions: most regions held at once (ENOSPC beyond)
  * @watch: regions are watched for changes of their mapping
  * @nr_regions: regions held or being pinned, for @max_regions (atomic)
+ * @spare: released regions kept, zeroed on reuse, for the next pins: an
+ *	owner that pins and unpins a buffer per I/O then allocates no
+ *	region. Slots are taken with xchg() and filled with cmpxchg(); at
+ *	most %PIN_SPARE_REGIONS regions of ``sizeof(struct pin_region)``
+ *	bytes each, not counted in %PIN_COUNTER_METADATA_BYTES.
  * @counters: this tracker's counters
  * @shared: counters shared with other trackers, or NULL
  * @ev_lock: protects @ev_list and the regions' ev_ fields; taken in MMU
@@ -243,6 +251,7 @@ struct pin_tracker {
 	unsigned int max_regions;
 	bool watch;
 	atomic_t nr_regions;
+	struct pin_region *spare[PIN_SPARE_REGIONS];
 	struct pin_counters counters;
 	struct pin_counters *shared;
 	spinlock_t ev_lock;	/* see @ev_lock above */

@@ -30,6 +30,17 @@ static const struct mmu_interval_notifier_ops pin_watch_ops = {
 	.invalidate = pin_watch_invalidate,
 };
 
+static int pin_watch_insert(struct pin_watch *w, struct mm_struct *mm,
+			    unsigned long start, unsigned long length)
+{
+	int ret = mmu_interval_notifier_insert(&w->mni, mm, start, length,
+					       &pin_watch_ops);
+
+	if (!ret)
+		w->active = true;
+	return ret;
+}
+
 /**
  * pin_watch_start() - watch a region's range of an mm
  * @w: the watch, inactive (zeroed or stopped)
@@ -54,13 +65,13 @@ int pin_watch_start(struct pin_watch *w, pin_watch_fn changed,
 	w->changed = changed;
 	w->start = start;
 	w->end = start + length;
+	/* A task using @mm holds a user of it already. */
+	if (mm == current->mm)
+		return pin_watch_insert(w, mm, start, length);
 	if (!mmget_not_zero(mm))
 		return -EFAULT;
-	ret = mmu_interval_notifier_insert(&w->mni, mm, start, length,
-					   &pin_watch_ops);
+	ret = pin_watch_insert(w, mm, start, length);
 	mmput(mm);
-	if (!ret)
-		w->active = true;
 	return ret;
 }
 
