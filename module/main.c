@@ -140,8 +140,12 @@ static int pinmgr_pin(struct pinmgr_ucmd *ucmd)
 	return ret;
 }
 
-/* Ranges of a PIN_VEC read and written per copy_{from,to}_user(). */
-#define PINMGR_VEC_CHUNK 16
+/*
+ * Ranges of a PIN_VEC or UPDATE read and written per copy_{from,to}_user().
+ * Few: kernels built with CONFIG_INIT_STACK_ALL_ZERO (Debian's) zero the
+ * whole array on every call, and most UPDATEs carry one range.
+ */
+#define PINMGR_VEC_CHUNK 4
 
 /* Undo the first @n pins of a failed PIN_VEC. */
 static void pinmgr_unpin_handles(struct pin_tracker *t, const u32 *handles,
@@ -151,37 +155,31 @@ static void pinmgr_unpin_handles(struct pin_tracker *t, const u32 *handles,
 		pin_tracker_abort(t, handles[n]);
 }
 
-static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
+/*
+ * Pin the @count ranges at @uranges (one region each) and write their out_
+ * fields back. All or nothing: on failure every range pinned here is
+ * unpinned again. On success @handles holds the new handles, for a caller
+ * that may still have to undo them.
+ */
+static int pinmgr_pin_ranges(struct pin_tracker *t, bool writable,
+			     struct pinmgr_pin_range __user *uranges,
+			     u32 count, u32 *handles)
 {
-	struct pinmgr_pin_vec *cmd = ucmd->cmd;
-	struct pin_tracker *t = &ucmd->pf->tracker;
 	struct pinmgr_pin_range chunk[PINMGR_VEC_CHUNK];
-	struct pinmgr_pin_range __user *uranges;
 	unsigned long npages;
 	u32 done, i, n;
-	u32 *handles;
-	int ret = 0;
+	int ret;
 
-	if (cmd->flags & ~PINMGR_PIN_WRITE || cmd->__reserved || !cmd->count)
-		return -EINVAL;
-	if (cmd->count > PINMGR_PIN_VEC_MAX)
-		return -E2BIG;
-	handles = kvmalloc_array(cmd->count, sizeof(*handles),
-				 PIN_GFP_ACCOUNT);
-	if (!handles)
-		return -ENOMEM;
-	uranges = u64_to_user_ptr(cmd->ranges);
-
-	for (done = 0; done < cmd->count; done += n) {
-		n = min_t(u32, cmd->count - done, PINMGR_VEC_CHUNK);
+	for (done = 0; done < count; done += n) {
+		n = min_t(u32, count - done, PINMGR_VEC_CHUNK);
 		if (copy_from_user(chunk, uranges + done, n * sizeof(chunk[0]))) {
 			ret = -EFAULT;
 			goto out_unpin;
 		}
 		for (i = 0; i < n; i++) {
 			ret = pin_tracker_pin(t, chunk[i].addr, chunk[i].length,
-					      cmd->flags & PINMGR_PIN_WRITE,
-					      &handles[done + i], &npages);
+					      writable, &handles[done + i],
+					      &npages);
 			if (ret) {
 				done += i;
 				goto out_unpin;
@@ -196,12 +194,96 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
 			goto out_unpin;
 		}
 	}
-	kvfree(handles);
 	return 0;
 
 out_unpin:
 	pinmgr_unpin_handles(t, handles, done);
-	kvfree(handles);
+	return ret;
+}
+
+/* Room for the handles of a PIN_VEC or an UPDATE; @small if they fit. */
+static u32 *pinmgr_handles_alloc(u32 count, u32 *small, u32 nsmall)
+{
+	if (count <= nsmall)
+		return small;
+	return kvmalloc_array(count, sizeof(u32), PIN_GFP_ACCOUNT);
+}
+
+static void pinmgr_handles_free(u32 *handles, u32 *small)
+{
+	if (handles != small)
+		kvfree(handles);
+}
+
+/* Handles of a small PIN_VEC or UPDATE, kept on the stack. */
+#define PINMGR_SMALL_HANDLES 4
+
+static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_pin_vec *cmd = ucmd->cmd;
+	u32 small[PINMGR_SMALL_HANDLES], *handles;
+	int ret;
+
+	if (cmd->flags & ~PINMGR_PIN_WRITE || cmd->__reserved || !cmd->count)
+		return -EINVAL;
+	if (cmd->count > PINMGR_PIN_VEC_MAX)
+		return -E2BIG;
+	handles = pinmgr_handles_alloc(cmd->count, small, ARRAY_SIZE(small));
+	if (!handles)
+		return -ENOMEM;
+	ret = pinmgr_pin_ranges(&ucmd->pf->tracker,
+				cmd->flags & PINMGR_PIN_WRITE,
+				u64_to_user_ptr(cmd->ranges), cmd->count,
+				handles);
+	pinmgr_handles_free(handles, small);
+	return ret;
+}
+
+/*
+ * Pin the new ranges, then unpin the listed regions at once; if those
+ * cannot all be unpinned, undo the pins. Nothing is written back to the
+ * struct itself (it has no out_ field), only to the ranges.
+ */
+static int pinmgr_update(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_update *cmd = ucmd->cmd;
+	struct pin_tracker *t = &ucmd->pf->tracker;
+	u32 small_pin[PINMGR_SMALL_HANDLES], small_unpin[PINMGR_SMALL_HANDLES];
+	u32 *pinned, *unpin;
+	int ret;
+
+	if (cmd->flags & ~PINMGR_PIN_WRITE || (!cmd->nr_pin && !cmd->nr_unpin))
+		return -EINVAL;
+	if (cmd->nr_pin > PINMGR_PIN_VEC_MAX ||
+	    cmd->nr_unpin > PINMGR_PIN_VEC_MAX)
+		return -E2BIG;
+	unpin = pinmgr_handles_alloc(cmd->nr_unpin, small_unpin,
+				     ARRAY_SIZE(small_unpin));
+	if (!unpin)
+		return -ENOMEM;
+	if (copy_from_user(unpin, u64_to_user_ptr(cmd->unpin),
+			   cmd->nr_unpin * sizeof(*unpin))) {
+		ret = -EFAULT;
+		goto out_free_unpin;
+	}
+	pinned = pinmgr_handles_alloc(cmd->nr_pin, small_pin,
+				      ARRAY_SIZE(small_pin));
+	if (!pinned) {
+		ret = -ENOMEM;
+		goto out_free_unpin;
+	}
+	ret = pinmgr_pin_ranges(t, cmd->flags & PINMGR_PIN_WRITE,
+				u64_to_user_ptr(cmd->pin), cmd->nr_pin, pinned);
+	if (ret)
+		goto out_free_pinned;
+	ret = pin_tracker_unpin_vec(t, unpin, cmd->nr_unpin);
+	/* Nothing was unpinned: neither may anything stay pinned. */
+	if (ret == -ENOENT || ret == -ENOMEM)
+		pinmgr_unpin_handles(t, pinned, cmd->nr_pin);
+out_free_pinned:
+	pinmgr_handles_free(pinned, small_pin);
+out_free_unpin:
+	pinmgr_handles_free(unpin, small_unpin);
 	return ret;
 }
 
@@ -465,6 +547,7 @@ union pinmgr_ucmd_buffer {
 	struct pinmgr_access access;
 	struct pinmgr_pin_vec pin_vec;
 	struct pinmgr_verify verify;
+	struct pinmgr_update update;
 };
 
 /**
@@ -522,6 +605,8 @@ static const struct pinmgr_ioctl_op pinmgr_ops[] = {
 			 struct pinmgr_pin_vec, ranges),
 	PINMGR_OP(PINMGR_CMD_VERIFY, pinmgr_verify, struct pinmgr_verify,
 		  out_first),
+	PINMGR_CHANGE_OP(PINMGR_CMD_UPDATE, pinmgr_update,
+			 struct pinmgr_update, pin),
 };
 
 static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,

@@ -50,7 +50,7 @@
 #define ACCESS_LEN	(2 * h_ps + 100)	/* spans 4 pages at ACCESS_OFF */
 #define ACCESS_OFF	(h_ps - 50)
 #define NSMALL		3
-#define VEC_RANGES	20	/* two chunks of the module's 16 */
+#define VEC_RANGES	20	/* five chunks of the module's 4 */
 #define STOP_AFTER	3	/* runs in a row that do not reach n */
 #define TAIL_ROUNDS	8	/* more passes over the last n, at most */
 
@@ -657,6 +657,81 @@ static void after_pin_vec_ok(struct fx *fx)
 	assert_counters(fx, VEC_RANGES, pages, VEC_RANGES, 0);
 }
 
+/* -- UPDATE: unpin 3 regions, pin the 20 ranges of PIN_VEC -- */
+
+static void teardown_pin_vec(struct fx *fx);
+
+#define UPD_OLD 3
+static uint32_t upd_old[UPD_OLD];
+static char *upd_mem;
+
+static void setup_update(struct fx *fx)
+{
+	int i;
+
+	setup_pin_vec(fx);
+	upd_mem = map_anon(UPD_OLD * h_ps, PROT_READ | PROT_WRITE);
+	memset(upd_mem, 0x46, UPD_OLD * h_ps);
+	for (i = 0; i < UPD_OLD; i++)
+		upd_old[i] = h_pin(fx->ctx, upd_mem + i * h_ps, h_ps, 0);
+	stats_of(fx->fd, &fx->before);
+}
+
+static int call_update(struct fx *fx)
+{
+	struct pinmgr_update u = {
+		.size = sizeof(u),
+		.flags = PINMGR_PIN_WRITE,
+		.nr_unpin = UPD_OLD,
+		.nr_pin = VEC_RANGES,
+		.unpin = (uintptr_t)upd_old,
+		.pin = (uintptr_t)fx->ranges,
+	};
+
+	return h_ioctl(fx->fd, PINMGR_UPDATE, &u);
+}
+
+static void after_update_ok(struct fx *fx)
+{
+	struct pinmgr_query q;
+	uint64_t pages = 0;
+	int i;
+
+	for (i = 0; i < VEC_RANGES; i++) {
+		ASSERT_NE(fx->ranges[i].out_handle, 0);
+		ASSERT_EQ(fx->ranges[i].out_npages, vec_pages(&fx->ranges[i]));
+		pages += fx->ranges[i].out_npages;
+	}
+	for (i = 0; i < UPD_OLD; i++)
+		ASSERT_ERR(pinmgr_query(fx->ctx, upd_old[i], &q, sizeof(q)),
+			   ENOENT);
+	assert_counters(fx, VEC_RANGES - UPD_OLD, pages - UPD_OLD, VEC_RANGES,
+			UPD_OLD);
+}
+
+/* Nothing of the call stays pinned, and the old regions are all there. */
+static void after_update_err(struct fx *fx)
+{
+	struct pinmgr_query q;
+	int i;
+
+	for (i = 0; i < UPD_OLD; i++)
+		ASSERT_OK(pinmgr_query(fx->ctx, upd_old[i], &q, sizeof(q)));
+	after_pins_err(fx, VEC_RANGES);
+}
+
+static void teardown_update(struct fx *fx)
+{
+	struct pinmgr_query q;
+	int i;
+
+	for (i = 0; i < UPD_OLD; i++)
+		if (!pinmgr_query(fx->ctx, upd_old[i], &q, sizeof(q)))
+			ASSERT_OK(pinmgr_unpin(fx->ctx, upd_old[i]));
+	munmap(upd_mem, UPD_OLD * h_ps);
+	teardown_pin_vec(fx);
+}
+
 static void teardown_pin_vec(struct fx *fx)
 {
 	struct pinmgr_stats st;
@@ -949,7 +1024,7 @@ static const struct op ops[] = {
 		.nothing_held = true,
 	},
 	{
-		.name = "PIN_VEC of 20 ranges (2 chunks)",
+		.name = "PIN_VEC of 20 ranges (5 chunks)",
 		.setup = setup_pin_vec, .call = call_pin_vec,
 		.after_ok = after_pin_vec_ok, .after_err = after_pin_vec_err,
 		.teardown = teardown_pin_vec,
@@ -957,6 +1032,19 @@ static const struct op ops[] = {
 		/* copy in, the handles, the ranges in, 20 regions, out */
 		.min_points = 25, .min_usercopy = 3, .may_absorb = true,
 		.nothing_held = true,
+	},
+	{
+		.name = "UPDATE: unpin 3 regions, pin 20 ranges (5 chunks)",
+		.setup = setup_update, .call = call_update,
+		.after_ok = after_update_ok, .after_err = after_update_err,
+		.teardown = teardown_update,
+		.errnos = { ENOMEM, EFAULT },
+		/*
+		 * copy in, the handles in, room for the new ones, the ranges
+		 * in and out, 20 regions (or spare ones: PIN_SPARE_REGIONS
+		 * of them need no allocation), room for the old regions
+		 */
+		.min_points = 20, .min_usercopy = 4, .may_absorb = true,
 	},
 	{
 		.name = "UNPIN of a 600-page region",

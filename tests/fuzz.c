@@ -1161,6 +1161,9 @@ static void op_pin(struct thr *t, struct file *f)
 	model_add(t, f, out->out_handle, p.addr, p.length, p.flags);
 }
 
+/* Ranges the module reads and writes back at a time (PINMGR_VEC_CHUNK). */
+#define VEC_CHUNK	4
+
 static void op_pin_vec(struct thr *t, struct file *f)
 {
 	struct pinmgr_pin_range *rg = (struct pinmgr_pin_range *)t->io;
@@ -1214,13 +1217,13 @@ static void op_pin_vec(struct thr *t, struct file *f)
 		expect = M(B_EFAULT);
 	} else {
 		/*
-		 * In chunks of 16: each range pinned in turn, the first that
-		 * fails decides; each full chunk is then written back, which
-		 * fails for read-only ranges. What was pinned is undone.
+		 * In chunks of VEC_CHUNK: each range pinned in turn, the first
+		 * that fails decides; each full chunk is then written back,
+		 * which fails for read-only ranges. What was pinned is undone.
 		 */
 		ran = true;
 		for (i = 0; i < n; i++) {
-			if (ranges == 1 && i == 16) {
+			if (ranges == 1 && i == VEC_CHUNK) {
 				expect = M(B_EFAULT);
 				break;
 			}

@@ -60,6 +60,23 @@ static void prep_pin_vec(struct pinmgr_ctx *ctx, void *buf)
 	v->ranges = (uintptr_t)r;
 }
 
+/* Unpin a region pinned here and pin a new page, in one UPDATE. */
+static void prep_update(struct pinmgr_ctx *ctx, void *buf)
+{
+	struct pinmgr_update *u = buf;
+	struct pinmgr_pin_range *r = h_map(h_ps, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint32_t *h = (uint32_t *)(r + 1);
+
+	*h = h_pin(ctx, h_anon(h_ps), h_ps, 0);
+	r->addr = (uintptr_t)h_anon(h_ps);
+	r->length = h_ps;
+	u->nr_unpin = 1;
+	u->unpin = (uintptr_t)h;
+	u->nr_pin = 1;
+	u->pin = (uintptr_t)r;
+}
+
 /* unpin, query and segments all have the handle at the same offset */
 static void prep_handle(struct pinmgr_ctx *ctx, void *buf)
 {
@@ -108,7 +125,17 @@ static const struct ioc iocs[] = {
 	{ "VERIFY", PINMGR_CMD_VERIFY, sizeof(struct pinmgr_verify),
 	  sizeof(struct pinmgr_verify), 0, true,
 	  prep_handle },
+#define I_UPDATE 8
+	{ "UPDATE", PINMGR_CMD_UPDATE, sizeof(struct pinmgr_update),
+	  sizeof(struct pinmgr_update), PINMGR_PIN_WRITE, false,
+	  prep_update },
 };
+
+/* Preparations that leave a pinned region behind if the call fails. */
+static bool prep_pins(const struct ioc *io)
+{
+	return io->prep == prep_handle || io->prep == prep_update;
+}
 
 static unsigned long cmd_of(const struct ioc *io)
 {
@@ -173,9 +200,9 @@ CASE(size_big_nonzero_tail)
 			   io->name, io->size + 64, io->size + where[i], ret,
 			   ret < 0 ? h_errname(-ret) : "success");
 	}
-	/* nothing happened: prep_handle pinned 3 regions (unpin: 3 left) */
+	/* nothing happened: the preparation pinned 3 regions (unpin: 3 left) */
 	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
-	ASSERT_EQ(st.out_regions, io->prep == prep_handle ? 3 : 0);
+	ASSERT_EQ(st.out_regions, prep_pins(io) ? 3 : 0);
 	ASSERT_EQ(st.out_unpins, 0);
 }
 
@@ -228,7 +255,7 @@ CASE(size_runs_into_unmapped)
 	ASSERT_SYS(mprotect(pages + h_ps, h_ps, PROT_NONE));
 	ASSERT_ERR(h_ioctl(h_fd(ctx), cmd_of(io), s), EFAULT);
 	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
-	ASSERT_EQ(st.out_regions, io->prep == prep_handle ? 1 : 0);
+	ASSERT_EQ(st.out_regions, prep_pins(io) ? 1 : 0);
 }
 
 CASE(unknown_flags)
@@ -285,7 +312,7 @@ CASE(readonly_struct)
 	ASSERT_ERR(h_ioctl(h_fd(ctx), cmd_of(io), p), EFAULT);
 	/* All or nothing: a PIN whose result cannot be returned is undone. */
 	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
-	ASSERT_EQ(st.out_regions, io->prep == prep_handle ? 1 : 0);
+	ASSERT_EQ(st.out_regions, prep_pins(io) ? 1 : 0);
 	ASSERT_EQ(st.out_pinned_pages, io->prep == prep_handle ? 1 : 0);
 	if (io->nr == PINMGR_CMD_PIN)
 		ASSERT_VMPIN_KB(0);
@@ -307,6 +334,9 @@ CASE(rdonly_no_pin)
 	struct pinmgr_pin_vec v = { .size = sizeof(v), .count = 1,
 				    .ranges = (uintptr_t)&rg };
 	struct pinmgr_unpin u = { .size = sizeof(u), .handle = 1 };
+	struct pinmgr_update up = { .size = sizeof(up), .nr_unpin = 1,
+				    .unpin = (uintptr_t)&h, .nr_pin = 1,
+				    .pin = (uintptr_t)&rg };
 	struct pinmgr_info in = { .size = sizeof(in) };
 	struct pinmgr_stats st = { .size = sizeof(st) };
 
@@ -314,6 +344,7 @@ CASE(rdonly_no_pin)
 	ASSERT_ERR(h_ioctl(fd, PINMGR_PIN, &p), EBADF);
 	ASSERT_ERR(h_ioctl(fd, PINMGR_PIN_VEC, &v), EBADF);
 	ASSERT_ERR(h_ioctl(fd, PINMGR_UNPIN, &u), EBADF);
+	ASSERT_ERR(h_ioctl(fd, PINMGR_UPDATE, &up), EBADF);
 	ASSERT_OK(h_ioctl(fd, PINMGR_INFO, &in));
 	ASSERT_OK(h_ioctl(fd, PINMGR_STATS, &st));
 	ASSERT_EQ(st.out_regions, 0);
@@ -516,9 +547,9 @@ CASE(enotty_next_nr)
 	struct pinmgr_ctx *ctx = h_open();
 	struct pinmgr_info in = { .size = sizeof(in) };
 
-	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_VERIFY + 1,
+	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_UPDATE + 1,
 					   struct pinmgr_info), NULL), ENOTTY);
-	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_VERIFY + 1,
+	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_UPDATE + 1,
 					   struct pinmgr_info), &in), ENOTTY);
 }
 
@@ -569,6 +600,7 @@ static const struct h_case cases[] = {
 	IOC_CASES(I_STATS, "STATS"),
 	IOC_CASES(I_PIN_VEC, "PIN_VEC"),
 	IOC_CASES(I_VERIFY, "VERIFY"),
+	IOC_CASES(I_UPDATE, "UPDATE"),
 	H_CASE_ARG(readonly_struct, &iocs[I_INFO],
 		   "INFO struct in a read-only page -> EFAULT"),
 	H_CASE_ARG(readonly_struct, &iocs[I_PIN],
@@ -581,8 +613,8 @@ static const struct h_case cases[] = {
 		   "STATS struct in a read-only page -> EFAULT"),
 	H_CASE_ARG(readonly_struct, &iocs[I_VERIFY],
 		   "VERIFY struct in a read-only page -> EFAULT"),
-	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_VERIFY+1 -> ENOTTY"),
-	H_CASE(rdonly_no_pin, "file opened O_RDONLY: PIN, PIN_VEC, UNPIN -> EBADF; INFO, STATS ok"),
+	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_UPDATE+1 -> ENOTTY"),
+	H_CASE(rdonly_no_pin, "file opened O_RDONLY: PIN, PIN_VEC, UNPIN, UPDATE -> EBADF; INFO, STATS ok"),
 	H_CASE(stats_v1_size, "STATS with its v1 size -> ok, nothing written past it"),
 	H_CASE(enotty_nr_ff, "ioctl number 0xff, NULL arg -> ENOTTY"),
 	H_CASE(enotty_other_type, "ioctl type 0xBD and 0 -> ENOTTY"),

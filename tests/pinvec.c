@@ -110,7 +110,7 @@ CASE(vec_bad_range_in_the_middle)
 		r[i].addr = (uintptr_t)buf + i * h_ps;
 		r[i].length = h_ps;
 	}
-	r[33].addr = (uintptr_t)hole;	/* past the first 16-range chunk */
+	r[33].addr = (uintptr_t)hole;	/* past the first chunks the module reads */
 	ASSERT_ERR(pinmgr_pin_vec(ctx, PINMGR_PIN_WRITE, r, 40), EFAULT);
 	assert_nothing_pinned(ctx);
 }

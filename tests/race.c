@@ -98,6 +98,75 @@ static void *pinner(void *arg)
 	return NULL;
 }
 
+/*
+ * Pins the next buffer and unpins the last in one UPDATE, as a driver
+ * pinning per transfer would. The thieves may have unpinned the last one:
+ * then the whole call fails with ENOENT and nothing of it stays pinned
+ * (run_threads() checks that no region is left), and the next call pins
+ * only.
+ */
+static void *updater(void *arg)
+{
+	unsigned int s = seed ^ (unsigned int)(uintptr_t)arg;
+	struct pinmgr_pin_range rg;
+	uint32_t last = 0;
+	int i, ret;
+
+	pin_to_cpu(0);
+	for (i = 0; i < rounds; i++) {
+		size_t pages = 1 + rand_r(&s) % 4;
+		size_t off = (rand_r(&s) % (BUF_PAGES - pages)) * h_ps;
+		uint32_t flags = rand_r(&s) % 2 ? PINMGR_PIN_WRITE : 0;
+
+		rg = (struct pinmgr_pin_range){ .addr = (uintptr_t)R.buf + off,
+						.length = pages * h_ps };
+		ret = pinmgr_update(R.ctx, &last, last ? 1 : 0, flags, &rg, 1);
+		if (ret == -EFAULT && flags)
+			continue;	/* the changer made the page read-only */
+		if (ret == -ENOENT) {
+			last = 0;	/* stolen */
+			continue;
+		}
+		ASSERT_MSG(!ret, "update %d: %s", i, h_errname(-ret));
+		note_handle(rg.out_handle);
+		last = rg.out_handle;
+	}
+	if (last) {
+		ret = pinmgr_unpin(R.ctx, last);
+		ASSERT_MSG(!ret || ret == -ENOENT, "last unpin: %s",
+			   h_errname(-ret));
+	}
+	return NULL;
+}
+
+/*
+ * Takes the newest handle and the ones about to exist away in vectored
+ * UNPINs (UPDATE without ranges), one, two or the same twice at a time.
+ */
+static void *vec_thief(void *arg)
+{
+	unsigned int s = seed ^ 0x7ec;
+
+	(void)arg;
+	pin_to_cpu(1);
+	while (!atomic_load(&R.stop)) {
+		uint32_t last = atomic_load(&R.last), h[2];
+		unsigned int n = 1 + rand_r(&s) % 2;
+		int ret;
+
+		h[0] = last + rand_r(&s) % 3;
+		h[1] = rand_r(&s) % 4 ? h[0] + 1 : h[0];
+		ret = pinmgr_unpin_vec(R.ctx, h, n);
+		ASSERT_MSG(!ret || ret == -ENOENT, "unpin_vec %u: %s", h[0],
+			   h_errname(-ret));
+		ASSERT_MSG(ret || n == 1 || h[0] != h[1],
+			   "unpin_vec of handle %u twice succeeded", h[0]);
+		if (!ret)
+			atomic_fetch_add(&R.stolen, n);
+	}
+	return NULL;
+}
+
 /* UNPINs the handles the next PIN will return, as soon as they exist. */
 static void *thief(void *arg)
 {
@@ -228,6 +297,13 @@ static void run_threads(void *(**fns)(void *), size_t n)
 	h_diag("seed %u: %d pins, %ld stolen by the thief, %ld event records",
 	       seed, rounds, atomic_load(&R.stolen), atomic_load(&R.events));
 	ASSERT_NO_THREAD_FAILURE();
+	/* Every pinning thread unpinned what it still held: nothing leaked. */
+	{
+		struct pinmgr_stats st;
+
+		ASSERT_OK(pinmgr_stats(R.ctx, &st, sizeof(st)));
+		ASSERT_EQ(st.out_regions, 0);
+	}
 	h_close(R.ctx);
 	ASSERT_VMPIN_KB(0);
 	h_assert_pins_balanced();
@@ -243,6 +319,20 @@ CASE(unpin_races_publish)
 CASE(lookup_races_unpin)
 {
 	void *(*fns[])(void *) = { pinner, looker, thief, changer };
+
+	run_threads(fns, ARRAY_SIZE(fns));
+}
+
+CASE(update_races_unpin)
+{
+	void *(*fns[])(void *) = { updater, thief, vec_thief, looker, reader };
+
+	run_threads(fns, ARRAY_SIZE(fns));
+}
+
+CASE(unpin_vec_races_publish)
+{
+	void *(*fns[])(void *) = { pinner, vec_thief, changer, reader };
 
 	run_threads(fns, ARRAY_SIZE(fns));
 }
@@ -441,11 +531,12 @@ static long calls = 8000;	/* PINMGR_RACE_CALLS */
 
 enum { Z_PIN, Z_PIN_VEC, Z_UNPIN, Z_QUERY, Z_SEGMENTS, Z_VERIFY, Z_READ,
        Z_REMAP, Z_MPROTECT, Z_DONTNEED, Z_FORK, Z_EXEC, Z_REOPEN, Z_STATS,
-       Z_NOPS };
+       Z_UPDATE, Z_NOPS };
 
 static const char *const z_name[Z_NOPS] = {
 	"pin", "pin_vec", "unpin", "query", "segments", "verify", "read",
 	"remap", "mprotect", "dontneed", "fork", "exec", "reopen", "stats",
+	"update",
 };
 
 /*
@@ -454,10 +545,10 @@ static const char *const z_name[Z_NOPS] = {
  * others do everything.
  */
 static const int z_weight[FZ_THREADS][Z_NOPS] = {
-	{ 600, 100, 100, 20, 20, 20, 20, 20, 40, 40, 4, 2, 2, 10 },
-	{ 20, 0, 700, 100, 60, 60, 60, 0, 0, 0, 0, 0, 0, 40 },
-	{ 180, 40, 200, 100, 60, 60, 80, 40, 60, 60, 8, 4, 8, 40 },
-	{ 180, 40, 200, 100, 60, 60, 80, 40, 60, 60, 8, 4, 8, 40 },
+	{ 600, 100, 100, 20, 20, 20, 20, 20, 40, 40, 4, 2, 2, 10, 100 },
+	{ 20, 0, 700, 100, 60, 60, 60, 0, 0, 0, 0, 0, 0, 40, 200 },
+	{ 180, 40, 200, 100, 60, 60, 80, 40, 60, 60, 8, 4, 8, 40, 80 },
+	{ 180, 40, 200, 100, 60, 60, 80, 40, 60, 60, 8, 4, 8, 40, 80 },
 };
 
 static int z_ioctl(unsigned long cmd, void *arg)
@@ -704,6 +795,32 @@ static void z_one(const int *weight, unsigned int *s)
 		ASSERT_SYS(close(fd));
 		break;
 	}
+	case Z_UPDATE: {
+		/* Aimed handles (maybe twice, maybe gone) out, 0 to 2 pages in. */
+		uint32_t un[3];
+		struct pinmgr_pin_range rg[2];
+		struct pinmgr_update a = { .size = sizeof(a), .flags = flags,
+					   .nr_unpin = rand_r(s) % 4,
+					   .nr_pin = rand_r(s) % 3,
+					   .unpin = (uintptr_t)un,
+					   .pin = (uintptr_t)rg };
+
+		if (!a.nr_unpin && !a.nr_pin)
+			a.nr_pin = 1;
+		for (i = 0; i < (int)a.nr_unpin; i++)
+			un[i] = z_target(s);
+		for (i = 0; i < (int)a.nr_pin; i++)
+			rg[i] = (struct pinmgr_pin_range){
+				.addr = (uintptr_t)Z.buf +
+					(rand_r(s) % FZ_PAGES) * h_ps,
+				.length = h_ps,
+			};
+		ret = z_ioctl(PINMGR_UPDATE, &a);
+		Z_EXPECT(!ret || ret == -ENOENT || ret == -EFAULT, op, ret);
+		for (i = 0; !ret && i < (int)a.nr_pin; i++)
+			z_publish(rg[i].out_handle);
+		break;
+	}
 	case Z_STATS: {
 		/* Waits for the confirmation of suspect regions. */
 		struct pinmgr_stats a = { .size = sizeof(a) };
@@ -758,6 +875,8 @@ CASE(race_fuzz)
 static const struct h_case cases[] = {
 	H_CASE(unpin_races_publish, "UNPIN of the handle a PIN is publishing, with events queued: no use-after-free, events name real handles"),
 	H_CASE(lookup_races_unpin, "QUERY/SEGMENTS/VERIFY race UNPIN of the newest handles: only ENOENT, nothing leaks"),
+	H_CASE(update_races_unpin, "UPDATE (pin next, unpin last) while UNPIN and vectored UNPIN steal handles and lookups use them: all or nothing, nothing leaks"),
+	H_CASE(unpin_vec_races_publish, "vectored UNPIN of the handles a PIN is publishing, one or two (or one twice) at a time: no use-after-free, nothing leaks"),
 	H_CASE(ro_pin_races_mprotect, "read-only PIN while another thread flips the page PROT_READ <-> PROT_READ|PROT_WRITE: never EFAULT"),
 	H_CASE(race_fuzz, "race fuzzer: 4 threads, one file, aimed handles, fork/exec/reopen/munmap/mprotect: only documented errnos"),
 	H_CASE(unpin_waits_for_lookup, "UNPIN during an ACCESS held by userfaultfd: returns once pages and charge are gone, queues no record"),

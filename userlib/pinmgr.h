@@ -38,6 +38,11 @@ int pinmgr_pin(struct pinmgr_ctx *ctx, const void *addr, size_t length,
 int pinmgr_pin_vec(struct pinmgr_ctx *ctx, unsigned int flags,
 		   struct pinmgr_pin_range *ranges, unsigned int count);
 int pinmgr_unpin(struct pinmgr_ctx *ctx, uint32_t handle);
+int pinmgr_unpin_vec(struct pinmgr_ctx *ctx, const uint32_t *handles,
+		     unsigned int count);
+int pinmgr_update(struct pinmgr_ctx *ctx, const uint32_t *unpin,
+		  unsigned int nr_unpin, unsigned int flags,
+		  struct pinmgr_pin_range *pin, unsigned int nr_pin);
 int pinmgr_query(struct pinmgr_ctx *ctx, uint32_t handle,
 		 struct pinmgr_query *query, size_t size);
 int pinmgr_segments(struct pinmgr_ctx *ctx, uint32_t handle,

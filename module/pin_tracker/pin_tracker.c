@@ -810,6 +810,21 @@ static bool pin_handle_in_current_block(struct pin_tracker *t, u32 handle)
 }
 
 /*
+ * @r has just been taken out of the xarray: it queues no more changes and
+ * its pending record is dropped. Under xa_lock, as its removal.
+ */
+static void pin_region_unpublish(struct pin_tracker *t, struct pin_region *r)
+{
+	spin_lock(&t->ev_lock);
+	r->published = false;
+	list_del_init(&r->ev_node);
+	r->ev_kinds = 0;
+	list_del_init(&r->cf_node);
+	r->suspect = false;
+	spin_unlock(&t->ev_lock);
+}
+
+/*
  * Take @handle's region out of the xarray. From now on it gets no new
  * lookups and queues no changes; a pending record is dropped. The caller
  * gets the xarray's reference.
@@ -828,13 +843,7 @@ static struct pin_region *pin_tracker_remove(struct pin_tracker *t,
 		/* Replacing an entry allocates nothing and cannot fail. */
 		xas_store(&xas, pin_handle_in_current_block(t, handle) ?
 			  XA_ZERO_ENTRY : NULL);
-		spin_lock(&t->ev_lock);
-		r->published = false;
-		list_del_init(&r->ev_node);
-		r->ev_kinds = 0;
-		list_del_init(&r->cf_node);
-		r->suspect = false;
-		spin_unlock(&t->ev_lock);
+		pin_region_unpublish(t, r);
 	}
 	xa_unlock(&t->regions);
 	return r;
@@ -1679,6 +1688,101 @@ int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 	ret = pin_tracker_release_removed(t, r);
 	pin_trace(unpin, handle, npages, length, writable,
 		  pin_trace_clock(t0 != 0) - t0);
+	return ret;
+}
+
+/*
+ * Take the regions of @handles out of the xarray, all or none (-ENOENT if
+ * a handle is not in use or is listed twice), into @rs. Each entry is first
+ * replaced by a zero entry, which keeps its node, so that putting the
+ * regions back when a later handle fails allocates nothing and cannot fail.
+ */
+static int pin_tracker_remove_vec(struct pin_tracker *t, const u32 *handles,
+				  unsigned int n, struct pin_region **rs)
+{
+	XA_STATE(xas, &t->regions, 0);
+	unsigned int i, j;
+
+	xa_lock(&t->regions);
+	for (i = 0; i < n; i++) {
+		xas_set(&xas, handles[i]);
+		rs[i] = xas_load(&xas);
+		if (!rs[i] || xa_is_zero(rs[i]))
+			break;
+		xas_store(&xas, XA_ZERO_ENTRY);
+	}
+	if (i < n) {
+		for (j = 0; j < i; j++) {
+			xas_set(&xas, handles[j]);
+			xas_store(&xas, rs[j]);
+		}
+		xa_unlock(&t->regions);
+		return -ENOENT;
+	}
+	for (i = 0; i < n; i++) {
+		if (!pin_handle_in_current_block(t, handles[i])) {
+			xas_set(&xas, handles[i]);
+			xas_store(&xas, NULL);
+		}
+		pin_region_unpublish(t, rs[i]);
+	}
+	xa_unlock(&t->regions);
+	return 0;
+}
+
+/**
+ * pin_tracker_unpin_vec() - unpin several regions, all or none
+ * @t: the tracker
+ * @handles: the regions' handles
+ * @n: the number of handles
+ *
+ * Takes every region out of the tracker at once, in one critical section
+ * (lookups of any of them fail from then on), or none of them if a handle
+ * is not in use or is listed twice. Then releases each as
+ * pin_tracker_unpin() does, waiting for the lookups still using it.
+ *
+ * Context: may sleep.
+ * Return: 0 on success (also for @n 0); -ENOENT if a handle is not in use
+ * or is listed twice, or -ENOMEM: nothing was unpinned; -ERESTARTSYS if a
+ * fatal signal cut a wait short: every region was taken out, and the last
+ * lookup of each releases it.
+ */
+int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
+			  unsigned int n)
+{
+	struct pin_region *one, **rs = &one;
+	unsigned long npages;
+	unsigned int i;
+	int ret, err;
+	u64 length, t0;
+	bool writable;
+
+	if (!n)
+		return 0;
+	if (n > 1) {
+		rs = kvmalloc_array(n, sizeof(*rs), PIN_GFP_ACCOUNT);
+		if (!rs)
+			return -ENOMEM;
+	}
+	ret = pin_tracker_remove_vec(t, handles, n, rs);
+	if (ret)
+		goto out_free;
+	pin_tracker_count(t, PIN_COUNTER_UNPINS, n);
+	for (i = 0; i < n; i++) {
+		t0 = pin_trace_clock(pin_trace_enabled(unpin));
+		/* @rs[i] may be freed by the release: keep what the trace wants. */
+		npages = rs[i]->npages;
+		length = rs[i]->length;
+		writable = rs[i]->writable;
+		err = pin_tracker_release_removed(t, rs[i]);
+		if (err && !ret)
+			ret = err;
+		pin_trace(unpin, handles[i], npages, length, writable,
+			  pin_trace_clock(t0 != 0) - t0);
+	}
+out_free:
+	if (rs != &one)
+		kvfree(rs);
 	return ret;
 }
 

@@ -276,6 +276,8 @@ void pin_tracker_destroy(struct pin_tracker *t);
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages);
 int pin_tracker_unpin(struct pin_tracker *t, u32 handle);
+int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
+			  unsigned int n);
 int pin_tracker_abort(struct pin_tracker *t, u32 handle);
 struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle);
 void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);

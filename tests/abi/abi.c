@@ -199,5 +199,17 @@ ABI_FIELD(pinmgr_event, start, 16, 8);
 ABI_FIELD(pinmgr_event, end, 24, 8);
 #endif
 
+#ifdef PINMGR_UPDATE
+ABI_ASSERT(PINMGR_CMD_UPDATE == 9, cmd_update);
+ABI_STRUCT(pinmgr_update, 32, 8);
+ABI_FIELD(pinmgr_update, size, 0, 4);
+ABI_FIELD(pinmgr_update, flags, 4, 4);
+ABI_FIELD(pinmgr_update, nr_unpin, 8, 4);
+ABI_FIELD(pinmgr_update, nr_pin, 12, 4);
+ABI_FIELD(pinmgr_update, unpin, 16, 8);
+ABI_FIELD(pinmgr_update, pin, 24, 8);
+ABI_IOCTL(PINMGR_UPDATE, 0xC020BC09);
+#endif
+
 /* ISO C wants a translation unit to declare something of its own. */
 extern int pinmgr_abi_pinned;

@@ -49,16 +49,17 @@
  * - E2BIG: @size larger than the module's struct with non-zero bytes past
  *   its end, or larger than a page (as openat2() and clone3()); a PIN of
  *   more pages than the ``max_pages_per_pin`` limit
- *   reported by %PINMGR_INFO; a PIN_VEC of more than %PINMGR_PIN_VEC_MAX
- *   ranges.
+ *   reported by %PINMGR_INFO; a PIN_VEC or UPDATE of more than
+ *   %PINMGR_PIN_VEC_MAX ranges, or an UPDATE of more than
+ *   %PINMGR_PIN_VEC_MAX handles.
  * - EOVERFLOW: address + length wraps around.
  * - EACCES: the caller's mm is not the mm of the process that opened the
  *   file.
- * - EBADF: PIN, PIN_VEC or UNPIN on a file not opened for writing (an
+ * - EBADF: PIN, PIN_VEC, UNPIN or UPDATE on a file not opened for writing (an
  *   ``O_RDONLY`` file may only look: INFO, QUERY, SEGMENTS, STATS, VERIFY
  *   and read()).
  * - ENOENT: no region has that handle on this file (never pinned, or
- *   already unpinned).
+ *   already unpinned); for UPDATE, also a handle listed twice.
  * - ENOSPC: the file already holds ``max_regions`` regions, or has all its
  *   2^32 - 1 handles in use.
  * - ENOMEM: pinning would exceed ``RLIMIT_MEMLOCK`` (checked against the
@@ -151,9 +152,10 @@ enum {
 	PINMGR_CMD_ACCESS,
 	PINMGR_CMD_PIN_VEC,
 	PINMGR_CMD_VERIFY,
+	PINMGR_CMD_UPDATE,
 };
 
-/* The most ranges one PINMGR_PIN_VEC may carry (E2BIG beyond). */
+/* The most ranges (or handles) one PINMGR_PIN_VEC or UPDATE may carry (E2BIG beyond). */
 #define PINMGR_PIN_VEC_MAX	65536
 
 /**
@@ -547,5 +549,43 @@ struct pinmgr_verify {
 };
 
 #define PINMGR_VERIFY _IOWR(PINMGR_TYPE, PINMGR_CMD_VERIFY, struct pinmgr_verify)
+
+/**
+ * struct pinmgr_update - ioctl(PINMGR_UPDATE)
+ * @size: sizeof(struct pinmgr_update)
+ * @flags: &enum pinmgr_pin_flags, for every range at @pin
+ * @nr_unpin: number of handles at @unpin, 0 to %PINMGR_PIN_VEC_MAX
+ * @nr_pin: number of ranges at @pin, 0 to %PINMGR_PIN_VEC_MAX; @nr_unpin
+ *	and @nr_pin may not both be 0
+ * @unpin: user pointer to @nr_unpin __u32 handles of regions to unpin
+ * @pin: user pointer to @nr_pin &struct pinmgr_pin_range, read for @addr
+ *	and @length and written with the out_ fields, as for PIN_VEC
+ *
+ * One call per I/O for a driver that pins each buffer for the time of one
+ * transfer: pin the next buffers and unpin those whose transfers are done
+ * (or, with @nr_pin 0, unpin many regions at once). The ranges are pinned
+ * first, as PIN_VEC pins them; once all are pinned, the listed regions are
+ * unpinned at once, as UNPIN would unpin each. So memory that is in both
+ * lists stays pinned throughout, and for that moment the new pins count
+ * against ``RLIMIT_MEMLOCK`` and ``max_regions`` beside the old ones, as
+ * the kernel's own buffer updates (io_uring's, RDMA's re-registration) do.
+ *
+ * All or nothing: if a range cannot be pinned, or a handle names no region
+ * of this file or is listed twice (ENOENT), every range pinned by this call
+ * is unpinned again, no listed region is unpinned, the out_ fields of @pin
+ * are undefined and the call fails with that errno. As with UNPIN, if
+ * another thread's QUERY, SEGMENTS, VERIFY or ACCESS uses a listed region,
+ * the call returns once that call is done and the pages are released.
+ */
+struct pinmgr_update {
+	__u32 size;
+	__u32 flags;
+	__u32 nr_unpin;
+	__u32 nr_pin;
+	__aligned_u64 unpin;
+	__aligned_u64 pin;
+};
+
+#define PINMGR_UPDATE _IOWR(PINMGR_TYPE, PINMGR_CMD_UPDATE, struct pinmgr_update)
 
 #endif /* _UAPI_LINUX_PINMGR_H */

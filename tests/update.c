@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * UPDATE: pin new ranges and unpin old regions in one call, all or
+ * nothing; with no ranges, a vectored UNPIN (pinmgr_unpin_vec()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void stats(struct pinmgr_ctx *ctx, struct pinmgr_stats *st)
+{
+	ASSERT_OK(pinmgr_stats(ctx, st, sizeof(*st)));
+}
+
+/* @h still names a region of @ctx, of @npages pages. */
+static void assert_held(struct pinmgr_ctx *ctx, uint32_t h, uint64_t npages)
+{
+	struct pinmgr_query q;
+
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
+	ASSERT_EQ(q.out_npages, npages);
+}
+
+static void assert_gone(struct pinmgr_ctx *ctx, uint32_t h)
+{
+	struct pinmgr_query q;
+
+	ASSERT_ERR(pinmgr_query(ctx, h, &q, sizeof(q)), ENOENT);
+}
+
+static struct pinmgr_pin_range range_of(const void *addr, uint64_t len)
+{
+	return (struct pinmgr_pin_range){ .addr = (uintptr_t)addr,
+					  .length = len };
+}
+
+/*
+ * The per-I/O pattern: pin the next buffer and unpin the last in one call,
+ * 300 times over a ring of 8 buffers. One region is held at any time.
+ */
+CASE(steady_state)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(8 * h_ps);
+	struct pinmgr_pin_range r;
+	struct pinmgr_stats st;
+	uint32_t last;
+	int i;
+
+	last = h_pin(ctx, buf, h_ps, PINMGR_PIN_WRITE);
+	for (i = 1; i <= 300; i++) {
+		r = range_of(buf + (i % 8) * h_ps + 10, 100);
+		ASSERT_OK(pinmgr_update(ctx, &last, 1, PINMGR_PIN_WRITE, &r, 1));
+		ASSERT_MSG(r.out_handle > last, "handle %u after %u",
+			   r.out_handle, last);
+		ASSERT_EQ(r.out_npages, 1);
+		ASSERT_EQ(r.out_offset, 10);
+		assert_gone(ctx, last);
+		last = r.out_handle;
+		assert_held(ctx, last, 1);
+		ASSERT_VMPIN_KB(PAGES_KB(1));
+	}
+	stats(ctx, &st);
+	ASSERT_EQ(st.out_regions, 1);
+	ASSERT_EQ(st.out_pinned_pages, 1);
+	ASSERT_EQ(st.out_peak_pages, 2);	/* old and new, for a moment */
+	ASSERT_EQ(st.out_pins, 301);
+	ASSERT_EQ(st.out_unpins, 300);
+	ASSERT_EQ(st.out_failed_pins, 0);
+	ASSERT_OK(pinmgr_unpin(ctx, last));
+	ASSERT_VMPIN_KB(0);
+	h_assert_pins_balanced();
+}
+
+/* The device writes through the new pin; the old pin's pages are dirtied. */
+CASE(same_memory_stays_pinned)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(2 * h_ps);
+	struct pinmgr_pin_range r = range_of(buf, 2 * h_ps);
+	uint32_t h = h_pin(ctx, buf, 2 * h_ps, PINMGR_PIN_WRITE);
+	uint64_t pfn0 = h_pagemap_pfn(buf);
+
+	ASSERT_OK(pinmgr_update(ctx, &h, 1, PINMGR_PIN_WRITE, &r, 1));
+	ASSERT_EQ(h_pagemap_pfn(buf), pfn0);
+	assert_gone(ctx, h);
+	assert_held(ctx, r.out_handle, 2);
+	ASSERT_VMPIN_KB(PAGES_KB(2));
+	ASSERT_OK(pinmgr_unpin(ctx, r.out_handle));
+	ASSERT_VMPIN_KB(0);
+}
+
+CASE(unpin_vec_many)
+{
+	const unsigned int n = 300;	/* several blocks of 64 handles */
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(n * h_ps);
+	struct pinmgr_pin_range *r = h_malloc(n * sizeof(*r));
+	uint32_t *h = h_malloc(n * sizeof(*h));
+	struct pinmgr_stats st;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		r[i] = range_of(buf + (size_t)i * h_ps, h_ps);
+	ASSERT_OK(pinmgr_pin_vec(ctx, 0, r, n));
+	/* Every other one, newest first, then the rest. */
+	for (i = 0; i < n / 2; i++)
+		h[i] = r[n - 1 - 2 * i].out_handle;
+	ASSERT_OK(pinmgr_unpin_vec(ctx, h, n / 2));
+	for (i = 0; i < n; i++) {
+		if (i % 2)
+			assert_gone(ctx, r[i].out_handle);
+		else
+			assert_held(ctx, r[i].out_handle, 1);
+	}
+	ASSERT_VMPIN_KB(PAGES_KB(n / 2));
+	for (i = 0; i < n / 2; i++)
+		h[i] = r[2 * i].out_handle;
+	ASSERT_OK(pinmgr_unpin_vec(ctx, h, n / 2));
+	stats(ctx, &st);
+	ASSERT_EQ(st.out_regions, 0);
+	ASSERT_EQ(st.out_unpins, n);
+	ASSERT_VMPIN_KB(0);
+	/* Handles go on increasing after the ones given back. */
+	r[0] = range_of(buf, h_ps);
+	ASSERT_OK(pinmgr_update(ctx, NULL, 0, 0, r, 1));
+	ASSERT_MSG(r[0].out_handle > h[n / 2 - 1], "handle %u reused",
+		   r[0].out_handle);
+}
+
+/* A failed UPDATE changes nothing: @h and @h2 stay, nothing else is left. */
+static void assert_unchanged(struct pinmgr_ctx *ctx, uint32_t h, uint32_t h2,
+			     uint64_t failed)
+{
+	struct pinmgr_stats st;
+
+	assert_held(ctx, h, 1);
+	assert_held(ctx, h2, 1);
+	stats(ctx, &st);
+	ASSERT_EQ(st.out_regions, 2);
+	ASSERT_EQ(st.out_pinned_pages, 2);
+	ASSERT_EQ(st.out_unpins, 0);
+	ASSERT_EQ(st.out_failed_pins, failed);
+	ASSERT_VMPIN_KB(PAGES_KB(2));
+}
+
+struct bad_unpin {
+	const char *what;
+	int second;	/* 0: h2, 1: h again, 2: never pinned, 3: 0 */
+};
+
+/* Two ranges would be pinned; a handle is bad: ENOENT, all undone. */
+CASE(bad_handle)
+{
+	const struct bad_unpin *b = arg;
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(8 * h_ps);
+	uint32_t h = h_pin(ctx, buf, h_ps, 0);
+	uint32_t h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
+	uint32_t un[2] = { h, 0 };
+	struct pinmgr_pin_range r[2] = { range_of(buf + 2 * h_ps, h_ps),
+					 range_of(buf + 4 * h_ps, 2 * h_ps) };
+
+	un[1] = b->second == 1 ? h : b->second == 2 ? h2 + 1000 : 0;
+	ASSERT_ERR(pinmgr_update(ctx, un, 2, 0, r, 2), ENOENT);
+	/* The two pins this call made count as failed. */
+	assert_unchanged(ctx, h, h2, 2);
+	ASSERT_ERR(pinmgr_unpin_vec(ctx, un, 2), ENOENT);
+	assert_unchanged(ctx, h, h2, 2);
+}
+
+static const struct bad_unpin twice = { "twice", 1 };
+static const struct bad_unpin unknown = { "unknown", 2 };
+static const struct bad_unpin zero = { "zero", 3 };
+
+/* A range cannot be pinned: its errno, the handles stay pinned. */
+CASE(bad_range)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(8 * h_ps);
+	char *hole = h_anon(h_ps);
+	uint32_t h = h_pin(ctx, buf, h_ps, 0);
+	uint32_t h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
+	uint32_t un[2] = { h, h2 };
+	struct pinmgr_pin_range r[2] = { range_of(buf + 2 * h_ps, h_ps),
+					 range_of(hole, h_ps) };
+
+	ASSERT_SYS(munmap(hole, h_ps));
+	ASSERT_ERR(pinmgr_update(ctx, un, 2, 0, r, 2), EFAULT);
+	/* The first range was pinned and undone; the second failed. */
+	assert_unchanged(ctx, h, h2, 2);
+	r[1] = range_of(buf, 0);
+	ASSERT_ERR(pinmgr_update(ctx, un, 2, 0, r, 2), EINVAL);
+	assert_unchanged(ctx, h, h2, 3);
+}
+
+/* The handle array cannot be read: EFAULT before anything is pinned. */
+CASE(unpin_array_fault)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(4 * h_ps);
+	uint32_t h = h_pin(ctx, buf, h_ps, 0);
+	uint32_t h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
+	uint32_t *gone = h_anon(h_ps);
+	struct pinmgr_pin_range r = range_of(buf + 2 * h_ps, h_ps);
+
+	ASSERT_SYS(munmap(gone, h_ps));
+	ASSERT_ERR(pinmgr_update(ctx, gone, 1, 0, &r, 1), EFAULT);
+	assert_unchanged(ctx, h, h2, 0);
+}
+
+/* The results cannot be written back: EFAULT, pins undone, none unpinned. */
+CASE(ranges_readonly)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(4 * h_ps);
+	uint32_t h = h_pin(ctx, buf, h_ps, 0);
+	uint32_t h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
+	struct pinmgr_pin_range *r = h_map(h_ps, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	*r = range_of(buf + 2 * h_ps, h_ps);
+	ASSERT_SYS(mprotect(r, h_ps, PROT_READ));
+	ASSERT_ERR(pinmgr_update(ctx, &h, 1, 0, r, 1), EFAULT);
+	assert_unchanged(ctx, h, h2, 1);
+}
+
+/*
+ * At RLIMIT_MEMLOCK the new pin counts beside the old one: ENOMEM, nothing
+ * changes; with one page of room it goes through. In a child without
+ * CAP_IPC_LOCK.
+ */
+static void memlock_child(void *arg)
+{
+	struct rlimit rl = { 4 * h_ps, 4 * h_ps };
+	struct pinmgr_ctx *ctx;
+	char *buf = h_anon(8 * h_ps);
+	struct pinmgr_pin_range r = range_of(buf + 4 * h_ps, h_ps);
+	uint32_t h;
+
+	(void)arg;
+	h_cap_drop(CAP_IPC_LOCK);
+	ASSERT_SYS(setrlimit(RLIMIT_MEMLOCK, &rl));
+	ctx = h_open();
+	h = h_pin(ctx, buf, 4 * h_ps, 0);
+	ASSERT_ERR(pinmgr_update(ctx, &h, 1, 0, &r, 1), ENOMEM);
+	assert_held(ctx, h, 4);
+	ASSERT_VMPIN_KB(PAGES_KB(4));
+	ASSERT_OK(pinmgr_unpin(ctx, h));
+	h = h_pin(ctx, buf, 3 * h_ps, 0);
+	ASSERT_OK(pinmgr_update(ctx, &h, 1, 0, &r, 1));
+	assert_gone(ctx, h);
+	ASSERT_VMPIN_KB(PAGES_KB(1));
+}
+
+CASE(memlock_counts_both)
+{
+	h_child_wait(h_child_start(memlock_child, NULL));
+	ASSERT_VMPIN_KB(0);
+	h_assert_pins_balanced();
+}
+
+/* Likewise max_regions: the new region counts before the old one goes. */
+CASE(max_regions_counts_both)
+{
+	struct pinmgr_ctx *ctx;
+	char *buf = h_anon(4 * h_ps);
+	struct pinmgr_pin_range r;
+	uint32_t h, h2;
+
+	h_param_set_for_case("max_regions", 2);
+	ctx = h_open();
+	h = h_pin(ctx, buf, h_ps, 0);
+	h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
+	r = range_of(buf + 2 * h_ps, h_ps);
+	ASSERT_ERR(pinmgr_update(ctx, &h, 1, 0, &r, 1), ENOSPC);
+	assert_unchanged(ctx, h, h2, 1);
+	ASSERT_OK(pinmgr_unpin(ctx, h2));
+	ASSERT_OK(pinmgr_update(ctx, &h, 1, 0, &r, 1));
+	assert_gone(ctx, h);
+	assert_held(ctx, r.out_handle, 1);
+}
+
+/* A pending change record of an unpinned region is dropped. */
+CASE(drops_pending_record)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(4 * h_ps);
+	uint32_t h = h_pin(ctx, buf, h_ps, 0);
+	struct pinmgr_info in;
+	struct pinmgr_event ev;
+
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
+	if (!(in.out_caps & PINMGR_CAP_EVENTS))
+		h_skip("no divergence events on this file");
+	ASSERT_SYS(madvise(buf, h_ps, MADV_DONTNEED));
+	ASSERT_OK(pinmgr_unpin_vec(ctx, &h, 1));
+	ASSERT_SYS(fcntl(pinmgr_fd(ctx), F_SETFL, O_NONBLOCK));
+	ASSERT_ERR(pinmgr_events_read(ctx, &ev, 1), EAGAIN);
+}
+
+CASE(counts)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	struct pinmgr_pin_range r = range_of(h_anon(h_ps), h_ps);
+	struct pinmgr_update u = { .size = sizeof(u), .nr_pin = 1,
+				   .pin = (uintptr_t)&r };
+	uint32_t h = 1;
+
+	u.nr_pin = 0;
+	ASSERT_ERR(h_ioctl(h_fd(ctx), PINMGR_UPDATE, &u), EINVAL);
+	u.nr_pin = PINMGR_PIN_VEC_MAX + 1;
+	ASSERT_ERR(h_ioctl(h_fd(ctx), PINMGR_UPDATE, &u), E2BIG);
+	u.nr_pin = 1;
+	u.nr_unpin = PINMGR_PIN_VEC_MAX + 1;
+	u.unpin = (uintptr_t)&h;
+	ASSERT_ERR(h_ioctl(h_fd(ctx), PINMGR_UPDATE, &u), E2BIG);
+	/* Pointers are not looked at for a count of 0. */
+	u.nr_unpin = 0;
+	u.unpin = 1;
+	ASSERT_OK(h_ioctl(h_fd(ctx), PINMGR_UPDATE, &u));
+	ASSERT_OK(pinmgr_unpin(ctx, r.out_handle));
+	u.nr_pin = 0;
+	u.pin = 0;
+	u.nr_unpin = 1;
+	u.unpin = 0;
+	ASSERT_ERR(h_ioctl(h_fd(ctx), PINMGR_UPDATE, &u), EFAULT);
+}
+
+CASE(lib_args)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	struct pinmgr_pin_range r = { 0 };
+	uint32_t h = 1;
+
+	ASSERT_ERR(pinmgr_update(NULL, &h, 1, 0, &r, 1), EINVAL);
+	ASSERT_ERR(pinmgr_update(ctx, NULL, 0, 0, NULL, 0), EINVAL);
+	ASSERT_ERR(pinmgr_update(ctx, NULL, 1, 0, &r, 1), EINVAL);
+	ASSERT_ERR(pinmgr_update(ctx, &h, 1, 0, NULL, 1), EINVAL);
+	ASSERT_ERR(pinmgr_unpin_vec(NULL, &h, 1), EINVAL);
+	ASSERT_ERR(pinmgr_unpin_vec(ctx, NULL, 1), EINVAL);
+	ASSERT_ERR(pinmgr_unpin_vec(ctx, &h, 0), EINVAL);
+	ASSERT_ERR(pinmgr_unpin_vec(ctx, &h, 1), ENOENT);
+}
+
+static const struct h_case cases[] = {
+	H_CASE(steady_state, "update: pin next + unpin last, 300 times: one region held, counters exact"),
+	H_CASE(same_memory_stays_pinned, "update: unpin and pin the same pages: they stay pinned, same frames"),
+	H_CASE(unpin_vec_many, "unpin_vec: 150 + 150 of 300 handles over 5 handle blocks; handles not reused"),
+	H_CASE_ARG(bad_handle, &twice, "update: a handle listed twice -> ENOENT, pins undone, nothing unpinned"),
+	H_CASE_ARG(bad_handle, &unknown, "update: a handle never pinned -> ENOENT, pins undone, nothing unpinned"),
+	H_CASE_ARG(bad_handle, &zero, "update: handle 0 -> ENOENT, pins undone, nothing unpinned"),
+	H_CASE(bad_range, "update: an unmapped or empty range -> EFAULT/EINVAL, nothing unpinned"),
+	H_CASE(unpin_array_fault, "update: handle array unreadable -> EFAULT, nothing changes"),
+	H_CASE(ranges_readonly, "update: results not writable -> EFAULT, pins undone, nothing unpinned"),
+	H_CASE(memlock_counts_both, "update at RLIMIT_MEMLOCK: new pin counts beside the old -> ENOMEM; with room ok"),
+	H_CASE(max_regions_counts_both, "update at max_regions: new region counts beside the old -> ENOSPC; with room ok"),
+	H_CASE(drops_pending_record, "unpin_vec drops the region's pending change record"),
+	H_CASE(counts, "update: both counts 0 -> EINVAL; a count past PINMGR_PIN_VEC_MAX -> E2BIG; bad array -> EFAULT"),
+	H_CASE(lib_args, "pinmgr_update/pinmgr_unpin_vec: NULL ctx/arrays, counts 0 -> -EINVAL"),
+};
+
+int main(void)
+{
+	return h_main(cases, ARRAY_SIZE(cases));
+}
