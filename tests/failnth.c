@@ -53,6 +53,7 @@
 #define VEC_RANGES	20	/* five chunks of the module's 4 */
 #define STOP_AFTER	3	/* runs in a row that do not reach n */
 #define TAIL_ROUNDS	8	/* more passes over the last n, at most */
+#define TAIL_BELOW	12	/* those passes start this far below the top */
 
 /* ---- configuring the facilities ---------------------------------- */
 
@@ -1355,13 +1356,17 @@ CASE(sweep)
 	/*
 	 * The last points (the write-back of the struct) are hit only by a
 	 * run exactly that long: if the module's user copies were not all
-	 * seen, go over the tail again a few times.
+	 * seen, go over the tail again a few times. The window reaches well
+	 * below the longest run: on a busy debug kernel one run may pass
+	 * several more allocation points (a slab needing a new page, KASAN's
+	 * and kmemleak's own) than the next, and a window of the last few
+	 * points then missed the write-back in every round.
 	 */
 	top = sw.points;
 	for (round = 0; round < TAIL_ROUNDS && strstr(facilities, "fail_usercopy") &&
 	     sw.by_fac[F_USERCOPY] < op->min_usercopy; round++) {
 		trace_add(&sw, '|');
-		for (n = top > 3 ? top - 3 : 1; n <= top + 2; n++)
+		for (n = top > TAIL_BELOW ? top - TAIL_BELOW : 1; n <= top + 2; n++)
 			sweep_one(&sw, n);
 	}
 	h_undefer(&fx);
