@@ -240,9 +240,10 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
 }
 
 /*
- * Pin the new ranges, then unpin the listed regions at once; if those
- * cannot all be unpinned, undo the pins. Nothing is written back to the
- * struct itself (it has no out_ field), only to the ranges.
+ * Check the handles, pin the new ranges, then unpin the listed regions at
+ * once; if another thread unpinned one meanwhile, undo the pins. Nothing
+ * is written back to the struct itself (it has no out_ field), only to
+ * the ranges.
  */
 static int pinmgr_update(struct pinmgr_ucmd *ucmd)
 {
@@ -255,7 +256,7 @@ static int pinmgr_update(struct pinmgr_ucmd *ucmd)
 	if (cmd->flags & ~PINMGR_PIN_WRITE || (!cmd->nr_pin && !cmd->nr_unpin))
 		return -EINVAL;
 	if (cmd->nr_pin > PINMGR_PIN_VEC_MAX ||
-	    cmd->nr_unpin > PINMGR_PIN_VEC_MAX)
+	    cmd->nr_unpin > PINMGR_UNPIN_VEC_MAX)
 		return -E2BIG;
 	unpin = pinmgr_handles_alloc(cmd->nr_unpin, small_unpin,
 				     ARRAY_SIZE(small_unpin));
@@ -266,6 +267,10 @@ static int pinmgr_update(struct pinmgr_ucmd *ucmd)
 		ret = -EFAULT;
 		goto out_free_unpin;
 	}
+	/* A bad handle fails the call before anything is pinned. */
+	ret = pin_tracker_check_handles(t, unpin, cmd->nr_unpin);
+	if (ret)
+		goto out_free_unpin;
 	pinned = pinmgr_handles_alloc(cmd->nr_pin, small_pin,
 				      ARRAY_SIZE(small_pin));
 	if (!pinned) {

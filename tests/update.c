@@ -156,24 +156,57 @@ struct bad_unpin {
 	int second;	/* 0: h2, 1: h again, 2: never pinned, 3: 0 */
 };
 
-/* Two ranges would be pinned; a handle is bad: ENOENT, all undone. */
+/*
+ * Two ranges would be pinned; a handle is bad: ENOENT before anything is
+ * pinned. The ranges are never-touched pages: a pin would fault them in.
+ */
 CASE(bad_handle)
 {
 	const struct bad_unpin *b = arg;
 	struct pinmgr_ctx *ctx = h_open();
-	char *buf = h_anon(8 * h_ps);
+	char *buf = h_anon(2 * h_ps);
+	char *fresh = h_anon_untouched(4 * h_ps);
 	uint32_t h = h_pin(ctx, buf, h_ps, 0);
 	uint32_t h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
 	uint32_t un[2] = { h, 0 };
-	struct pinmgr_pin_range r[2] = { range_of(buf + 2 * h_ps, h_ps),
-					 range_of(buf + 4 * h_ps, 2 * h_ps) };
+	struct pinmgr_pin_range r[2] = { range_of(fresh, h_ps),
+					 range_of(fresh + 2 * h_ps, 2 * h_ps) };
+	struct pinmgr_stats st;
+	unsigned char vec[4];
 
 	un[1] = b->second == 1 ? h : b->second == 2 ? h2 + 1000 : 0;
 	ASSERT_ERR(pinmgr_update(ctx, un, 2, 0, r, 2), ENOENT);
-	/* The two pins this call made count as failed. */
-	assert_unchanged(ctx, h, h2, 2);
+	/* Nothing was pinned, so nothing failed either. */
+	assert_unchanged(ctx, h, h2, 0);
+	stats(ctx, &st);
+	ASSERT_EQ(st.out_peak_pages, 2);
+	ASSERT_SYS(mincore(fresh, 4 * h_ps, vec));
+	ASSERT_MSG(!(vec[0] & 1) && !(vec[2] & 1) && !(vec[3] & 1),
+		   "the ranges were faulted in (mincore %d %d %d)",
+		   vec[0] & 1, vec[2] & 1, vec[3] & 1);
 	ASSERT_ERR(pinmgr_unpin_vec(ctx, un, 2), ENOENT);
-	assert_unchanged(ctx, h, h2, 2);
+	assert_unchanged(ctx, h, h2, 0);
+}
+
+/*
+ * Handles are handed out in order, so the one this UPDATE's pin will get
+ * can be named: it does not exist when the call begins, ENOENT.
+ */
+CASE(own_new_handle)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(2 * h_ps);
+	uint32_t h = h_pin(ctx, buf, h_ps, 0);
+	uint32_t next = h + 1;
+	struct pinmgr_pin_range r = range_of(buf + h_ps, h_ps);
+	struct pinmgr_stats st;
+
+	ASSERT_ERR(pinmgr_update(ctx, &next, 1, 0, &r, 1), ENOENT);
+	stats(ctx, &st);
+	ASSERT_EQ(st.out_regions, 1);
+	ASSERT_EQ(st.out_pins, 1);
+	ASSERT_EQ(st.out_failed_pins, 0);
+	assert_held(ctx, h, 1);
 }
 
 static const struct bad_unpin twice = { "twice", 1 };
@@ -319,7 +352,7 @@ CASE(counts)
 	u.nr_pin = PINMGR_PIN_VEC_MAX + 1;
 	ASSERT_ERR(h_ioctl(h_fd(ctx), PINMGR_UPDATE, &u), E2BIG);
 	u.nr_pin = 1;
-	u.nr_unpin = PINMGR_PIN_VEC_MAX + 1;
+	u.nr_unpin = PINMGR_UNPIN_VEC_MAX + 1;
 	u.unpin = (uintptr_t)&h;
 	ASSERT_ERR(h_ioctl(h_fd(ctx), PINMGR_UPDATE, &u), E2BIG);
 	/* Pointers are not looked at for a count of 0. */
@@ -354,16 +387,17 @@ static const struct h_case cases[] = {
 	H_CASE(steady_state, "update: pin next + unpin last, 300 times: one region held, counters exact"),
 	H_CASE(same_memory_stays_pinned, "update: unpin and pin the same pages: they stay pinned, same frames"),
 	H_CASE(unpin_vec_many, "unpin_vec: 150 + 150 of 300 handles over 5 handle blocks; handles not reused"),
-	H_CASE_ARG(bad_handle, &twice, "update: a handle listed twice -> ENOENT, pins undone, nothing unpinned"),
-	H_CASE_ARG(bad_handle, &unknown, "update: a handle never pinned -> ENOENT, pins undone, nothing unpinned"),
-	H_CASE_ARG(bad_handle, &zero, "update: handle 0 -> ENOENT, pins undone, nothing unpinned"),
+	H_CASE_ARG(bad_handle, &twice, "update: a handle listed twice -> ENOENT before any pin (pages not faulted in), nothing unpinned"),
+	H_CASE_ARG(bad_handle, &unknown, "update: a handle never pinned -> ENOENT before any pin, nothing unpinned"),
+	H_CASE_ARG(bad_handle, &zero, "update: handle 0 -> ENOENT before any pin, nothing unpinned"),
+	H_CASE(own_new_handle, "update: the handle its own pin would get -> ENOENT, nothing pinned"),
 	H_CASE(bad_range, "update: an unmapped or empty range -> EFAULT/EINVAL, nothing unpinned"),
 	H_CASE(unpin_array_fault, "update: handle array unreadable -> EFAULT, nothing changes"),
 	H_CASE(ranges_readonly, "update: results not writable -> EFAULT, pins undone, nothing unpinned"),
 	H_CASE(memlock_counts_both, "update at RLIMIT_MEMLOCK: new pin counts beside the old -> ENOMEM; with room ok"),
 	H_CASE(max_regions_counts_both, "update at max_regions: new region counts beside the old -> ENOSPC; with room ok"),
 	H_CASE(drops_pending_record, "unpin_vec drops the region's pending change record"),
-	H_CASE(counts, "update: both counts 0 -> EINVAL; a count past PINMGR_PIN_VEC_MAX -> E2BIG; bad array -> EFAULT"),
+	H_CASE(counts, "update: both counts 0 -> EINVAL; past PINMGR_PIN_VEC_MAX ranges or PINMGR_UNPIN_VEC_MAX handles -> E2BIG; bad array -> EFAULT"),
 	H_CASE(lib_args, "pinmgr_update/pinmgr_unpin_vec: NULL ctx/arrays, counts 0 -> -EINVAL"),
 };
 

@@ -412,17 +412,18 @@ PINMGR_EXPORT int pinmgr_pin_vec(struct pinmgr_ctx *ctx, unsigned int flags,
  * pinmgr_update() - PINMGR_UPDATE: pin new ranges and unpin old regions in one call
  * @ctx: the context
  * @unpin: @nr_unpin handles of regions to unpin; may be NULL if @nr_unpin is 0
- * @nr_unpin: number of handles, 0 to %PINMGR_PIN_VEC_MAX
+ * @nr_unpin: number of handles, 0 to %PINMGR_UNPIN_VEC_MAX
  * @flags: %PINMGR_PIN_WRITE or 0, for every range of @pin
  * @pin: @nr_pin ranges as for pinmgr_pin_vec(); may be NULL if @nr_pin is 0
  * @nr_pin: number of ranges, 0 to %PINMGR_PIN_VEC_MAX
  *
- * The ranges are pinned first, then the regions are unpinned. All or
- * nothing: on failure no range stays pinned, no region is unpinned and the
- * out_ fields of @pin are undefined.
+ * The handles are checked, then the ranges pinned, then the regions
+ * unpinned. All or nothing: on failure no range stays pinned, no region is
+ * unpinned and the out_ fields of @pin are undefined.
  *
  * Return: 0; -EINVAL if @ctx is NULL, both counts are 0, or a count is not
- * 0 and its array is NULL; -E2BIG past %PINMGR_PIN_VEC_MAX; -ENOENT if a
+ * 0 and its array is NULL; -E2BIG past %PINMGR_PIN_VEC_MAX ranges or
+ * %PINMGR_UNPIN_VEC_MAX handles; -ENOENT if a
  * handle names no region or is listed twice; -ENOTTY from a module older
  * than this call; or the -errno of the first range that failed (see
  * pinmgr_pin()).
@@ -451,12 +452,12 @@ PINMGR_EXPORT int pinmgr_update(struct pinmgr_ctx *ctx, const uint32_t *unpin,
  * pinmgr_unpin_vec() - unpin many regions in one call (PINMGR_UPDATE)
  * @ctx: the context
  * @handles: @count handles
- * @count: number of handles, 1 to %PINMGR_PIN_VEC_MAX
+ * @count: number of handles, 1 to %PINMGR_UNPIN_VEC_MAX
  *
  * All or nothing: on failure no region is unpinned.
  *
  * Return: 0; -EINVAL if @ctx or @handles is NULL or @count is 0; -E2BIG
- * past %PINMGR_PIN_VEC_MAX; -ENOENT if a handle names no region or is
+ * past %PINMGR_UNPIN_VEC_MAX; -ENOENT if a handle names no region or is
  * listed twice; -ENOTTY from a module older than this call; or the
  * ioctl's -errno.
  */

@@ -24,6 +24,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
 #include <linux/slab.h>
+#include <linux/sort.h>
 #include <linux/workqueue.h>
 
 #include "pin_compat.h"
@@ -1028,6 +1029,13 @@ static void pin_tracker_unreserve(struct pin_tracker *t, unsigned long npages)
 }
 
 /*
+ * Spare regions in use: none on a KASAN kernel, where a region must go
+ * back to the slab allocator when released, so that a use after its
+ * release is caught (the debug suite relies on that).
+ */
+#define PIN_SPARES	(IS_ENABLED(CONFIG_KASAN) ? 0 : PIN_SPARE_REGIONS)
+
+/*
  * A zeroed region: a spare one if there is (see &pin_tracker.spare), else
  * a new one.
  */
@@ -1037,7 +1045,7 @@ static struct pin_region *pin_region_alloc(struct pin_tracker *t, u64 addr,
 	struct pin_region *r = NULL;
 	unsigned int i;
 
-	for (i = 0; i < PIN_SPARE_REGIONS && !r; i++)
+	for (i = 0; i < PIN_SPARES && !r; i++)
 		if (READ_ONCE(t->spare[i]))
 			r = xchg(&t->spare[i], NULL);
 	if (r)
@@ -1061,7 +1069,7 @@ static void pin_region_free(struct pin_tracker *t, struct pin_region *r)
 {
 	unsigned int i;
 
-	for (i = 0; i < PIN_SPARE_REGIONS; i++)
+	for (i = 0; i < PIN_SPARES; i++)
 		if (!READ_ONCE(t->spare[i]) && !cmpxchg(&t->spare[i], NULL, r))
 			return;
 	kfree(r);
@@ -1727,6 +1735,41 @@ static int pin_tracker_remove_vec(struct pin_tracker *t, const u32 *handles,
 		pin_region_unpublish(t, rs[i]);
 	}
 	xa_unlock(&t->regions);
+	return 0;
+}
+
+static int pin_handle_cmp(const void *a, const void *b)
+{
+	u32 x = *(const u32 *)a, y = *(const u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/**
+ * pin_tracker_check_handles() - do these handles each name a region, once?
+ * @t: the tracker
+ * @handles: the handles; sorted in place
+ * @n: the number of handles
+ *
+ * A look without taking anything: another thread may unpin one of the
+ * regions right after, and pin_tracker_unpin_vec() then fails as it would
+ * have. For a caller that pins before it unpins these regions, and should
+ * fail before it pins anything when a handle is wrong.
+ *
+ * Context: any context that may sleep.
+ * Return: 0, or -ENOENT if a handle is not in use or is listed twice.
+ */
+int pin_tracker_check_handles(struct pin_tracker *t, u32 *handles,
+			      unsigned int n)
+{
+	unsigned int i;
+
+	if (n > 1)
+		sort(handles, n, sizeof(*handles), pin_handle_cmp, NULL);
+	for (i = 0; i < n; i++)
+		if ((i && handles[i] == handles[i - 1]) ||
+		    !xa_load(&t->regions, handles[i]))
+			return -ENOENT;
 	return 0;
 }
 

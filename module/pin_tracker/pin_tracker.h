@@ -225,7 +225,8 @@ struct pin_counters {
  *	owner that pins and unpins a buffer per I/O then allocates no
  *	region. Slots are taken with xchg() and filled with cmpxchg(); at
  *	most %PIN_SPARE_REGIONS regions of ``sizeof(struct pin_region)``
- *	bytes each, not counted in %PIN_COUNTER_METADATA_BYTES.
+ *	bytes each, not counted in %PIN_COUNTER_METADATA_BYTES. Unused on
+ *	KASAN kernels, so that a use after release is caught.
  * @counters: this tracker's counters
  * @shared: counters shared with other trackers, or NULL
  * @ev_lock: protects @ev_list and the regions' ev_ fields; taken in MMU
@@ -276,6 +277,8 @@ void pin_tracker_destroy(struct pin_tracker *t);
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages);
 int pin_tracker_unpin(struct pin_tracker *t, u32 handle);
+int pin_tracker_check_handles(struct pin_tracker *t, u32 *handles,
+			      unsigned int n);
 int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
 			  unsigned int n);
 int pin_tracker_abort(struct pin_tracker *t, u32 handle);

@@ -201,6 +201,7 @@ ABI_FIELD(pinmgr_event, end, 24, 8);
 
 #ifdef PINMGR_UPDATE
 ABI_ASSERT(PINMGR_CMD_UPDATE == 9, cmd_update);
+ABI_ASSERT(PINMGR_UNPIN_VEC_MAX == 1024, unpin_vec_max);
 ABI_STRUCT(pinmgr_update, 32, 8);
 ABI_FIELD(pinmgr_update, size, 0, 4);
 ABI_FIELD(pinmgr_update, flags, 4, 4);

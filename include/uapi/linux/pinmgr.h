@@ -25,7 +25,9 @@
  * matched on its type, number and direction (always read-write); the size
  * encoded in the command word is not used, @size is. Output fields are
  * prefixed ``out_`` and are written
- * back only when the ioctl succeeds, and only up to @size bytes. The
+ * back only when the ioctl succeeds, and only up to @size bytes (the
+ * out_ fields of the range arrays of PIN_VEC and UPDATE are written as
+ * the ranges are pinned, and are undefined after a failure). The
  * elements of the arrays an ioctl or read() points to (&struct
  * pinmgr_segment, &struct pinmgr_pin_range, &struct pinmgr_event) carry no
  * size and never grow: a different element would come with a new ioctl.
@@ -45,13 +47,14 @@
  *   without struct pages (``VM_IO``/``VM_PFNMAP``), or has a page that only
  *   a userfaultfd handler could provide (GUP cannot wait for one there).
  * - EINVAL: @size smaller than the first version of the struct, unknown
- *   @flags bits, a non-zero reserved field, or a zero length.
+ *   @flags bits, a non-zero reserved field, or a zero length; a PIN_VEC of
+ *   no range, an UPDATE of neither ranges nor handles.
  * - E2BIG: @size larger than the module's struct with non-zero bytes past
  *   its end, or larger than a page (as openat2() and clone3()); a PIN of
  *   more pages than the ``max_pages_per_pin`` limit
  *   reported by %PINMGR_INFO; a PIN_VEC or UPDATE of more than
  *   %PINMGR_PIN_VEC_MAX ranges, or an UPDATE of more than
- *   %PINMGR_PIN_VEC_MAX handles.
+ *   %PINMGR_UNPIN_VEC_MAX handles.
  * - EOVERFLOW: address + length wraps around.
  * - EACCES: the caller's mm is not the mm of the process that opened the
  *   file.
@@ -155,8 +158,15 @@ enum {
 	PINMGR_CMD_UPDATE,
 };
 
-/* The most ranges (or handles) one PINMGR_PIN_VEC or UPDATE may carry (E2BIG beyond). */
+/* The most ranges one PINMGR_PIN_VEC or UPDATE may carry (E2BIG beyond). */
 #define PINMGR_PIN_VEC_MAX	65536
+
+/*
+ * The most handles one PINMGR_UPDATE may unpin (E2BIG beyond). They are
+ * taken out in one critical section of the file, which its other calls
+ * wait for.
+ */
+#define PINMGR_UNPIN_VEC_MAX	1024
 
 /**
  * struct pinmgr_info - ioctl(PINMGR_INFO)
@@ -554,7 +564,7 @@ struct pinmgr_verify {
  * struct pinmgr_update - ioctl(PINMGR_UPDATE)
  * @size: sizeof(struct pinmgr_update)
  * @flags: &enum pinmgr_pin_flags, for every range at @pin
- * @nr_unpin: number of handles at @unpin, 0 to %PINMGR_PIN_VEC_MAX
+ * @nr_unpin: number of handles at @unpin, 0 to %PINMGR_UNPIN_VEC_MAX
  * @nr_pin: number of ranges at @pin, 0 to %PINMGR_PIN_VEC_MAX; @nr_unpin
  *	and @nr_pin may not both be 0
  * @unpin: user pointer to @nr_unpin __u32 handles of regions to unpin
@@ -563,17 +573,23 @@ struct pinmgr_verify {
  *
  * One call per I/O for a driver that pins each buffer for the time of one
  * transfer: pin the next buffers and unpin those whose transfers are done
- * (or, with @nr_pin 0, unpin many regions at once). The ranges are pinned
- * first, as PIN_VEC pins them; once all are pinned, the listed regions are
- * unpinned at once, as UNPIN would unpin each. So memory that is in both
+ * (or, with @nr_pin 0, unpin many regions at once). The handles are
+ * checked first: each must name a region of this file, once (else
+ * ENOENT, before anything is pinned). Then the ranges are pinned, as
+ * PIN_VEC pins them; once all are pinned, the listed regions are unpinned
+ * at once, as UNPIN would unpin each. So memory that is in both
  * lists stays pinned throughout, and for that moment the new pins count
  * against ``RLIMIT_MEMLOCK`` and ``max_regions`` beside the old ones, as
  * the kernel's own buffer updates (io_uring's, RDMA's re-registration) do.
  *
- * All or nothing: if a range cannot be pinned, or a handle names no region
- * of this file or is listed twice (ENOENT), every range pinned by this call
- * is unpinned again, no listed region is unpinned, the out_ fields of @pin
- * are undefined and the call fails with that errno. As with UNPIN, if
+ * All or nothing: if a range cannot be pinned, or a listed region was
+ * unpinned by another thread meanwhile (ENOENT), every range pinned by
+ * this call is unpinned again, no listed region is unpinned, the out_
+ * fields of @pin are undefined and the call fails with that errno. Ranges
+ * pinned and then undone have had what pinning does done to them (pages
+ * faulted in, copy-on-write broken, pages moved out of ZONE_MOVABLE), as
+ * after a failed PIN_VEC; until the call returns, their handles exist and
+ * other threads may see them. As with UNPIN, if
  * another thread's QUERY, SEGMENTS, VERIFY or ACCESS uses a listed region,
  * the call returns once that call is done and the pages are released.
  */
