@@ -1679,24 +1679,7 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
  */
 int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 {
-	u64 t0 = pin_trace_clock(pin_trace_enabled(unpin));
-	struct pin_region *r = pin_tracker_remove(t, handle);
-	unsigned long npages;
-	u64 length;
-	bool writable;
-	int ret;
-
-	if (!r)
-		return -ENOENT;
-	pin_tracker_event(t, PIN_EVENT_UNPIN);
-	/* @r may be freed by the release: keep what the trace wants. */
-	npages = r->npages;
-	length = r->length;
-	writable = r->writable;
-	ret = pin_tracker_release_removed(t, r);
-	pin_trace(unpin, handle, npages, length, writable,
-		  pin_trace_clock(t0 != 0) - t0);
-	return ret;
+	return pin_tracker_unpin_vec(t, &handle, 1);
 }
 
 /*
@@ -1807,12 +1790,15 @@ int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
 		if (!rs)
 			return -ENOMEM;
 	}
+	/* The first region's trace counts the removal, the others' not. */
+	t0 = pin_trace_clock(pin_trace_enabled(unpin));
 	ret = pin_tracker_remove_vec(t, handles, n, rs);
 	if (ret)
 		goto out_free;
 	pin_tracker_count(t, PIN_COUNTER_UNPINS, n);
 	for (i = 0; i < n; i++) {
-		t0 = pin_trace_clock(pin_trace_enabled(unpin));
+		if (i)
+			t0 = pin_trace_clock(pin_trace_enabled(unpin));
 		/* @rs[i] may be freed by the release: keep what the trace wants. */
 		npages = rs[i]->npages;
 		length = rs[i]->length;
