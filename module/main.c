@@ -747,15 +747,21 @@ static __poll_t pinmgr_fops_poll(struct file *filp, poll_table *wait)
 static int pinmgr_fops_open(struct inode *inode, struct file *filp)
 {
 	struct pinmgr_file *pf;
+	int ret;
 
 	if (!current->mm)
 		return -EINVAL;
 	pf = kzalloc(sizeof(*pf), PIN_GFP_ACCOUNT);
 	if (!pf)
 		return -ENOMEM;
-	pin_tracker_init(&pf->tracker, current->mm, READ_ONCE(max_pages_per_pin),
-			 READ_ONCE(max_regions), READ_ONCE(events),
-			 &pinmgr_counters);
+	ret = pin_tracker_init(&pf->tracker, current->mm,
+			       READ_ONCE(max_pages_per_pin),
+			       READ_ONCE(max_regions), READ_ONCE(events),
+			       &pinmgr_counters);
+	if (ret) {
+		kfree(pf);
+		return ret;
+	}
 	pin_tracker_set_next_handle(&pf->tracker, READ_ONCE(test_first_handle));
 	pf->owner = get_pid(task_tgid(current));
 	pf->phys_allowed = capable(CAP_SYS_ADMIN);
@@ -814,7 +820,12 @@ static ssize_t pinmgr_counter_show(struct device *dev,
 	struct dev_ext_attribute *ea =
 		container_of(attr, struct dev_ext_attribute, attr);
 
-	return sysfs_emit(buf, "%lld\n", atomic64_read(ea->var));
+	if (ea->var == &pinmgr_open_files)
+		return sysfs_emit(buf, "%lld\n", atomic64_read(ea->var));
+	/* The counter's index, stored as the attribute's variable. */
+	return sysfs_emit(buf, "%llu\n",
+			  pin_counters_read_one(&pinmgr_counters,
+						(uintptr_t)ea->var - 1));
 }
 
 /*
@@ -858,16 +869,25 @@ static int __init pinmgr_init(void)
 {
 	unsigned int i;
 
+	int ret;
+
+	ret = pin_counters_init(&pinmgr_counters);
+	if (ret)
+		return ret;
 	pinmgr_attr_init(0, "open_files", &pinmgr_open_files);
 	for (i = 0; i < PIN_NR_COUNTERS; i++)
 		pinmgr_attr_init(1 + i, pin_counter_names[i],
-				 &pinmgr_counters.v[i]);
-	return misc_register(&pinmgr_misc);
+				 (void *)(uintptr_t)(i + 1));
+	ret = misc_register(&pinmgr_misc);
+	if (ret)
+		pin_counters_destroy(&pinmgr_counters);
+	return ret;
 }
 
 static void __exit pinmgr_exit(void)
 {
 	misc_deregister(&pinmgr_misc);
+	pin_counters_destroy(&pinmgr_counters);
 }
 
 module_init(pinmgr_init);

@@ -125,6 +125,7 @@ static long dmacopy_ioctl(struct file *filp, unsigned int cmd,
 static int dmacopy_open(struct inode *inode, struct file *filp)
 {
 	struct pin_tracker *t;
+	int ret;
 
 	if (!current->mm)
 		return -EINVAL;
@@ -132,8 +133,12 @@ static int dmacopy_open(struct inode *inode, struct file *filp)
 	if (!t)
 		return -ENOMEM;
 	/* No change watching: a copy is over before the process can care. */
-	pin_tracker_init(t, current->mm, DMACOPY_MAX_PAGES,
-			 DMACOPY_MAX_REGIONS, false, NULL);
+	ret = pin_tracker_init(t, current->mm, DMACOPY_MAX_PAGES,
+			       DMACOPY_MAX_REGIONS, false, NULL);
+	if (ret) {
+		kfree(t);
+		return ret;
+	}
 	filp->private_data = t;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
+#include <linux/percpu.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -59,18 +60,62 @@ const char *const pin_counter_names[PIN_NR_COUNTERS] = {
 	[PIN_COUNTER_DIVERGED_REGIONS] = "diverged_regions",
 };
 
+static int pin_counters_setup(struct pin_counters *c, gfp_t gfp)
+{
+	c->pcpu = alloc_percpu_gfp(struct pin_counters_cpu, gfp);
+	if (!c->pcpu)
+		return -ENOMEM;
+	atomic64_set(&c->pinned_pages, 0);
+	atomic64_set(&c->peak_pages, 0);
+	return 0;
+}
+
 /**
- * pin_counters_init() - zero a set of counters
+ * pin_counters_init() - set up a set of counters, all zero
  * @c: the counters
  *
- * Context: any.
+ * Context: process context, may sleep.
+ * Return: 0, or -ENOMEM.
  */
-void pin_counters_init(struct pin_counters *c)
+int pin_counters_init(struct pin_counters *c)
 {
-	unsigned int i;
+	return pin_counters_setup(c, GFP_KERNEL);
+}
 
-	for (i = 0; i < PIN_NR_COUNTERS; i++)
-		atomic64_set(&c->v[i], 0);
+/**
+ * pin_counters_destroy() - free what pin_counters_init() allocated
+ * @c: the counters; no tracker may use them any more
+ *
+ * Context: process context, may sleep.
+ */
+void pin_counters_destroy(struct pin_counters *c)
+{
+	free_percpu(c->pcpu);
+	c->pcpu = NULL;
+}
+
+/**
+ * pin_counters_read_one() - read one counter
+ * @c: the counters
+ * @i: which, an &enum pin_counter
+ *
+ * Context: any.
+ * Return: the counter's value: the sum of its per-CPU parts, which is
+ * exact once the updates it races with are done.
+ */
+u64 pin_counters_read_one(struct pin_counters *c, enum pin_counter i)
+{
+	u64 sum = 0;
+	int cpu;
+
+	if (i == PIN_COUNTER_PINNED_PAGES)
+		return atomic64_read(&c->pinned_pages);
+	if (i == PIN_COUNTER_PEAK_PAGES)
+		return atomic64_read(&c->peak_pages);
+	/* Parts go below zero where another CPU added: the sum wraps back. */
+	for_each_possible_cpu(cpu)
+		sum += per_cpu_ptr(c->pcpu, cpu)->v[i];
+	return sum;
 }
 
 /**
@@ -85,27 +130,36 @@ void pin_counters_read(struct pin_counters *c, struct pin_tracker_stats *stats)
 	unsigned int i;
 
 	for (i = 0; i < PIN_NR_COUNTERS; i++)
-		stats->v[i] = atomic64_read(&c->v[i]);
+		stats->v[i] = pin_counters_read_one(c, i);
 }
 
+/*
+ * Counters that are only added to go to this CPU's part: no atomic
+ * operation and no cache line shared with other CPUs, so that pins on
+ * several CPUs (two threads of one file, or many files feeding one shared
+ * set) do not serialise on them. this_cpu_add() is safe in any context.
+ */
 static void pin_counter_add(struct pin_counters *c, enum pin_counter i,
 			    long n)
 {
-	atomic64_add(n, &c->v[i]);
+	this_cpu_add(c->pcpu->v[i], n);
 }
 
-/* Add (or with negative values, remove) held regions, pages and metadata. */
+/*
+ * Add (or with negative values, remove) held regions, pages and metadata.
+ * The pinned pages are one atomic counter, since their peak needs the
+ * current total.
+ */
 static void pin_counters_hold(struct pin_counters *c, long regions,
 			      long pages, long bytes)
 {
-	atomic64_t *peak = &c->v[PIN_COUNTER_PEAK_PAGES];
 	s64 now, old;
 
 	pin_counter_add(c, PIN_COUNTER_REGIONS, regions);
 	pin_counter_add(c, PIN_COUNTER_METADATA_BYTES, bytes);
-	now = atomic64_add_return(pages, &c->v[PIN_COUNTER_PINNED_PAGES]);
-	old = atomic64_read(peak);
-	while (now > old && !atomic64_try_cmpxchg(peak, &old, now))
+	now = atomic64_add_return(pages, &c->pinned_pages);
+	old = atomic64_read(&c->peak_pages);
+	while (now > old && !atomic64_try_cmpxchg(&c->peak_pages, &old, now))
 		;
 }
 
@@ -182,11 +236,16 @@ static void pin_tracker_count(struct pin_tracker *t, enum pin_counter i,
  * pin_tracker_destroy().
  *
  * Context: any context that may sleep.
+ * Return: 0, or -ENOMEM (for the tracker's own counters).
  */
-void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
-		      unsigned long max_pages, unsigned int max_regions,
-		      bool watch, struct pin_counters *shared)
+int pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
+		     unsigned long max_pages, unsigned int max_regions,
+		     bool watch, struct pin_counters *shared)
 {
+	int ret = pin_counters_setup(&t->counters, PIN_GFP_ACCOUNT);
+
+	if (ret)
+		return ret;
 	xa_init_flags(&t->regions, XA_FLAGS_ALLOC1);
 	t->next_handle = 1;
 	mmgrab(mm);
@@ -199,7 +258,6 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	t->watch = watch && PIN_WATCH_SUPPORTED;
 	atomic_set(&t->nr_regions, 0);
 	memset(t->spare, 0, sizeof(t->spare));
-	pin_counters_init(&t->counters);
 	t->shared = shared;
 	spin_lock_init(&t->ev_lock);
 	INIT_LIST_HEAD(&t->ev_list);
@@ -211,6 +269,7 @@ void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	t->cf_done = 0;
 	init_waitqueue_head(&t->cf_wait);
 	t->dying = false;
+	return 0;
 }
 
 /**
@@ -659,6 +718,20 @@ static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
 	/* Waits for callbacks running on other CPUs. */
 	pin_watch_stop(&r->watch);
 	pin_tracker_count(t, PIN_COUNTER_NOTIFIERS, -1);
+	if (!r->published) {
+		/*
+		 * Taken out of the tracker (pin_region_unpublish()) or never
+		 * in it: on no list, and only published regions are queued.
+		 * No callback runs any more and no confirmation holds @r:
+		 * nothing else touches it, and ev_lock is not needed.
+		 */
+		r->suspect = false;
+		if (r->diverged) {
+			r->diverged = false;
+			pin_tracker_count(t, PIN_COUNTER_DIVERGED_REGIONS, -1);
+		}
+		return;
+	}
 	spin_lock(&t->ev_lock);
 	list_del_init(&r->ev_node);
 	list_del_init(&r->cf_node);
@@ -978,13 +1051,14 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
  */
 static void pin_region_settle(struct pin_region *r)
 {
-	struct pin_tracker *t = r->tracker;
-	u64 differ, first, kinds;
+	u64 differ, first;
 
-	spin_lock(&t->ev_lock);
-	kinds = r->ev_kinds;
-	spin_unlock(&t->ev_lock);
-	if (kinds)
+	/*
+	 * Read without ev_lock: a change this misses is not lost, since
+	 * pin_region_publish_changes() looks at @r's record under the lock
+	 * (and a change that is not an unmap left @r suspect).
+	 */
+	if (READ_ONCE(r->ev_kinds))
 		pin_region_look(r, true, &differ, &first);
 }
 
@@ -1877,6 +1951,7 @@ void pin_tracker_destroy(struct pin_tracker *t)
 	for (index = 0; index < PIN_SPARE_REGIONS; index++)
 		kfree(t->spare[index]);
 	xa_destroy(&t->regions);
+	pin_counters_destroy(&t->counters);
 	mmdrop(t->mm);
 	free_uid(t->user);
 }

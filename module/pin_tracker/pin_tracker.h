@@ -189,14 +189,28 @@ struct pin_tracker_stats {
 };
 
 /**
+ * struct pin_counters_cpu - one CPU's part of &struct pin_counters
+ * @v: what this CPU added to each counter (pinned_pages and peak_pages
+ *	excepted), indexed by &enum pin_counter; may be below zero, as u64
+ */
+struct pin_counters_cpu {
+	u64 v[PIN_NR_COUNTERS];
+};
+
+/**
  * struct pin_counters - counters of pin activity
- * @v: the counters, indexed by &enum pin_counter
+ * @pcpu: the counters, as per-CPU parts summed when read
+ * @pinned_pages: pages held now (&PIN_COUNTER_PINNED_PAGES)
+ * @peak_pages: the most held at once (&PIN_COUNTER_PEAK_PAGES)
  *
  * Each tracker has its own, and may also feed a set shared by many
- * trackers (a driver's totals). Updated without locks and read one by one.
+ * trackers (a driver's totals), set up with pin_counters_init(). Updated
+ * without locks, read with pin_counters_read() or pin_counters_read_one().
  */
 struct pin_counters {
-	atomic64_t v[PIN_NR_COUNTERS];
+	struct pin_counters_cpu __percpu *pcpu;
+	atomic64_t pinned_pages;
+	atomic64_t peak_pages;
 };
 
 /* Released regions a tracker keeps for its next pins (&pin_tracker.spare). */
@@ -267,11 +281,13 @@ struct pin_tracker {
 	bool dying;
 };
 
-void pin_counters_init(struct pin_counters *c);
+int pin_counters_init(struct pin_counters *c);
+void pin_counters_destroy(struct pin_counters *c);
+u64 pin_counters_read_one(struct pin_counters *c, enum pin_counter i);
 void pin_counters_read(struct pin_counters *c, struct pin_tracker_stats *stats);
-void pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
-		      unsigned long max_pages, unsigned int max_regions,
-		      bool watch, struct pin_counters *shared);
+int pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
+		     unsigned long max_pages, unsigned int max_regions,
+		     bool watch, struct pin_counters *shared);
 void pin_tracker_set_next_handle(struct pin_tracker *t, u32 handle);
 void pin_tracker_destroy(struct pin_tracker *t);
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
