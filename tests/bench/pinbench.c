@@ -24,7 +24,20 @@
  *   pinmgr    libpinmgr: PIN (PINMGR_PIN_WRITE) then UNPIN; and PIN then
  *             close() of a file opened beforehand (open not timed).
  *   io_uring  io_uring_register_buffers() of one iovec, then
- *             io_uring_unregister_buffers() (liburing, static).
+ *             io_uring_unregister_buffers() (liburing, static): the whole
+ *             table each time, which quiesces the ring.
+ *   io_uring-upd  a sparse table of one slot registered once, then per
+ *             operation io_uring_register_buffers_update_tag() setting
+ *             the slot to the range and back to empty, as a careful user
+ *             would. The old buffer's unpin may be left to a kernel
+ *             worker (6.1 queues it for up to a second); the time until
+ *             VmPin is back is measured after each sample, untimed, and
+ *             reported as unpinned_after_ns.
+ *   udmabuf   UDMABUF_CREATE of the range of a sealed memfd, then close()
+ *             of the dma-buf: holds the pages and builds their page array
+ *             (6.12 pins them with memfd_pin_folios()), maps nothing for a
+ *             device. Only memfd memory (the memfd backings, measured only
+ *             where /dev/udmabuf exists: not on Debian's 6.1).
  *   mlock     mlock() then munlock(); does not stop migration.
  *
  * Output (stdout, TAP for the VM harness): one "ok" per case; "# | " lines
@@ -60,6 +73,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/udmabuf.h>
 #include <liburing.h>
 
 #include "pinmgr.h"
@@ -114,6 +128,11 @@ static bool raw_loaded_here;
 static struct pinmgr_ctx *pm;	/* the context of the pin+unpin contender */
 static struct io_uring ring;
 static bool ring_ok;
+/* A ring with a sparse table of one buffer slot, for io_uring-upd. */
+static struct io_uring sparse_ring;
+static int sparse_err = -ENOSYS;	/* 0 once the table is registered */
+/* How long the last io_uring-upd sample's buffers stayed pinned after it. */
+static double uring_unpinned_after_ns;
 
 /* ---- output ------------------------------------------------------- */
 
@@ -846,10 +865,27 @@ static int raw_pin_unpin(int fd, void *addr, size_t len,
 
 /* ---- memory of each backing --------------------------------------- */
 
-enum backing { B_4K, B_THP, B_HUGETLB, NBACKING };
-static const char *const backing_name[NBACKING] = { "4k", "thp", "hugetlb" };
+/*
+ * Anonymous private memory of three page sizes, and a sealed memfd's
+ * shared mapping (shmem, and hugetlbfs with 2 MiB pages) for udmabuf.
+ */
+enum backing { B_4K, B_THP, B_HUGETLB, B_MEMFD, B_MEMFD_HUGETLB, NBACKING };
+static const char *const backing_name[NBACKING] = {
+	"4k", "thp", "hugetlb", "memfd", "memfd-hugetlb"
+};
+
+static bool is_memfd(enum backing kind)
+{
+	return kind == B_MEMFD || kind == B_MEMFD_HUGETLB;
+}
+
+/* /dev/udmabuf, and the memfd whose mapping the udmabuf contender uses. */
+static int udmabuf_fd = -1;
+static int memfd_fd = -1;
+static char *memfd_base;
 
 struct buf {
+	int fd;		/* memfd backings: the memfd, else -1 */
 	void *map;
 	size_t map_len;
 	char *base;	/* 2 MiB aligned */
@@ -865,6 +901,9 @@ static void buf_free(struct buf *b)
 	if (b->map && b->map != MAP_FAILED)
 		munmap(b->map, b->map_len);
 	b->map = NULL;
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
 	if (b->hp_saved >= 0) {
 		snprintf(val, sizeof(val), "%ld", b->hp_saved);
 		write_file("/proc/sys/vm/nr_hugepages", val);
@@ -881,12 +920,13 @@ static int buf_alloc(enum backing kind, size_t len, struct buf *b,
 	size_t off;
 
 	memset(b, 0, sizeof(*b));
+	b->fd = -1;
 	b->hp_saved = -1;
 	b->thp_kb = -1;
 	len = (len + HPAGE - 1) & ~(HPAGE - 1);
 	b->len = len;
 
-	if (kind == B_HUGETLB) {
+	if (kind == B_HUGETLB || kind == B_MEMFD_HUGETLB) {
 		need = (long)(len / HPAGE);
 		b->hp_saved = read_long("/proc/sys/vm/nr_hugepages");
 		if (b->hp_saved < 0) {
@@ -905,6 +945,31 @@ static int buf_alloc(enum backing kind, size_t len, struct buf *b,
 			buf_free(b);
 			return -ENOMEM;
 		}
+	}
+	if (is_memfd(kind)) {
+		b->fd = memfd_create("pinbench", MFD_CLOEXEC | MFD_ALLOW_SEALING |
+				     (kind == B_MEMFD_HUGETLB ? MFD_HUGETLB : 0));
+		/* udmabuf wants the file sealed against shrinking. */
+		if (b->fd < 0 || ftruncate(b->fd, (off_t)len) ||
+		    fcntl(b->fd, F_ADD_SEALS, F_SEAL_SHRINK)) {
+			int err = errno;
+
+			snprintf(why, whylen, "memfd of %s: %s", fmt_size(len), errname(err));
+			buf_free(b);
+			return -err;
+		}
+		b->map_len = len;
+		b->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			      b->fd, 0);
+		if (b->map == MAP_FAILED) {
+			int err = errno;
+
+			snprintf(why, whylen, "mmap of the memfd: %s", errname(err));
+			buf_free(b);
+			return -err;
+		}
+		b->base = b->map;
+	} else if (kind == B_HUGETLB) {
 		b->map_len = len;
 		b->map = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_POPULATE, -1, 0);
@@ -960,8 +1025,8 @@ static int buf_alloc(enum backing kind, size_t len, struct buf *b,
  * C_UPDATE, past the size matrix's contenders, is measured by the 4 KiB
  * round-trip case only: the steady state of a driver pinning per I/O.
  */
-enum { C_RAW, C_PINMGR, C_PIN_CLOSE, C_URING, C_MLOCK, NCONT,
-       C_UPDATE = NCONT, NCONT_ALL };
+enum { C_RAW, C_PINMGR, C_PIN_CLOSE, C_URING, C_URING_UPD, C_UDMABUF, C_MLOCK,
+       NCONT, C_UPDATE = NCONT, NCONT_ALL };
 
 static const struct contender {
 	const char *cas;	/* results.json "case" */
@@ -975,6 +1040,11 @@ static const struct contender {
 	/* One file per operation, opened before the sample starts. */
 	[C_PIN_CLOSE] = { "pin+close", "pinmgr", "PIN+close", "pin+close", 256 },
 	[C_URING] = { "pin+unpin", "io_uring", "register+unregister", "io_uring", 100000 },
+	[C_URING_UPD] = { "pin+unpin", "io_uring-upd",
+			  "update slot to range, then to empty (sparse table)",
+			  "io_uring-upd", 100000 },
+	[C_UDMABUF] = { "pin+unpin", "udmabuf", "UDMABUF_CREATE + close of the dma-buf",
+			"udmabuf", 100000 },
 	[C_MLOCK] = { "pin+unpin", "mlock", "mlock+munlock", "mlock", 100000 },
 	[C_UPDATE] = { "steady-state", "pinmgr", "UPDATE (pin next, unpin last)",
 		       "update", 100000 },
@@ -983,6 +1053,58 @@ static const struct contender {
 /* The region the last UPDATE pinned, for the next one to unpin. */
 static uint32_t update_last;
 
+
+/* Point the sparse table's one slot at [@addr, @addr + @len), or empty it. */
+static int uring_slot(void *addr, size_t len)
+{
+	struct iovec iov = { .iov_base = addr, .iov_len = len };
+	int ret = io_uring_register_buffers_update_tag(&sparse_ring, 0, &iov, NULL, 1);
+
+	return ret == 1 ? 0 : ret < 0 ? ret : -EIO;
+}
+
+/* VmPin of this process in kB (what io_uring charges its buffers to), or -1. */
+static long vm_pin_kb(void)
+{
+	char line[256];
+	long val = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmPin:", 6)) {
+			val = strtol(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
+/*
+ * Wait until VmPin is down to @base kB again: io_uring has unpinned every
+ * buffer an update replaced. Polls every 100 us, for at most 10 s.
+ */
+static int uring_wait_unpinned(long base, double *ns)
+{
+	struct timespec pause = { 0, 100000 };
+	uint64_t t0 = now_ns(), t;
+	long cur;
+
+	for (;;) {
+		cur = vm_pin_kb();
+		t = now_ns();
+		if (cur < 0)
+			return -ENOENT;
+		if (cur <= base)
+			break;
+		if (t - t0 > 10000000000ull)
+			return -ETIMEDOUT;
+		nanosleep(&pause, NULL);
+	}
+	*ns = (double)(t - t0);
+	return 0;
+}
 
 static int do_op(int c, void *addr, size_t len, struct pinmgr_ctx **slot)
 {
@@ -1006,6 +1128,22 @@ static int do_op(int c, void *addr, size_t len, struct pinmgr_ctx **slot)
 			return -ENOSYS;
 		ret = io_uring_register_buffers(&ring, &iov, 1);
 		return ret ? ret : io_uring_unregister_buffers(&ring);
+	case C_URING_UPD:
+		if (sparse_err)
+			return sparse_err;
+		ret = uring_slot(addr, len);
+		return ret ? ret : uring_slot(NULL, 0);
+	case C_UDMABUF: {
+		struct udmabuf_create uc = {
+			.memfd = (uint32_t)memfd_fd, .flags = UDMABUF_FLAGS_CLOEXEC,
+			.offset = (uint64_t)((char *)addr - memfd_base), .size = len,
+		};
+		int fd = ioctl(udmabuf_fd, UDMABUF_CREATE, &uc);
+
+		if (fd < 0)
+			return -errno;
+		return close(fd) ? -errno : 0;
+	}
 	case C_MLOCK:
 		if (mlock(addr, len))
 			return -errno;
@@ -1027,6 +1165,7 @@ static int do_op(int c, void *addr, size_t len, struct pinmgr_ctx **slot)
 static int sample(int c, void *addr, size_t len, unsigned long iters, double *ns)
 {
 	struct pinmgr_ctx **ctxs = NULL;
+	long pin_kb = c == C_URING_UPD ? vm_pin_kb() : 0;
 	unsigned long i;
 	uint64_t t0, t1;
 	int ret = 0;
@@ -1042,6 +1181,9 @@ static int sample(int c, void *addr, size_t len, unsigned long iters, double *ns
 	for (i = 0; i < iters && !ret; i++)
 		ret = do_op(c, addr, len, ctxs ? &ctxs[i] : NULL);
 	t1 = now_ns();
+	/* Untimed: until the buffers io_uring let go of are really unpinned. */
+	if (c == C_URING_UPD && !ret)
+		ret = uring_wait_unpinned(pin_kb, &uring_unpinned_after_ns);
 	if (ctxs) {
 		for (i = 0; i < iters; i++)
 			if (ctxs[i])
@@ -1115,6 +1257,7 @@ struct size_case_more {
 	const char *error;
 	const double *split;	/* raw or io_uring: its two parts */
 	const char *k1, *k2;
+	double unpinned_after;	/* io_uring-upd: median, or 0 */
 };
 
 static void size_case_more(struct jobj *j, const void *arg)
@@ -1125,10 +1268,39 @@ static void size_case_more(struct jobj *j, const void *arg)
 		jnum(j, m->k1, m->split[0], 1);
 		jnum(j, m->k2, m->split[1], 1);
 	}
+	if (m->unpinned_after > 0)
+		jnum(j, "unpinned_after_ns", m->unpinned_after, 0);
 	if (m->error)
 		jstr(j, "error", m->error);
 	if (m->note)
 		jstr(j, "note", m->note);
+}
+
+static double ratio(double a, double b);
+
+/*
+ * "# @plot BACKING CONTENDER BYTES GIB_PER_S RATIO LO HI": the median's
+ * throughput and ratio to raw, and the spread of the ratio over the rounds
+ * (each round's sample against raw's of the same round: min and max).
+ */
+static void plot_point(enum backing kind, int c, size_t len, const double *med,
+		       double samples[][MAX_ROUNDS], const int *err)
+{
+	double q, lo = -1, hi = -1;
+	int r;
+
+	for (r = 0; r < cfg.rounds && !err[C_RAW] && med[C_RAW] > 0; r++) {
+		q = ratio(samples[c][r], samples[C_RAW][r]);
+		if (q <= 0)
+			continue;
+		if (lo < 0 || q < lo)
+			lo = q;
+		if (q > hi)
+			hi = q;
+	}
+	printf("# @plot %s %s %" PRIu64 " %.6f %.4f %.4f %.4f\n", backing_name[kind],
+	       conts[c].label, (uint64_t)len, (double)len / med[c] * 1e9 / GIB,
+	       med[C_RAW] > 0 ? med[c] / med[C_RAW] : -1, lo, hi);
 }
 
 static bool size_case(enum backing kind, int si, char *base, size_t len)
@@ -1139,7 +1311,7 @@ static bool size_case(enum backing kind, int si, char *base, size_t len)
 	int err[NCONT] = { 0 };
 	struct pinmgr_bench_raw_pin kin[MAX_ROUNDS];
 	double kpin[MAX_ROUNDS], kunpin[MAX_ROUNDS];
-	double ureg[MAX_ROUNDS], uunreg[MAX_ROUNDS];
+	double ureg[MAX_ROUNDS], uunreg[MAX_ROUNDS], uafter[MAX_ROUNDS];
 	char cells[NCONT][48], row[400];
 	bool ok = true;
 	int c, k, r, w;
@@ -1154,6 +1326,15 @@ static bool size_case(enum backing kind, int si, char *base, size_t len)
 		na[C_MLOCK] = "n/a: mlock of part of a huge page splits its mapping";
 	if (!ring_ok)
 		na[C_URING] = "n/a: no io_uring ring (io_uring_queue_init failed)";
+	if (sparse_err)
+		na[C_URING_UPD] = "n/a: no sparse io_uring buffer table (see its setup line)";
+	if (!is_memfd(kind)) {
+		na[C_UDMABUF] = "n/a: udmabuf takes memfd memory only";
+	} else {
+		/* These compare on anonymous memory; the memfd rows are for udmabuf. */
+		na[C_PIN_CLOSE] = na[C_URING] = na[C_MLOCK] =
+			"n/a: measured on anonymous memory only";
+	}
 
 	for (c = 0; c < NCONT; c++) {
 		med[c] = -1;
@@ -1174,6 +1355,8 @@ static bool size_case(enum backing kind, int si, char *base, size_t len)
 			c = (k + r) % NCONT;
 			if (!na[c] && !err[c])
 				err[c] = sample_best(c, base, len, iters[c], &samples[c][r]);
+			if (c == C_URING_UPD)
+				uafter[r] = !na[c] && !err[c] ? uring_unpinned_after_ns : -1;
 		}
 		/* The kernel-side split of one raw operation (not timed above). */
 		if (!err[C_RAW] && !raw_pin_unpin(raw_fd, base, len, &kin[r])) {
@@ -1224,8 +1407,7 @@ static bool size_case(enum backing kind, int si, char *base, size_t len)
 				rec.ratio = med[c] / med[C_RAW];
 			snprintf(cells[c], sizeof(cells[c]), "%s %s", fmt_ns(med[c]),
 				 c == C_RAW ? "" : fmt_ratio(rec.ratio));
-			printf("# @plot %s %s %" PRIu64 " %.6f\n", backing_name[kind],
-			       conts[c].label, (uint64_t)len, (double)len / med[c] * 1e9 / GIB);
+			plot_point(kind, c, len, med, samples, err);
 		} else if (na[c]) {
 			more.note = na[c];
 			snprintf(cells[c], sizeof(cells[c]), "n/a");
@@ -1242,6 +1424,10 @@ static bool size_case(enum backing kind, int si, char *base, size_t len)
 			more.split = &split[kind][si][2];
 			more.k1 = "register_ns";
 			more.k2 = "unregister_ns";
+		}
+		if (c == C_URING_UPD && !na[c] && !err[c]) {
+			more.unpinned_after = median_of(uafter, cfg.rounds);
+			more.note = "the replaced buffer is unpinned by io_uring when its resource node is released (on 6.1 by a worker up to a second later): not in median_ns; unpinned_after_ns is how long VmPin took to come back after a sample";
 		}
 		if (c == C_MLOCK && kind == B_HUGETLB)
 			more.note = "the kernel does not mlock hugetlb pages (they are never swapped): only the VMA walk is timed";
@@ -1450,8 +1636,8 @@ static const uint64_t smoke_sizes[] = { 4 * KIB, 64 * KIB };
 
 static void size_header(void)
 {
-	tab("%-8s %-8s %-18s %-18s %-18s %-18s %-18s", "backing", "size", "raw", "pinmgr",
-	    "pin+close", "io_uring", "mlock");
+	tab("%-8s %-8s %-18s %-18s %-18s %-18s %-18s %-18s %-18s", "backing", "size", "raw",
+	    "pinmgr", "pin+close", "io_uring", "io_uring-upd", "udmabuf", "mlock");
 }
 
 /* ns per 4 KiB page, or "-". */
@@ -1479,9 +1665,9 @@ static void per_page(enum backing kind, int si)
 	tab("%-8s %-8s ns per 4 KiB page: raw %s (GUP calls only: pin %s + unpin %s), pinmgr %s, pin+close %s,",
 	    "", fmt_size(matrix_sizes[si]), fmt_pp(m[C_RAW], pages), fmt_pp(sp[0], pages),
 	    fmt_pp(sp[1], pages), fmt_pp(m[C_PINMGR], pages), fmt_pp(m[C_PIN_CLOSE], pages));
-	tab("%-8s %-8s                    io_uring %s (register %s + unregister %s), mlock %s",
+	tab("%-8s %-8s                    io_uring %s (register %s + unregister %s), io_uring-upd %s, udmabuf %s, mlock %s",
 	    "", "", fmt_pp(m[C_URING], pages), fmt_pp(sp[2], pages), fmt_pp(sp[3], pages),
-	    fmt_pp(m[C_MLOCK], pages));
+	    fmt_pp(m[C_URING_UPD], pages), fmt_pp(m[C_UDMABUF], pages), fmt_pp(m[C_MLOCK], pages));
 }
 
 static void backing_run(enum backing kind)
@@ -1493,7 +1679,14 @@ static void backing_run(enum backing kind)
 	struct buf b;
 	int si, ret;
 
-	ret = buf_alloc(kind, maxlen + (probe ? HPAGE : 0), &b, why, sizeof(why));
+	if (is_memfd(kind) && udmabuf_fd < 0) {
+		tab("%-8s (not measured: no /dev/udmabuf, the kernel has no CONFIG_UDMABUF)",
+		    backing_name[kind]);
+		tap(true, "no /dev/udmabuf", "backing %s", backing_name[kind]);
+		return;
+	}
+	ret = buf_alloc(kind, maxlen + (probe && !is_memfd(kind) ? HPAGE : 0), &b, why,
+			sizeof(why));
 	if (ret) {
 		tab("%-8s (not measured: %s)", backing_name[kind], why);
 		tap(kind == B_4K ? false : true, kind == B_4K ? NULL : why,
@@ -1502,9 +1695,15 @@ static void backing_run(enum backing kind)
 	}
 	if (kind == B_THP)
 		diag("thp: %ld kB of %s in transparent huge pages", b.thp_kb, fmt_size(b.len));
+	memfd_fd = b.fd;
+	memfd_base = b.base;
 	for (si = 0; si < nsizes; si++)
 		size_case(kind, si, b.base, (size_t)matrix_sizes[si]);
 	per_page(kind, nsizes - 1);
+	if (is_memfd(kind)) {
+		buf_free(&b);
+		return;
+	}
 	if (probe)
 		uring_over_1g(kind, b.base, GIB + HPAGE);
 	for (si = 0; si < nsizes; si++)
@@ -2093,12 +2292,35 @@ static double ratio(double a, double b)
 	return a > 0 && b > 0 ? a / b : -1;
 }
 
+/*
+ * The worst ratio pinmgr / contender @c over the sizes from 64 KiB up, and
+ * the size where it is; -1 if @c was measured at none of them.
+ */
+static double worst_vs(enum backing kind, int c, uint64_t *at)
+{
+	double worst = -1, q;
+	int si;
+
+	for (si = 0; si < nsizes; si++) {
+		if (matrix_sizes[si] < 64 * KIB)
+			continue;
+		q = ratio(matrix[kind][si][C_PINMGR], matrix[kind][si][c]);
+		if (q > worst) {
+			worst = q;
+			*at = matrix_sizes[si];
+		}
+	}
+	return worst;
+}
+
 /* PIN_VEC per range against raw per page, for targets(); -1: not measured. */
 static double vec_ratio_raw = -1;
 
 static void targets(void)
 {
 	static const char *const opn[NROPS] = { "PIN", "UNPIN", "close" };
+	/* What a user would pick instead: pinmgr should be as fast. */
+	static const int peers[] = { C_URING, C_URING_UPD, C_UDMABUF };
 	const struct result *vec;
 	char what[128];
 	int kind, o;
@@ -2106,6 +2328,9 @@ static void targets(void)
 	tab("%s", "");
 	tab("targets (informative: measured ratios, never asserted)");
 	for (kind = 0; kind < NBACKING; kind++) {
+		/* The memfd backings exist only where udmabuf does. */
+		if (is_memfd(kind) && udmabuf_fd < 0)
+			continue;
 		snprintf(what, sizeof(what), "1 GiB pin+unpin, %s: pinmgr / raw", backing_name[kind]);
 		verdict(what, ratio(mat(kind, GIB, C_PINMGR), mat(kind, GIB, C_RAW)), true, 1.10);
 	}
@@ -2122,6 +2347,22 @@ static void targets(void)
 		ratio(mat(B_4K, GIB, C_URING), mat(B_4K, GIB, C_PINMGR)), false, 2);
 	verdict("1 GiB thp: io_uring / pinmgr (pinmgr faster by)",
 		ratio(mat(B_THP, GIB, C_URING), mat(B_THP, GIB, C_PINMGR)), false, 20);
+	for (o = 0; o < (int)ARRAY_SIZE(peers); o++)
+		for (kind = 0; kind < NBACKING; kind++) {
+			uint64_t at = 0;
+			double w = worst_vs(kind, peers[o], &at);
+
+			/* Not a contender on this memory, or no such memory. */
+			if ((peers[o] == C_UDMABUF) != is_memfd(kind) &&
+			    peers[o] != C_URING_UPD)
+				continue;
+			if (is_memfd(kind) && udmabuf_fd < 0)
+				continue;
+			snprintf(what, sizeof(what), "pinmgr / %s, %s, worst size >= 64 KiB%s%s",
+				 conts[peers[o]].label, backing_name[kind], at ? ": " : "",
+				 at ? fmt_size(at) : "");
+			verdict(what, w, true, 1.0);
+		}
 	verdict("4 KiB steady state (one UPDATE per I/O) / one raw ioctl",
 		ratio(roundtrip_med[2], roundtrip_med[0]), true, 1.3);
 	verdict("4 KiB PIN+UNPIN round trip / one raw ioctl",
@@ -2131,7 +2372,7 @@ static void targets(void)
 			 regions_counts[2], regions_counts[0]);
 		verdict(what, ratio(regions_med[2][o], regions_med[0][o]), true, 1.5);
 	}
-	for (kind = 0; kind < NBACKING; kind++) {
+	for (kind = 0; kind < B_MEMFD; kind++) {
 		const struct result *r = find("metadata", "pinmgr", backing_name[kind],
 					      matrix_sizes[nsizes - 1], NULL);
 
@@ -2346,6 +2587,44 @@ static void sizes_section(void)
 	tab("%s", "");
 }
 
+/* udmabuf's size_limit_mb before udmabuf_setup() raised it, or -1. */
+static long udmabuf_limit_saved = -1;
+#define UDMABUF_LIMIT "/sys/module/udmabuf/parameters/size_limit_mb"
+
+/* Open /dev/udmabuf, if the kernel has it, and let it take the largest size. */
+static void udmabuf_setup(void)
+{
+	long need = (long)(matrix_sizes[nsizes - 1] / MIB) + 2;
+	char val[32];
+
+	udmabuf_fd = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+	if (udmabuf_fd < 0) {
+		diag("udmabuf: %s: the memfd backings are not measured",
+		     errno == ENOENT ? "no /dev/udmabuf (kernel without CONFIG_UDMABUF)"
+				     : errname(errno));
+		return;
+	}
+	/* 64 MiB by default: a bigger dma-buf fails with EINVAL. */
+	udmabuf_limit_saved = read_long(UDMABUF_LIMIT);
+	if (udmabuf_limit_saved >= 0 && udmabuf_limit_saved < need) {
+		snprintf(val, sizeof(val), "%ld", need);
+		if (write_file(UDMABUF_LIMIT, val))
+			diag("udmabuf: could not raise %s to %ld", UDMABUF_LIMIT, need);
+	}
+}
+
+static void udmabuf_teardown(void)
+{
+	char val[32];
+
+	if (udmabuf_limit_saved >= 0) {
+		snprintf(val, sizeof(val), "%ld", udmabuf_limit_saved);
+		write_file(UDMABUF_LIMIT, val);
+	}
+	if (udmabuf_fd >= 0)
+		close(udmabuf_fd);
+}
+
 /* Is section @name selected by the cases= setting (all when it is empty)? */
 static bool want(const char *name)
 {
@@ -2513,6 +2792,17 @@ int main(int argc, char **argv)
 	/* A kernel without io_uring has no such contender; anything else is a bug. */
 	tap(!ret || ret == -ENOSYS || !cfg.smoke, ret == -ENOSYS ? "kernel without io_uring" : NULL,
 	    "io_uring_queue_init%s%s", ret ? ": " : "", ret ? errname(-ret) : "");
+	ret = io_uring_queue_init(4, &sparse_ring, 0);
+	if (!ret) {
+		ret = io_uring_register_buffers_sparse(&sparse_ring, 1);
+		if (ret)
+			io_uring_queue_exit(&sparse_ring);
+	}
+	sparse_err = ret;
+	udmabuf_setup();
+	tap(!ret || ret == -ENOSYS || !cfg.smoke, ret == -ENOSYS ? "kernel without io_uring" : NULL,
+	    "io_uring sparse buffer table of one slot%s%s", ret ? ": " : "",
+	    ret ? errname(-ret) : "");
 
 	if (*cfg.cases)
 		diag("running only the sections %s (setting cases=)", cfg.cases);
@@ -2540,6 +2830,9 @@ int main(int argc, char **argv)
 
 	if (ring_ok)
 		io_uring_queue_exit(&ring);
+	if (!sparse_err)
+		io_uring_queue_exit(&sparse_ring);
+	udmabuf_teardown();
 	pinmgr_close(pm);
 
 	json_append(njson ? "]" : "[]");

@@ -107,47 +107,57 @@ if command -v python3 >/dev/null &&
 	[ "$rc" != 0 ] || rc=1
 fi
 
-# The plot: one data file per backing and contender.
+# The plot: one data file per backing and contender ("bytes GiB/s ratio
+# lo hi"), and one panel per backing that was measured: each contender's
+# time as a ratio to raw's in the same rounds, the bars the spread of that
+# ratio over the rounds. Absolute numbers stay in the table.
 plotdir=$OUT/plot
 rm -rf "$plotdir"
 mkdir -p "$plotdir"
-backings="4k thp hugetlb"
-contenders="raw pinmgr pin+close io_uring mlock"
-contenders_hugetlb="raw pinmgr pin+close io_uring"
-for b in $backings; do
+contenders="pinmgr pin+close io_uring io_uring-upd udmabuf mlock"
+sed -n 's/^# @plot //p' "$OUT/stdout.txt" |
+	while read -r b c bytes gibs ratio lo hi; do
+		[ -n "$hi" ] && echo "$bytes $gibs $ratio $lo $hi" >>"$plotdir/$b-$c.dat"
+	done
+backings=
+for b in 4k thp hugetlb memfd memfd-hugetlb; do
+	[ -s "$plotdir/$b-raw.dat" ] && backings="$backings $b"
+	# A contender not measured on this backing: an empty file plots nothing.
 	for c in $contenders; do
-		: >"$plotdir/$b-$c.dat"
+		[ -e "$plotdir/$b-$c.dat" ] || : >"$plotdir/$b-$c.dat"
 	done
 done
-sed -n 's/^# @plot //p' "$OUT/stdout.txt" |
-	while read -r b c bytes gibs; do
-		[ -e "$plotdir/$b-$c.dat" ] && echo "$bytes $gibs" >>"$plotdir/$b-$c.dat"
-	done
+backings=${backings# }
+nb=$(echo "$backings" | wc -w)
 rm -f "$OUT/results.png"
-if ! grep -q '^# @plot ' "$OUT/stdout.txt"; then
+if [ "$nb" = 0 ]; then
 	echo "bench: no size matrix measured (PINBENCH_CASES without sizes); no plot" >&2
 elif command -v gnuplot >/dev/null; then
 	gnuplot <<EOF || echo "bench: gnuplot failed; no plot" >&2
-set terminal pngcairo size 1500,560 font "sans,10" noenhanced
+set terminal pngcairo size $((nb * 480 + 60)),680 font "sans,10" noenhanced
 set output "$OUT/results.png"
-set multiplot layout 1,3 title "pinmgr benchmark: pin + unpin throughput against range size (GiB of range per second, higher is better)\nmedians of $PINMGR_VM_SMP-vCPU TCG guest runs, $started, host load $load_before"
+set multiplot layout 1,$nb title "pinmgr benchmark: time of pin + unpin as a ratio to the raw kernel loop in the same rounds (lower is better; bars: spread over the rounds; off the chart: see results.txt)\nmedians of $PINMGR_VM_SMP-vCPU TCG guest runs, $started, host load $load_before; absolute times in results.txt"
 set logscale xy
 set xrange [3000:1.5e9]
+# Around 1 is where the targets are: io_uring's whole-table register and
+# mlock of huge pages leave the chart (their numbers are in the table).
+set yrange [0.5:20]
 set xtics ("4K" 4096, "64K" 65536, "2M" 2097152, "64M" 67108864, "1G" 1073741824)
 set format y "%g"
 set xlabel "range size"
-set ylabel "GiB/s"
+set ylabel "time / raw's"
 set grid
-set key bottom right
-set style data linespoints
+set key below horizontal
+# pinmgr stands out; the others in colours of their own.
+array col[6] = ["#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c", "#9467bd"]
+array pts[6] = [7, 5, 9, 11, 13, 15]
+cs = "$contenders"
 do for [b in "$backings"] {
-	if (b eq "hugetlb") {
-		set title "hugetlb pages (mlock does nothing on hugetlb: not plotted)"
-		plot for [c in "$contenders_hugetlb"] sprintf("$plotdir/%s-%s.dat", b, c) using 1:2 title c lw 2 pt 7 ps 0.8
-	} else {
-		set title b." pages"
-		plot for [c in "$contenders"] sprintf("$plotdir/%s-%s.dat", b, c) using 1:2 title c lw 2 pt 7 ps 0.8
-	}
+	set title b." pages"
+	plot 1.10 title "1.10 (1 GiB target)" lc rgb "black" dt 2 lw 1, \
+	     for [i=1:words(cs)] sprintf("$plotdir/%s-%s.dat", b, word(cs, i)) \
+		using 1:3:4:5 with yerrorlines title word(cs, i) \
+		lc rgb col[i] pt pts[i] ps 0.8 lw (i == 1 ? 2.5 : 1.5)
 }
 unset multiplot
 EOF
