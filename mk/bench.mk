@@ -36,7 +36,10 @@ BENCH_CFLAGS	:= $(CPPFLAGS) $(CFLAGS) $(WARN) -pthread -D_GNU_SOURCE $(BENCH_HAV
 		   -I$(SRC)/userlib -I$(SRC)/tests/bench/raw $(UAPI_INC) -MMD -MP
 # liburing-dev ships liburing.a: the guest has no C library.
 BENCH_LDFLAGS	:= -static -pthread $(LDFLAGS)
-BENCH_LIBS	:= $(LIB_A) -luring
+# libibverbs-dev ships libibverbs.a and the providers' archives: the rxe
+# provider registers itself from a constructor, so all of it is linked in.
+BENCH_LIBS	:= $(LIB_A) -luring -Wl,--whole-archive -lrxe-rdmav34 -Wl,--no-whole-archive \
+		   -libverbs -lnl-route-3 -lnl-3
 
 .PHONY: bench vm-bench bench-raw bench-clean lint-bench
 

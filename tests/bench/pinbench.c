@@ -38,6 +38,11 @@
  *             (6.12 pins them with memfd_pin_folios()), maps nothing for a
  *             device. Only memfd memory (the memfd backings, measured only
  *             where /dev/udmabuf exists: not on Debian's 6.1).
+ *   rdma      ibv_reg_mr() (local and remote write) then ibv_dereg_mr() on
+ *             Soft-RoCE: an rxe device the program adds on dummy0 when
+ *             the kernel has rdma_rxe loaded (make bench loads it). Beyond
+ *             pinning (ib_umem_get()), the kernel builds the umem's
+ *             scatterlist, rxe's own per-page map of the MR and its keys.
  *   mlock     mlock() then munlock(); does not stop migration.
  *
  * Output (stdout, TAP for the VM harness): one "ok" per case; "# | " lines
@@ -73,7 +78,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/netlink.h>
 #include <linux/udmabuf.h>
+#include <net/if.h>
+#include <rdma/rdma_netlink.h>
+#include <sys/socket.h>
+#include <infiniband/verbs.h>
 #include <liburing.h>
 
 #include "pinmgr.h"
@@ -879,6 +889,11 @@ static bool is_memfd(enum backing kind)
 	return kind == B_MEMFD || kind == B_MEMFD_HUGETLB;
 }
 
+/* The rxe device's protection domain, or NULL (rdma_why says why). */
+static struct ibv_context *rdma_ctx;
+static struct ibv_pd *rdma_pd;
+static char rdma_why[160] = "not set up";
+
 /* /dev/udmabuf, and the memfd whose mapping the udmabuf contender uses. */
 static int udmabuf_fd = -1;
 static int memfd_fd = -1;
@@ -1025,8 +1040,8 @@ static int buf_alloc(enum backing kind, size_t len, struct buf *b,
  * C_UPDATE, past the size matrix's contenders, is measured by the 4 KiB
  * round-trip case only: the steady state of a driver pinning per I/O.
  */
-enum { C_RAW, C_PINMGR, C_PIN_CLOSE, C_URING, C_URING_UPD, C_UDMABUF, C_MLOCK,
-       NCONT, C_UPDATE = NCONT, NCONT_ALL };
+enum { C_RAW, C_PINMGR, C_PIN_CLOSE, C_URING, C_URING_UPD, C_UDMABUF, C_RDMA,
+       C_MLOCK, NCONT, C_UPDATE = NCONT, NCONT_ALL };
 
 static const struct contender {
 	const char *cas;	/* results.json "case" */
@@ -1045,6 +1060,7 @@ static const struct contender {
 			  "io_uring-upd", 100000 },
 	[C_UDMABUF] = { "pin+unpin", "udmabuf", "UDMABUF_CREATE + close of the dma-buf",
 			"udmabuf", 100000 },
+	[C_RDMA] = { "pin+unpin", "rdma", "ibv_reg_mr + ibv_dereg_mr (rxe)", "rdma", 100000 },
 	[C_MLOCK] = { "pin+unpin", "mlock", "mlock+munlock", "mlock", 100000 },
 	[C_UPDATE] = { "steady-state", "pinmgr", "UPDATE (pin next, unpin last)",
 		       "update", 100000 },
@@ -1143,6 +1159,18 @@ static int do_op(int c, void *addr, size_t len, struct pinmgr_ctx **slot)
 		if (fd < 0)
 			return -errno;
 		return close(fd) ? -errno : 0;
+	}
+	case C_RDMA: {
+		struct ibv_mr *mr;
+
+		if (!rdma_pd)
+			return -ENODEV;
+		mr = ibv_reg_mr(rdma_pd, addr, len, IBV_ACCESS_LOCAL_WRITE |
+				IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ);
+		if (!mr)
+			return errno ? -errno : -EIO;
+		ret = ibv_dereg_mr(mr);
+		return ret > 0 ? -ret : ret;
 	}
 	case C_MLOCK:
 		if (mlock(addr, len))
@@ -1328,6 +1356,8 @@ static bool size_case(enum backing kind, int si, char *base, size_t len)
 		na[C_URING] = "n/a: no io_uring ring (io_uring_queue_init failed)";
 	if (sparse_err)
 		na[C_URING_UPD] = "n/a: no sparse io_uring buffer table (see its setup line)";
+	if (!rdma_pd)
+		na[C_RDMA] = rdma_why;
 	if (!is_memfd(kind)) {
 		na[C_UDMABUF] = "n/a: udmabuf takes memfd memory only";
 	} else {
@@ -1636,8 +1666,8 @@ static const uint64_t smoke_sizes[] = { 4 * KIB, 64 * KIB };
 
 static void size_header(void)
 {
-	tab("%-8s %-8s %-18s %-18s %-18s %-18s %-18s %-18s %-18s", "backing", "size", "raw",
-	    "pinmgr", "pin+close", "io_uring", "io_uring-upd", "udmabuf", "mlock");
+	tab("%-8s %-8s %-18s %-18s %-18s %-18s %-18s %-18s %-18s %-18s", "backing", "size",
+	    "raw", "pinmgr", "pin+close", "io_uring", "io_uring-upd", "udmabuf", "rdma", "mlock");
 }
 
 /* ns per 4 KiB page, or "-". */
@@ -1665,9 +1695,10 @@ static void per_page(enum backing kind, int si)
 	tab("%-8s %-8s ns per 4 KiB page: raw %s (GUP calls only: pin %s + unpin %s), pinmgr %s, pin+close %s,",
 	    "", fmt_size(matrix_sizes[si]), fmt_pp(m[C_RAW], pages), fmt_pp(sp[0], pages),
 	    fmt_pp(sp[1], pages), fmt_pp(m[C_PINMGR], pages), fmt_pp(m[C_PIN_CLOSE], pages));
-	tab("%-8s %-8s                    io_uring %s (register %s + unregister %s), io_uring-upd %s, udmabuf %s, mlock %s",
+	tab("%-8s %-8s                    io_uring %s (register %s + unregister %s), io_uring-upd %s, udmabuf %s, rdma %s, mlock %s",
 	    "", "", fmt_pp(m[C_URING], pages), fmt_pp(sp[2], pages), fmt_pp(sp[3], pages),
-	    fmt_pp(m[C_URING_UPD], pages), fmt_pp(m[C_UDMABUF], pages), fmt_pp(m[C_MLOCK], pages));
+	    fmt_pp(m[C_URING_UPD], pages), fmt_pp(m[C_UDMABUF], pages), fmt_pp(m[C_RDMA], pages),
+	    fmt_pp(m[C_MLOCK], pages));
 }
 
 static void backing_run(enum backing kind)
@@ -2320,7 +2351,7 @@ static void targets(void)
 {
 	static const char *const opn[NROPS] = { "PIN", "UNPIN", "close" };
 	/* What a user would pick instead: pinmgr should be as fast. */
-	static const int peers[] = { C_URING, C_URING_UPD, C_UDMABUF };
+	static const int peers[] = { C_URING, C_URING_UPD, C_UDMABUF, C_RDMA };
 	const struct result *vec;
 	char what[128];
 	int kind, o;
@@ -2354,7 +2385,9 @@ static void targets(void)
 
 			/* Not a contender on this memory, or no such memory. */
 			if ((peers[o] == C_UDMABUF) != is_memfd(kind) &&
-			    peers[o] != C_URING_UPD)
+			    peers[o] != C_URING_UPD && peers[o] != C_RDMA)
+				continue;
+			if (peers[o] == C_RDMA && !rdma_pd)
 				continue;
 			if (is_memfd(kind) && udmabuf_fd < 0)
 				continue;
@@ -2587,6 +2620,127 @@ static void sizes_section(void)
 	tab("%s", "");
 }
 
+/* ---- RDMA: Soft-RoCE on a dummy interface -------------------------- */
+
+static int nla_put_str(char *buf, size_t size, size_t *off, int type, const char *str)
+{
+	struct nlattr *a = (struct nlattr *)(buf + *off);
+	size_t len = strlen(str) + 1;
+
+	if (*off + NLA_HDRLEN + NLA_ALIGN(len) > size)
+		return -E2BIG;
+	a->nla_type = (uint16_t)type;
+	a->nla_len = (uint16_t)(NLA_HDRLEN + len);
+	memcpy(buf + *off + NLA_HDRLEN, str, len);
+	*off += NLA_ALIGN(a->nla_len);
+	return 0;
+}
+
+/* What `rdma link add NAME type rxe netdev NDEV` does: 0 or -errno. */
+static int rxe_link_add(const char *name, const char *ndev)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	char buf[512] __attribute__((aligned(4))) = { 0 };
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	size_t off = NLMSG_HDRLEN;
+	ssize_t n;
+	int fd, ret;
+
+	if (nla_put_str(buf, sizeof(buf), &off, RDMA_NLDEV_ATTR_DEV_NAME, name) ||
+	    nla_put_str(buf, sizeof(buf), &off, RDMA_NLDEV_ATTR_LINK_TYPE, "rxe") ||
+	    nla_put_str(buf, sizeof(buf), &off, RDMA_NLDEV_ATTR_NDEV_NAME, ndev))
+		return -E2BIG;
+	h->nlmsg_len = (uint32_t)off;
+	h->nlmsg_type = RDMA_NL_GET_TYPE(RDMA_NL_NLDEV, RDMA_NLDEV_CMD_NEWLINK);
+	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	h->nlmsg_seq = 1;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_RDMA);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, buf, off, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	n = recv(fd, buf, sizeof(buf), 0);
+	ret = n < 0 ? -errno : 0;
+	close(fd);
+	if (!ret && (size_t)n >= NLMSG_HDRLEN + sizeof(struct nlmsgerr) &&
+	    h->nlmsg_type == NLMSG_ERROR)
+		ret = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+	return ret;
+}
+
+static int if_up(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
+		ret = -errno;
+	if (!ret) {
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+			ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+/*
+ * An rxe device on dummy0 (the dummy module makes dummy0 when it loads;
+ * rdma_rxe needs the crc32 crypto module too: tests/bench/run.sh has the
+ * VM load all three), opened with a protection domain.
+ */
+static void rdma_setup(void)
+{
+	struct ibv_device **list;
+	int n = 0, ret;
+
+	if (access("/sys/module/rdma_rxe", F_OK)) {
+		snprintf(rdma_why, sizeof(rdma_why),
+			 "n/a: rdma_rxe not loaded (make bench loads it; make check does not)");
+		diag("rdma: %s", rdma_why + 5);
+		return;
+	}
+	ret = if_up("dummy0");
+	if (!ret)
+		ret = rxe_link_add("rxe0", "dummy0");
+	if (ret && ret != -EEXIST) {
+		snprintf(rdma_why, sizeof(rdma_why), "n/a: adding rxe0 on dummy0: %s",
+			 errname(-ret));
+		diag("rdma: %s", rdma_why + 5);
+		return;
+	}
+	list = ibv_get_device_list(&n);
+	if (list && n > 0)
+		rdma_ctx = ibv_open_device(list[0]);
+	if (rdma_ctx)
+		rdma_pd = ibv_alloc_pd(rdma_ctx);
+	if (!rdma_pd)
+		snprintf(rdma_why, sizeof(rdma_why), "n/a: %s",
+			 !n ? "no RDMA device after adding rxe0" :
+			 !rdma_ctx ? "ibv_open_device failed" : "ibv_alloc_pd failed");
+	else
+		diag("rdma: %s on dummy0, protection domain allocated",
+		     ibv_get_device_name(list[0]));
+	if (list)
+		ibv_free_device_list(list);
+}
+
+static void rdma_teardown(void)
+{
+	if (rdma_pd)
+		ibv_dealloc_pd(rdma_pd);
+	if (rdma_ctx)
+		ibv_close_device(rdma_ctx);
+	rdma_pd = NULL;
+	rdma_ctx = NULL;
+}
+
 /* udmabuf's size_limit_mb before udmabuf_setup() raised it, or -1. */
 static long udmabuf_limit_saved = -1;
 #define UDMABUF_LIMIT "/sys/module/udmabuf/parameters/size_limit_mb"
@@ -2800,6 +2954,7 @@ int main(int argc, char **argv)
 	}
 	sparse_err = ret;
 	udmabuf_setup();
+	rdma_setup();
 	tap(!ret || ret == -ENOSYS || !cfg.smoke, ret == -ENOSYS ? "kernel without io_uring" : NULL,
 	    "io_uring sparse buffer table of one slot%s%s", ret ? ": " : "",
 	    ret ? errname(-ret) : "");
@@ -2833,6 +2988,7 @@ int main(int argc, char **argv)
 	if (!sparse_err)
 		io_uring_queue_exit(&sparse_ring);
 	udmabuf_teardown();
+	rdma_teardown();
 	pinmgr_close(pm);
 
 	json_append(njson ? "]" : "[]");

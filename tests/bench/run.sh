@@ -58,6 +58,10 @@ export PINMGR_VM_SMP=${PINMGR_VM_SMP:-2}
 export PINMGR_VM_EXT4=${PINMGR_VM_EXT4:-0}
 export PINMGR_TEST_TIMEOUT=${PINMGR_TEST_TIMEOUT:-3000}
 export PINMGR_VM_TIMEOUT=${PINMGR_VM_TIMEOUT:-3600}
+# The RDMA contender: Soft-RoCE (rdma_rxe, which needs the crc32 crypto
+# module) on the interface the dummy module makes when it loads. A kernel
+# without them fails the boot: set PINMGR_VM_MODULES= to go without.
+export PINMGR_VM_MODULES=${PINMGR_VM_MODULES-crc32_generic rdma_rxe dummy}
 # Measure the kernel as it is configured by default: no slab debugging and
 # voluntary preemption (the test boots add slub_debug=FZPU preempt=full).
 export PINMGR_VM_SLUB_DEBUG=${PINMGR_VM_SLUB_DEBUG-}
@@ -114,7 +118,7 @@ fi
 plotdir=$OUT/plot
 rm -rf "$plotdir"
 mkdir -p "$plotdir"
-contenders="pinmgr pin+close io_uring io_uring-upd udmabuf mlock"
+contenders="pinmgr pin+close io_uring io_uring-upd udmabuf rdma mlock"
 sed -n 's/^# @plot //p' "$OUT/stdout.txt" |
 	while read -r b c bytes gibs ratio lo hi; do
 		[ -n "$hi" ] && echo "$bytes $gibs $ratio $lo $hi" >>"$plotdir/$b-$c.dat"
@@ -149,8 +153,8 @@ set ylabel "time / raw's"
 set grid
 set key below horizontal
 # pinmgr stands out; the others in colours of their own.
-array col[6] = ["#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c", "#9467bd"]
-array pts[6] = [7, 5, 9, 11, 13, 15]
+array col[7] = ["#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c", "#8c564b", "#9467bd"]
+array pts[7] = [7, 5, 9, 11, 13, 3, 15]
 cs = "$contenders"
 do for [b in "$backings"] {
 	set title b." pages"
