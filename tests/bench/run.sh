@@ -61,7 +61,11 @@ export PINMGR_VM_TIMEOUT=${PINMGR_VM_TIMEOUT:-3600}
 # The RDMA contender: Soft-RoCE (rdma_rxe, which needs the crc32 crypto
 # module) on the interface the dummy module makes when it loads. A kernel
 # without them fails the boot: set PINMGR_VM_MODULES= to go without.
-export PINMGR_VM_MODULES=${PINMGR_VM_MODULES-crc32_generic rdma_rxe dummy}
+# The VFIO contender: QEMU's edu device behind an emulated Intel IOMMU
+# (q35), bound to vfio-pci.
+export PINMGR_VM_MODULES=${PINMGR_VM_MODULES-crc32_generic rdma_rxe dummy vfio_pci vfio_iommu_type1}
+export PINMGR_VM_QEMU_ARGS=${PINMGR_VM_QEMU_ARGS-"-machine q35 -device intel-iommu -device edu"}
+export PINMGR_VM_APPEND=${PINMGR_VM_APPEND-intel_iommu=on}
 # Measure the kernel as it is configured by default: no slab debugging and
 # voluntary preemption (the test boots add slub_debug=FZPU preempt=full).
 export PINMGR_VM_SLUB_DEBUG=${PINMGR_VM_SLUB_DEBUG-}
@@ -118,7 +122,7 @@ fi
 plotdir=$OUT/plot
 rm -rf "$plotdir"
 mkdir -p "$plotdir"
-contenders="pinmgr pin+close io_uring io_uring-upd udmabuf rdma mlock"
+contenders="pinmgr pin+close io_uring io_uring-upd udmabuf rdma vfio mlock"
 sed -n 's/^# @plot //p' "$OUT/stdout.txt" |
 	while read -r b c bytes gibs ratio lo hi; do
 		[ -n "$hi" ] && echo "$bytes $gibs $ratio $lo $hi" >>"$plotdir/$b-$c.dat"
@@ -153,8 +157,8 @@ set ylabel "time / raw's"
 set grid
 set key below horizontal
 # pinmgr stands out; the others in colours of their own.
-array col[7] = ["#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c", "#8c564b", "#9467bd"]
-array pts[7] = [7, 5, 9, 11, 13, 3, 15]
+array col[8] = ["#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c", "#8c564b", "#e377c2", "#9467bd"]
+array pts[8] = [7, 5, 9, 11, 13, 3, 1, 15]
 cs = "$contenders"
 do for [b in "$backings"] {
 	set title b." pages"
