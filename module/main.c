@@ -868,7 +868,6 @@ static struct miscdevice pinmgr_misc = {
 static int __init pinmgr_init(void)
 {
 	unsigned int i;
-
 	int ret;
 
 	ret = pin_counters_init(&pinmgr_counters);

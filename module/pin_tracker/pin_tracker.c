@@ -91,7 +91,6 @@ int pin_counters_init(struct pin_counters *c)
 void pin_counters_destroy(struct pin_counters *c)
 {
 	free_percpu(c->pcpu);
-	c->pcpu = NULL;
 }
 
 /**
@@ -100,22 +99,25 @@ void pin_counters_destroy(struct pin_counters *c)
  * @i: which, an &enum pin_counter
  *
  * Context: any.
- * Return: the counter's value: the sum of its per-CPU parts, which is
- * exact once the updates it races with are done.
+ * Return: the counter's value: the sum of its per-CPU parts, exact once
+ * the updates it races with are done. While a region is pinned on one CPU
+ * and another released on a second, the parts read one by one can add up
+ * to less than zero for a moment: that reads as 0, as
+ * percpu_counter_sum_positive() would.
  */
 u64 pin_counters_read_one(struct pin_counters *c, enum pin_counter i)
 {
-	u64 sum = 0;
+	s64 sum = 0;
 	int cpu;
 
 	if (i == PIN_COUNTER_PINNED_PAGES)
 		return atomic64_read(&c->pinned_pages);
 	if (i == PIN_COUNTER_PEAK_PAGES)
 		return atomic64_read(&c->peak_pages);
-	/* Parts go below zero where another CPU added: the sum wraps back. */
+	/* A part goes below zero where another CPU added what it removes. */
 	for_each_possible_cpu(cpu)
-		sum += per_cpu_ptr(c->pcpu, cpu)->v[i];
-	return sum;
+		sum += (s64)READ_ONCE(per_cpu_ptr(c->pcpu, cpu)->v[i]);
+	return sum > 0 ? sum : 0;
 }
 
 /**
@@ -134,8 +136,8 @@ void pin_counters_read(struct pin_counters *c, struct pin_tracker_stats *stats)
 }
 
 /*
- * Counters that are only added to go to this CPU's part: no atomic
- * operation and no cache line shared with other CPUs, so that pins on
+ * Counters other than the pinned pages go to this CPU's part: no atomic
+ * operation and no cache line written by other CPUs, so that pins on
  * several CPUs (two threads of one file, or many files feeding one shared
  * set) do not serialise on them. this_cpu_add() is safe in any context.
  */
@@ -236,14 +238,20 @@ static void pin_tracker_count(struct pin_tracker *t, enum pin_counter i,
  * pin_tracker_destroy().
  *
  * Context: any context that may sleep.
- * Return: 0, or -ENOMEM (for the tracker's own counters).
+ * Return: 0; -ENOMEM (for the tracker's own counters); -EINVAL (and a
+ * warning) if @shared was not set up with pin_counters_init().
  */
 int pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 		     unsigned long max_pages, unsigned int max_regions,
 		     bool watch, struct pin_counters *shared)
 {
-	int ret = pin_counters_setup(&t->counters, PIN_GFP_ACCOUNT);
+	int ret;
 
+	/* Shared counters are set up with pin_counters_init() first. */
+	if (shared && WARN_ON_ONCE(!shared->pcpu))
+		return -EINVAL;
+	/* A user can fail it at will: no allocation warning in the log. */
+	ret = pin_counters_setup(&t->counters, PIN_GFP_ACCOUNT | __GFP_NOWARN);
 	if (ret)
 		return ret;
 	xa_init_flags(&t->regions, XA_FLAGS_ALLOC1);
@@ -598,7 +606,10 @@ static void pin_region_unpin(struct pin_region *r, bool dirty)
 	}
 }
 
-/* Mark @r diverged or not, keeping the counters in step. Under ev_lock. */
+/*
+ * Mark @r diverged or not, keeping the counters in step. Under ev_lock,
+ * unless nothing else can reach @r (see pin_region_unwatch()).
+ */
 static void pin_region_set_diverged(struct pin_tracker *t,
 				    struct pin_region *r, bool diverged)
 {
@@ -663,7 +674,8 @@ static void pin_region_changed(struct pin_watch *w, u64 kind, u64 start,
 		r->ev_start = min(r->ev_start, start);
 		r->ev_end = max(r->ev_end, end);
 	}
-	r->ev_kinds |= kind;
+	/* Marked: pin_region_settle() reads it without ev_lock. */
+	WRITE_ONCE(r->ev_kinds, r->ev_kinds | kind);
 	if (kind & PIN_CHANGE_UNMAPS) {
 		pin_region_set_diverged(t, r, true);
 	} else if (!r->diverged) {
@@ -726,10 +738,7 @@ static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
 		 * nothing else touches it, and ev_lock is not needed.
 		 */
 		r->suspect = false;
-		if (r->diverged) {
-			r->diverged = false;
-			pin_tracker_count(t, PIN_COUNTER_DIVERGED_REGIONS, -1);
-		}
+		pin_region_set_diverged(t, r, false);
 		return;
 	}
 	spin_lock(&t->ev_lock);
@@ -823,7 +832,7 @@ bool pin_tracker_pop_change(struct pin_tracker *t, struct pin_change *c)
 		c->kinds = r->ev_kinds;
 		c->start = r->ev_start;
 		c->end = r->ev_end;
-		r->ev_kinds = 0;
+		WRITE_ONCE(r->ev_kinds, 0);
 	}
 	spin_unlock(&t->ev_lock);
 	return r;
@@ -857,7 +866,7 @@ void pin_tracker_requeue_change(struct pin_tracker *t,
 			r->ev_start = min(r->ev_start, c->start);
 			r->ev_end = max(r->ev_end, c->end);
 		}
-		r->ev_kinds |= c->kinds;
+		WRITE_ONCE(r->ev_kinds, r->ev_kinds | c->kinds);
 		if (list_empty(&r->ev_node))
 			list_add(&r->ev_node, &t->ev_list);
 		spin_unlock(&t->ev_lock);
@@ -892,7 +901,7 @@ static void pin_region_unpublish(struct pin_tracker *t, struct pin_region *r)
 	spin_lock(&t->ev_lock);
 	r->published = false;
 	list_del_init(&r->ev_node);
-	r->ev_kinds = 0;
+	WRITE_ONCE(r->ev_kinds, 0);
 	list_del_init(&r->cf_node);
 	r->suspect = false;
 	spin_unlock(&t->ev_lock);
@@ -1517,7 +1526,7 @@ static int pin_region_look(struct pin_region *r, bool settle, u64 *differ,
 		list_del_init(&r->cf_node);
 		r->looks++;
 		if (settle && !*differ)
-			r->ev_kinds = 0;
+			WRITE_ONCE(r->ev_kinds, 0);
 	}
 	spin_unlock(&t->ev_lock);
 	return 0;
@@ -1572,7 +1581,7 @@ static struct pin_region *pin_tracker_next_suspect(struct pin_tracker *t,
 					     cf_node))) {
 		list_del_init(&r->cf_node);
 		r->suspect = false;
-		/* Not yet released: the release takes it off the list first. */
+		/* Not yet released: its unpublish took it off the list first. */
 		if (!t->dying && refcount_inc_not_zero(&r->ref))
 			break;
 	}

@@ -15,6 +15,7 @@
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
+#include <linux/cache.h>
 #include <linux/gfp.h>
 #include <linux/list.h>
 #include <linux/refcount.h>
@@ -102,7 +103,10 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * Everything before @watch is written once before the region is
  * published in the tracker and is read-only afterwards, so holders of a
  * reference read it without locking. The ev_ and cf_ fields, @published,
- * @suspect and @diverged are protected by &pin_tracker.ev_lock.
+ * @suspect and @diverged are protected by &pin_tracker.ev_lock, with two
+ * exceptions: pin_region_settle() peeks at @ev_kinds without it (written
+ * with WRITE_ONCE()), and once @r is unpublished (or was never published)
+ * and its watch stopped, whoever releases it owns them.
  */
 struct pin_region {
 	refcount_t ref;
@@ -209,7 +213,8 @@ struct pin_counters_cpu {
  */
 struct pin_counters {
 	struct pin_counters_cpu __percpu *pcpu;
-	atomic64_t pinned_pages;
+	/* Written by every pin on every CPU: not on @pcpu's line. */
+	atomic64_t pinned_pages ____cacheline_aligned_in_smp;
 	atomic64_t peak_pages;
 };
 
