@@ -814,37 +814,27 @@ static const struct file_operations pinmgr_fops = {
 	.llseek = noop_llseek,
 };
 
-static ssize_t pinmgr_counter_show(struct device *dev,
-				   struct device_attribute *attr, char *buf)
+static ssize_t open_files_show(struct device *dev,
+			       struct device_attribute *attr, char *buf)
 {
-	struct dev_ext_attribute *ea =
-		container_of(attr, struct dev_ext_attribute, attr);
-
-	if (ea->var == &pinmgr_open_files)
-		return sysfs_emit(buf, "%lld\n", atomic64_read(ea->var));
-	/* The counter's index, stored as the attribute's variable. */
-	return sysfs_emit(buf, "%llu\n",
-			  pin_counters_read_one(&pinmgr_counters,
-						(uintptr_t)ea->var - 1));
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&pinmgr_open_files));
 }
+static DEVICE_ATTR_RO(open_files);
 
 /*
  * /sys/class/misc/pinmgr/stats/: open_files, then one file per counter,
- * named as the tracker names them (set up by pinmgr_init()).
+ * named as the tracker names them (set up by pinmgr_init()): an
+ * attribute's place in pinmgr_counter_attrs is its counter.
  */
-static struct dev_ext_attribute pinmgr_attrs[1 + PIN_NR_COUNTERS];
+static struct device_attribute pinmgr_counter_attrs[PIN_NR_COUNTERS];
 static struct attribute *pinmgr_stats_attrs[1 + PIN_NR_COUNTERS + 1];
 
-static void pinmgr_attr_init(unsigned int i, const char *name, void *var)
+static ssize_t pinmgr_counter_show(struct device *dev,
+				   struct device_attribute *attr, char *buf)
 {
-	struct dev_ext_attribute *ea = &pinmgr_attrs[i];
-
-	sysfs_attr_init(&ea->attr.attr);
-	ea->attr.attr.name = name;
-	ea->attr.attr.mode = 0444;
-	ea->attr.show = pinmgr_counter_show;
-	ea->var = var;
-	pinmgr_stats_attrs[i] = &ea->attr.attr;
+	return sysfs_emit(buf, "%llu\n",
+			  pin_counters_read_one(&pinmgr_counters,
+						attr - pinmgr_counter_attrs));
 }
 
 static const struct attribute_group pinmgr_stats_group = {
@@ -873,10 +863,16 @@ static int __init pinmgr_init(void)
 	ret = pin_counters_init(&pinmgr_counters);
 	if (ret)
 		return ret;
-	pinmgr_attr_init(0, "open_files", &pinmgr_open_files);
-	for (i = 0; i < PIN_NR_COUNTERS; i++)
-		pinmgr_attr_init(1 + i, pin_counter_names[i],
-				 (void *)(uintptr_t)(i + 1));
+	pinmgr_stats_attrs[0] = &dev_attr_open_files.attr;
+	for (i = 0; i < PIN_NR_COUNTERS; i++) {
+		struct device_attribute *a = &pinmgr_counter_attrs[i];
+
+		sysfs_attr_init(&a->attr);
+		a->attr.name = pin_counter_names[i];
+		a->attr.mode = 0444;
+		a->show = pinmgr_counter_show;
+		pinmgr_stats_attrs[1 + i] = &a->attr;
+	}
 	ret = misc_register(&pinmgr_misc);
 	if (ret)
 		pin_counters_destroy(&pinmgr_counters);

@@ -773,13 +773,13 @@ static long read_long(const char *path)
 	return strtol(buf, NULL, 10);
 }
 
-/* A "Key:   N kB" field of /proc/meminfo, or -1. */
-static long meminfo(const char *key)
+/* A "Key:   N kB" field of /proc/meminfo or /proc/self/status, or -1. */
+static long proc_field(const char *path, const char *key)
 {
 	char line[256];
 	size_t kl = strlen(key);
 	long val = -1;
-	FILE *f = fopen("/proc/meminfo", "re");
+	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return -1;
@@ -790,6 +790,11 @@ static long meminfo(const char *key)
 		}
 	fclose(f);
 	return val;
+}
+
+static long meminfo(const char *key)
+{
+	return proc_field("/proc/meminfo", key);
 }
 
 /* AnonHugePages of the mapping holding @addr, in kB, or -1. */
@@ -918,6 +923,12 @@ static char rdma_why[160] = "not set up";
 static int udmabuf_fd = -1;
 static int memfd_fd = -1;
 static char *memfd_base;
+
+/* Is @kind measured in this boot? The memfd backings are udmabuf's. */
+static bool backing_measured(enum backing kind)
+{
+	return !is_memfd(kind) || udmabuf_fd >= 0;
+}
 
 struct buf {
 	int fd;		/* memfd backings: the memfd, else -1 */
@@ -1088,6 +1099,19 @@ static const struct contender {
 		       "update", 100000 },
 };
 
+/*
+ * Why contender @c is not measured on memory @kind by design, or NULL:
+ * udmabuf takes memfds only, and the memfd rows are there for it.
+ */
+static const char *not_on(int c, enum backing kind)
+{
+	if (c == C_UDMABUF && !is_memfd(kind))
+		return "n/a: udmabuf takes memfd memory only";
+	if ((c == C_PIN_CLOSE || c == C_URING || c == C_MLOCK) && is_memfd(kind))
+		return "n/a: measured on anonymous memory only";
+	return NULL;
+}
+
 /* The region the last UPDATE pinned, for the next one to unpin. */
 static uint32_t update_last;
 
@@ -1104,19 +1128,7 @@ static int uring_slot(void *addr, size_t len)
 /* VmPin of this process in kB (what io_uring charges its buffers to), or -1. */
 static long vm_pin_kb(void)
 {
-	char line[256];
-	long val = -1;
-	FILE *f = fopen("/proc/self/status", "re");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6)) {
-			val = strtol(line + 6, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return val;
+	return proc_field("/proc/self/status", "VmPin");
 }
 
 /*
@@ -1418,13 +1430,9 @@ static bool size_case(enum backing kind, int si, char *base, size_t len)
 		na[C_RDMA] = rdma_why;
 	if (vfio_container < 0)
 		na[C_VFIO] = vfio_why;
-	if (!is_memfd(kind)) {
-		na[C_UDMABUF] = "n/a: udmabuf takes memfd memory only";
-	} else {
-		/* These compare on anonymous memory; the memfd rows are for udmabuf. */
-		na[C_PIN_CLOSE] = na[C_URING] = na[C_MLOCK] =
-			"n/a: measured on anonymous memory only";
-	}
+	for (c = 0; c < NCONT; c++)
+		if (not_on(c, kind))
+			na[c] = not_on(c, kind);
 
 	for (c = 0; c < NCONT; c++) {
 		med[c] = -1;
@@ -1771,7 +1779,7 @@ static void backing_run(enum backing kind)
 	struct buf b;
 	int si, ret;
 
-	if (is_memfd(kind) && udmabuf_fd < 0) {
+	if (!backing_measured(kind)) {
 		tab("%-8s (not measured: no /dev/udmabuf, the kernel has no CONFIG_UDMABUF)",
 		    backing_name[kind]);
 		tap(true, "no /dev/udmabuf", "backing %s", backing_name[kind]);
@@ -2422,8 +2430,7 @@ static void targets(void)
 	tab("%s", "");
 	tab("targets (informative: measured ratios, never asserted)");
 	for (kind = 0; kind < NBACKING; kind++) {
-		/* The memfd backings exist only where udmabuf does. */
-		if (is_memfd(kind) && udmabuf_fd < 0)
+		if (!backing_measured(kind))
 			continue;
 		snprintf(what, sizeof(what), "1 GiB pin+unpin, %s: pinmgr / raw", backing_name[kind]);
 		verdict(what, ratio(mat(kind, GIB, C_PINMGR), mat(kind, GIB, C_RAW)), true, 1.10);
@@ -2447,8 +2454,7 @@ static void targets(void)
 			double w = worst_vs(kind, peers[o], &at);
 
 			/* Not a contender on this memory, or no such memory. */
-			if ((peers[o] == C_UDMABUF) != is_memfd(kind) &&
-			    peers[o] != C_URING_UPD && peers[o] != C_RDMA && peers[o] != C_VFIO)
+			if (not_on(peers[o], kind) || !backing_measured(kind))
 				continue;
 			if ((peers[o] == C_RDMA && !rdma_pd) ||
 			    (peers[o] == C_VFIO && vfio_container < 0)) {
@@ -2458,8 +2464,6 @@ static void targets(void)
 						true, 1.0);
 				continue;
 			}
-			if (is_memfd(kind) && udmabuf_fd < 0)
-				continue;
 			snprintf(what, sizeof(what), "pinmgr / %s, %s, worst size >= 64 KiB%s%s",
 				 conts[peers[o]].label, backing_name[kind], at ? ": " : "",
 				 at ? fmt_size(at) : "");
