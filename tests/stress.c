@@ -102,6 +102,7 @@ static int stats_fd(int fd, struct pinmgr_stats *st)
 static struct {
 	int shared;
 	atomic_int cycled;	/* fd, or -1 */
+	atomic_uint closes;	/* of the cycled file, counted after close() */
 	atomic_bool stop;
 	double end;
 	atomic_long ops, forks, cycles, ebadf;
@@ -210,10 +211,20 @@ static void *wk_fn(void *arg)
 				wk_err(w, "STATS regions != the regions held", -EPROTO);
 		} else if (r < 85) {
 			/* the cycled file, which may be closed under us */
+			unsigned int closes = atomic_load(&S.closes);
+
 			fd = atomic_load(&S.cycled);
 			if (fd < 0)
 				continue;
 			ret = wk_pin(w, fd, &h);
+			/*
+			 * A new file got the number between PIN and QUERY:
+			 * the handle may be another worker's region there.
+			 * Only then; the close is counted before the number
+			 * can be reused.
+			 */
+			if (ret == -EPROTO && atomic_load(&S.closes) != closes)
+				continue;
 			if (!ret)
 				ret = unpin_fd(fd, h);
 			if (ret == -EBADF)
@@ -276,6 +287,7 @@ static void *closer_fn(void *arg)
 		}
 		atomic_store(&S.cycled, -1);
 		close(fd);
+		atomic_fetch_add(&S.closes, 1);
 		n++;
 		atomic_fetch_add(&S.cycles, 1);
 	}
