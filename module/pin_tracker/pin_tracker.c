@@ -910,7 +910,8 @@ static void pin_region_unpublish(struct pin_tracker *t, struct pin_region *r)
 /*
  * Take @handle's region out of the xarray. From now on it gets no new
  * lookups and queues no changes; a pending record is dropped. The caller
- * gets the xarray's reference.
+ * gets the xarray's reference. NULL if @handle is not in use; ERR_PTR(-EBUSY)
+ * (and nothing taken out) if the region is held busy.
  */
 static struct pin_region *pin_tracker_remove(struct pin_tracker *t,
 					     u32 handle)
@@ -922,6 +923,8 @@ static struct pin_region *pin_tracker_remove(struct pin_tracker *t,
 	r = xas_load(&xas);
 	if (xa_is_zero(r)) {
 		r = NULL;
+	} else if (r && r->busy) {
+		r = ERR_PTR(-EBUSY);
 	} else if (r) {
 		/* Replacing an entry allocates nothing and cannot fail. */
 		xas_store(&xas, pin_handle_in_current_block(t, handle) ?
@@ -1745,6 +1748,49 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
 }
 
 /**
+ * pin_tracker_get_busy() - look up a region and hold it busy
+ * @t: the tracker
+ * @handle: the region's handle
+ *
+ * Like pin_tracker_get(), for a holder that keeps the pages in use for long
+ * (a dma-buf made of them, a device mapping): until pin_tracker_put_busy(),
+ * unpinning the region fails with -EBUSY instead of waiting for the holder.
+ * The tracker itself must outlive the hold: pin_tracker_destroy() releases
+ * the region whatever holds it.
+ *
+ * Context: process context, as pin_tracker_get().
+ * Return: the region, or NULL if @handle is not in use.
+ */
+struct pin_region *pin_tracker_get_busy(struct pin_tracker *t, u32 handle)
+{
+	struct pin_region *r;
+
+	xa_lock(&t->regions);
+	r = xa_load(&t->regions, handle);
+	if (r) {
+		refcount_inc(&r->ref);
+		r->busy++;
+	}
+	xa_unlock(&t->regions);
+	return r;
+}
+
+/**
+ * pin_tracker_put_busy() - drop a hold taken by pin_tracker_get_busy()
+ * @t: the tracker the region came from
+ * @r: the region
+ *
+ * Context: may sleep.
+ */
+void pin_tracker_put_busy(struct pin_tracker *t, struct pin_region *r)
+{
+	xa_lock(&t->regions);
+	r->busy--;
+	xa_unlock(&t->regions);
+	pin_tracker_put(t, r);
+}
+
+/**
  * pin_tracker_unpin() - unpin a region
  * @t: the tracker
  * @handle: the region's handle
@@ -1756,7 +1802,8 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
  * charge, so that both are gone when this returns 0.
  *
  * Context: may sleep.
- * Return: 0 on success, -ENOENT if @handle is not in use, -ERESTARTSYS if
+ * Return: 0 on success, -ENOENT if @handle is not in use, -EBUSY if it is
+ * held busy (pin_tracker_get_busy()), -ERESTARTSYS if
  * a fatal signal cut the wait short (the caller is being killed; the last
  * lookup then releases the region).
  */
@@ -1767,7 +1814,8 @@ int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 
 /*
  * Take the regions of @handles out of the xarray, all or none (-ENOENT if
- * a handle is not in use or is listed twice), into @rs. Each entry is first
+ * a handle is not in use or is listed twice, -EBUSY if a region is held
+ * busy), into @rs. Each entry is first
  * replaced by a zero entry, which keeps its node, so that putting the
  * regions back when a later handle fails allocates nothing and cannot fail.
  */
@@ -1776,22 +1824,29 @@ static int pin_tracker_remove_vec(struct pin_tracker *t, const u32 *handles,
 {
 	XA_STATE(xas, &t->regions, 0);
 	unsigned int i, j;
+	int ret = 0;
 
 	xa_lock(&t->regions);
 	for (i = 0; i < n; i++) {
 		xas_set(&xas, handles[i]);
 		rs[i] = xas_load(&xas);
-		if (!rs[i] || xa_is_zero(rs[i]))
+		if (!rs[i] || xa_is_zero(rs[i])) {
+			ret = -ENOENT;
 			break;
+		}
+		if (rs[i]->busy) {
+			ret = -EBUSY;
+			break;
+		}
 		xas_store(&xas, XA_ZERO_ENTRY);
 	}
-	if (i < n) {
+	if (ret) {
 		for (j = 0; j < i; j++) {
 			xas_set(&xas, handles[j]);
 			xas_store(&xas, rs[j]);
 		}
 		xa_unlock(&t->regions);
-		return -ENOENT;
+		return ret;
 	}
 	for (i = 0; i < n; i++) {
 		if (!pin_handle_in_current_block(t, handles[i])) {
@@ -1852,7 +1907,8 @@ int pin_tracker_check_handles(struct pin_tracker *t, u32 *handles,
  *
  * Context: may sleep.
  * Return: 0 on success (also for @n 0); -ENOENT if a handle is not in use
- * or is listed twice, or -ENOMEM: nothing was unpinned; -ERESTARTSYS if a
+ * or is listed twice, -EBUSY if a region is held busy (see
+ * pin_tracker_get_busy()), or -ENOMEM: nothing was unpinned; -ERESTARTSYS if a
  * fatal signal cut a wait short: every region was taken out, and the last
  * lookup of each releases it.
  */
@@ -1909,7 +1965,8 @@ out_free:
  *
  * Context: may sleep.
  * Return: 0 on success, -ENOENT if @handle is not in use (another thread
- * unpinned it), -ERESTARTSYS as for pin_tracker_unpin().
+ * unpinned it), -EBUSY if another thread holds it busy, -ERESTARTSYS as for
+ * pin_tracker_unpin().
  */
 int pin_tracker_abort(struct pin_tracker *t, u32 handle)
 {
@@ -1917,6 +1974,8 @@ int pin_tracker_abort(struct pin_tracker *t, u32 handle)
 
 	if (!r)
 		return -ENOENT;
+	if (IS_ERR(r))
+		return PTR_ERR(r);
 	pin_tracker_event(t, PIN_EVENT_ABORT);
 	return pin_tracker_release_removed(t, r);
 }

@@ -79,6 +79,8 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  *	NULL while there is only one: small pins need no array, and a large
  *	one stores each run once, 8 bytes a run
  * @metadata_bytes: bytes of memory this region's tracking takes
+ * @busy: holds by pin_tracker_get_busy(): unpinning fails while any;
+ *	protected by xa_lock(&pin_tracker.regions)
  * @handle: the region's handle in its tracker, for tracing
  * @writable: pinned with FOLL_WRITE; unpinned with dirtying
  * @tracker: the tracker the region belongs to
@@ -100,7 +102,7 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @diverged: some pinned page was found not to back its address any more
  *	(or the range was unmapped), and no clean pin_region_verify() since
  *
- * Everything before @watch is written once before the region is
+ * Everything before @watch but @busy is written once before the region is
  * published in the tracker and is read-only afterwards, so holders of a
  * reference read it without locking. The ev_ and cf_ fields, @published,
  * @suspect and @diverged are protected by &pin_tracker.ev_lock, with two
@@ -117,6 +119,7 @@ struct pin_region {
 	struct pin_run first_run;
 	struct pin_run *more_runs;
 	size_t metadata_bytes;
+	unsigned int busy;
 	u32 handle;
 	bool writable;
 	struct pin_tracker *tracker;
@@ -305,6 +308,8 @@ int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
 int pin_tracker_abort(struct pin_tracker *t, u32 handle);
 struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle);
 void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);
+struct pin_region *pin_tracker_get_busy(struct pin_tracker *t, u32 handle);
+void pin_tracker_put_busy(struct pin_tracker *t, struct pin_region *r);
 void pin_tracker_read_stats(struct pin_tracker *t,
 			    struct pin_tracker_stats *stats);
 int pin_tracker_confirm_changes(struct pin_tracker *t);
