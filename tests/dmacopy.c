@@ -188,40 +188,13 @@ CASE(thp)
 	copy_and_check(fd, src, 4093, dst, HPS - 5000, HPS + 3 * h_ps, len);
 }
 
-static long long nr_hugepages_saved = -1;
-
-static void nr_hugepages_set(long long v)
-{
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "we");
-
-	if (!f)
-		h_fail("open /proc/sys/vm/nr_hugepages: %s", h_errname(errno));
-	fprintf(f, "%lld\n", v);
-	if (fclose(f))
-		h_fail("write %lld to nr_hugepages: %s", v, h_errname(errno));
-}
-
-static void nr_hugepages_restore(void *p, size_t n)
-{
-	(void)p;
-	(void)n;
-	if (nr_hugepages_saved >= 0)
-		nr_hugepages_set(nr_hugepages_saved);
-	nr_hugepages_saved = -1;
-}
-
 CASE(hugetlb)
 {
 	int fd = dmacopy_open();
 	size_t len = 2 * HPS;
-	char buf[32] = "";
 	uint8_t *src, *dst;
 
-	if (h_read_file("/proc/sys/vm/nr_hugepages", buf, sizeof(buf)) < 0)
-		h_skip("no /proc/sys/vm/nr_hugepages (kernel without hugetlb)");
-	nr_hugepages_saved = strtoll(buf, NULL, 10);
-	h_defer(nr_hugepages_restore, NULL, 0);
-	nr_hugepages_set(nr_hugepages_saved + 4);
+	h_hugetlb_reserve(4);
 	src = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	dst = mmap(NULL, len, PROT_READ | PROT_WRITE,

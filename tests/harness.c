@@ -1293,6 +1293,64 @@ void h_pagemap_pfns(const void *addr, size_t npages, uint64_t *pfns)
 		pfns[i] = (pfns[i] & PM_PRESENT) ? pfns[i] & PM_PFN_MASK : 0;
 }
 
+/* ---- hugetlb pool --------------------------------------------------- */
+
+static long long hugetlb_saved = -1;
+
+static void hugetlb_write(long long v)
+{
+	char b[32];
+	int ret;
+
+	snprintf(b, sizeof(b), "%lld\n", v);
+	ret = write_file("/proc/sys/vm/nr_hugepages", b);
+	if (ret < 0)
+		h_fail("write %lld to /proc/sys/vm/nr_hugepages: %s", v,
+		       h_errname(-ret));
+}
+
+static void hugetlb_restore(void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	if (hugetlb_saved >= 0)
+		hugetlb_write(hugetlb_saved);
+	hugetlb_saved = -1;
+}
+
+/* A /proc/meminfo value ("HugePages_Free" -> 4), or -1. */
+static long meminfo_value(const char *key)
+{
+	char buf[8192], *p;
+	size_t klen = strlen(key);
+
+	if (h_read_file("/proc/meminfo", buf, sizeof(buf)) < 0)
+		return -1;
+	for (p = buf; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, key, klen) && p[klen] == ':')
+			return strtol(p + klen + 1, NULL, 10);
+	return -1;
+}
+
+void h_hugetlb_reserve(long n)
+{
+	char buf[32] = "";
+
+	if (h_read_file("/proc/sys/vm/nr_hugepages", buf, sizeof(buf)) < 0)
+		h_skip("no /proc/sys/vm/nr_hugepages (kernel without hugetlb)");
+	if (meminfo_value("Hugepagesize") != 2048)
+		h_skip("default huge page size is %ld kB, not 2048",
+		       meminfo_value("Hugepagesize"));
+	if (hugetlb_saved < 0) {
+		hugetlb_saved = strtoll(buf, NULL, 10);
+		h_defer(hugetlb_restore, NULL, 0);
+	}
+	hugetlb_write(strtoll(buf, NULL, 10) + n);
+	if (meminfo_value("HugePages_Free") < n)
+		h_skip("could not reserve %ld hugetlb pages (HugePages_Free %ld)",
+		       n, meminfo_value("HugePages_Free"));
+}
+
 /* ---- passing descriptors ------------------------------------------ */
 
 void h_send_fd(int sock, int fd)

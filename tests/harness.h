@@ -200,6 +200,11 @@ int h_recv_fd(int sock);
 
 /* Reads a whole (small) file into @buf, NUL-terminated; 0 or -errno. */
 int h_read_file(const char *path, char *buf, size_t len);
+/*
+ * Grow the hugetlb pool by @n free 2 MiB pages until the end of the case
+ * (skips it if that cannot be done).
+ */
+void h_hugetlb_reserve(long n);
 
 /* /sys/module/pinmgr/parameters/@name (bool ones read as 1 or 0): 0 or
  * -errno. */

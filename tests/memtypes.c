@@ -350,29 +350,6 @@ static void read_text(const char *path, char *buf, size_t len)
 	buf[strcspn(buf, "\n")] = '\0';
 }
 
-/* A /proc/meminfo value ("Hugepagesize" -> 2048), or -1. */
-static long meminfo(const char *key)
-{
-	static char buf[8192];
-	size_t klen = strlen(key);
-	char *p;
-	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	for (p = buf; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		if (!strncmp(p, key, klen) && p[klen] == ':')
-			return strtol(p + klen + 1, NULL, 10);
-	}
-	return -1;
-}
-
 static void pread_all(int fd, void *buf, size_t len, off_t off)
 {
 	ssize_t n = pread(fd, buf, len, off);
@@ -797,46 +774,6 @@ CASE(thp)
 
 /* ---- 3. hugetlb --------------------------------------------------- */
 
-static long long nr_hugepages_saved = -1;
-
-static void nr_hugepages_write(long long v)
-{
-	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "we");
-
-	if (!f)
-		h_fail("open /proc/sys/vm/nr_hugepages: %s", h_errname(errno));
-	fprintf(f, "%lld\n", v);
-	if (fclose(f))
-		h_fail("write %lld to /proc/sys/vm/nr_hugepages: %s", v,
-		       h_errname(errno));
-}
-
-static void nr_hugepages_restore(void *p, size_t n)
-{
-	(void)p;
-	(void)n;
-	if (nr_hugepages_saved >= 0)
-		nr_hugepages_write(nr_hugepages_saved);
-	nr_hugepages_saved = -1;
-}
-
-/* Makes @n more 2 MiB hugetlb pages free, until the end of the case. */
-static void reserve_hugepages(long n)
-{
-	char buf[64];
-	long hsz = meminfo("Hugepagesize");
-
-	if (hsz != (long)(HPS >> 10))
-		h_skip("default huge page size is %ld kB, not 2048", hsz);
-	read_text("/proc/sys/vm/nr_hugepages", buf, sizeof(buf));
-	nr_hugepages_saved = strtoll(buf, NULL, 10);
-	h_defer(nr_hugepages_restore, NULL, 0);
-	nr_hugepages_write(nr_hugepages_saved + n);
-	if (meminfo("HugePages_Free") < n)
-		h_skip("could not reserve %ld hugetlb pages (HugePages_Free %ld)",
-		       n, meminfo("HugePages_Free"));
-}
-
 CASE(hugetlb)
 {
 	struct pinmgr_ctx *ctx = dev_open();
@@ -846,7 +783,7 @@ CASE(hugetlb)
 	char *a;
 	size_t n;
 
-	reserve_hugepages(2);	/* restored after a is unmapped */
+	h_hugetlb_reserve(2);	/* restored after a is unmapped */
 	a = mmap(NULL, len, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	if (a == MAP_FAILED)
@@ -883,7 +820,7 @@ static void hugetlb_ro_private(bool file)
 	int fd = -1;
 	bool same;
 
-	reserve_hugepages(file ? 2 : 1);
+	h_hugetlb_reserve(file ? 2 : 1);
 	if (file) {
 		fd = memfd_create("pinmgr-ro-huge", MFD_CLOEXEC | MFD_HUGETLB);
 		if (fd < 0)
