@@ -9,6 +9,7 @@
 
 #include <linux/capability.h>
 #include <linux/device.h>
+#include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
 #include <linux/miscdevice.h>
@@ -26,6 +27,7 @@
 
 #include <uapi/linux/pinmgr.h>
 
+#include "export.h"
 #include "pin_tracker.h"
 #include "pin_watch.h"
 
@@ -57,6 +59,7 @@ MODULE_PARM_DESC(test_access,
 /* Totals over every open file, shown in /sys/class/misc/pinmgr/stats/. */
 static struct pin_counters pinmgr_counters;
 static atomic64_t pinmgr_open_files = ATOMIC64_INIT(0);
+atomic64_t pinmgr_dmabufs = ATOMIC64_INIT(0);
 
 /**
  * struct pinmgr_file - state of one open /dev/pinmgr
@@ -76,13 +79,15 @@ struct pinmgr_file {
 
 /**
  * struct pinmgr_ucmd - one ioctl call in flight
- * @pf: the file
+ * @pf: the file's state
+ * @filp: the file
  * @ubuffer: the user's struct
  * @user_size: the size userspace gave in the struct
  * @cmd: the struct, copied in and zero-extended to the module's size
  */
 struct pinmgr_ucmd {
 	struct pinmgr_file *pf;
+	struct file *filp;
 	void __user *ubuffer;
 	u32 user_size;
 	void *cmd;
@@ -110,7 +115,8 @@ static int pinmgr_info(struct pinmgr_ucmd *ucmd)
 	cmd->out_segments_flags = PINMGR_SEGMENTS_PHYS;
 	cmd->out_caps = (ucmd->pf->phys_allowed ? PINMGR_CAP_PHYS : 0) |
 			(ucmd->pf->test_access ? PINMGR_CAP_TEST_ACCESS : 0) |
-			(t->watch ? PINMGR_CAP_EVENTS : 0);
+			(t->watch ? PINMGR_CAP_EVENTS : 0) |
+			(PINMGR_HAVE_EXPORT ? PINMGR_CAP_EXPORT_DMABUF : 0);
 	cmd->out_max_pages_per_pin = t->max_pages;
 	cmd->out_max_regions = t->max_regions;
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
@@ -283,7 +289,7 @@ static int pinmgr_update(struct pinmgr_ucmd *ucmd)
 		goto out_free_pinned;
 	ret = pin_tracker_unpin_vec(t, unpin, cmd->nr_unpin);
 	/* Nothing was unpinned: neither may anything stay pinned. */
-	if (ret == -ENOENT || ret == -ENOMEM)
+	if (ret == -ENOENT || ret == -EBUSY || ret == -ENOMEM)
 		pinmgr_unpin_handles(t, pinned, cmd->nr_pin);
 out_free_pinned:
 	pinmgr_handles_free(pinned, small_pin);
@@ -299,6 +305,42 @@ static int pinmgr_unpin(struct pinmgr_ucmd *ucmd)
 	if (cmd->flags || cmd->__reserved)
 		return -EINVAL;
 	return pin_tracker_unpin(&ucmd->pf->tracker, cmd->handle);
+}
+
+/*
+ * The dma-buf's fd is reserved last and installed only once userspace has
+ * been told its number: nothing can use it before the call succeeded.
+ */
+static int pinmgr_export_dmabuf(struct pinmgr_ucmd *ucmd)
+{
+	struct pinmgr_export_dmabuf *cmd = ucmd->cmd;
+	struct file *dmabuf;
+	int fd, ret;
+
+	if (cmd->flags || cmd->__reserved || cmd->__reserved2 || !cmd->length ||
+	    !PAGE_ALIGNED(cmd->offset) || !PAGE_ALIGNED(cmd->length))
+		return -EINVAL;
+	dmabuf = pinmgr_dmabuf_export(ucmd->filp, &ucmd->pf->tracker,
+				      cmd->handle, cmd->offset, cmd->length);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto out_put_dmabuf;
+	}
+	cmd->out_fd = fd;
+	ret = pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
+	if (ret)
+		goto out_put_fd;
+	fd_install(fd, dmabuf);
+	return 0;
+
+out_put_fd:
+	put_unused_fd(fd);
+out_put_dmabuf:
+	fput(dmabuf);
+	return ret;
 }
 
 /*
@@ -553,6 +595,7 @@ union pinmgr_ucmd_buffer {
 	struct pinmgr_pin_vec pin_vec;
 	struct pinmgr_verify verify;
 	struct pinmgr_update update;
+	struct pinmgr_export_dmabuf export_dmabuf;
 };
 
 /**
@@ -612,6 +655,8 @@ static const struct pinmgr_ioctl_op pinmgr_ops[] = {
 		  out_first),
 	PINMGR_CHANGE_OP(PINMGR_CMD_UPDATE, pinmgr_update,
 			 struct pinmgr_update, pin),
+	PINMGR_CHANGE_OP(PINMGR_CMD_EXPORT_DMABUF, pinmgr_export_dmabuf,
+			 struct pinmgr_export_dmabuf, __reserved2),
 };
 
 static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
@@ -622,6 +667,7 @@ static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
 	const struct pinmgr_ioctl_op *op;
 	struct pinmgr_ucmd ucmd = {
 		.pf = pf,
+		.filp = filp,
 		.ubuffer = (void __user *)arg,
 		.cmd = &buf,
 	};
@@ -821,13 +867,21 @@ static ssize_t open_files_show(struct device *dev,
 }
 static DEVICE_ATTR_RO(open_files);
 
+static ssize_t dmabufs_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%lld\n", atomic64_read(&pinmgr_dmabufs));
+}
+static DEVICE_ATTR_RO(dmabufs);
+
 /*
- * /sys/class/misc/pinmgr/stats/: open_files, then one file per counter,
+ * /sys/class/misc/pinmgr/stats/: open_files, dmabufs (made by EXPORT_DMABUF and
+ * not yet released), then one file per counter,
  * named as the tracker names them (set up by pinmgr_init()): an
  * attribute's place in pinmgr_counter_attrs is its counter.
  */
 static struct device_attribute pinmgr_counter_attrs[PIN_NR_COUNTERS];
-static struct attribute *pinmgr_stats_attrs[1 + PIN_NR_COUNTERS + 1];
+static struct attribute *pinmgr_stats_attrs[2 + PIN_NR_COUNTERS + 1];
 
 static ssize_t pinmgr_counter_show(struct device *dev,
 				   struct device_attribute *attr, char *buf)
@@ -864,6 +918,7 @@ static int __init pinmgr_init(void)
 	if (ret)
 		return ret;
 	pinmgr_stats_attrs[0] = &dev_attr_open_files.attr;
+	pinmgr_stats_attrs[1] = &dev_attr_dmabufs.attr;
 	for (i = 0; i < PIN_NR_COUNTERS; i++) {
 		struct device_attribute *a = &pinmgr_counter_attrs[i];
 
@@ -871,7 +926,7 @@ static int __init pinmgr_init(void)
 		a->attr.name = pin_counter_names[i];
 		a->attr.mode = 0444;
 		a->show = pinmgr_counter_show;
-		pinmgr_stats_attrs[1 + i] = &a->attr;
+		pinmgr_stats_attrs[2 + i] = &a->attr;
 	}
 	ret = misc_register(&pinmgr_misc);
 	if (ret)

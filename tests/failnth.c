@@ -766,6 +766,44 @@ static void after_unpin_ok(struct fx *fx)
 	fx->handle = 0;
 }
 
+/* -- EXPORT_DMABUF -- */
+
+static void setup_export(struct fx *fx)
+{
+	pin_region(fx, 4);
+}
+
+static int call_export(struct fx *fx)
+{
+	struct pinmgr_export_dmabuf e = {
+		.size = sizeof(e), .handle = fx->handle, .length = 4 * h_ps,
+	};
+	int ret = h_ioctl(fx->fd, PINMGR_EXPORT_DMABUF, &e);
+
+	if (!ret)
+		fx->new_fd = e.out_fd;
+	return ret;
+}
+
+/* The dma-buf holds the region: UNPIN is refused until it is closed. */
+static void after_export_ok(struct fx *fx)
+{
+	ASSERT_EQ(h_total_of("dmabufs"), 1);
+	ASSERT_ERR(pinmgr_unpin(fx->ctx, fx->handle), EBUSY);
+	close(fx->new_fd);
+	fx->new_fd = -1;
+	ASSERT_EQ(h_total_of("dmabufs"), 0);
+	assert_region_intact(fx);
+}
+
+/* No dma-buf, no descriptor was left behind. */
+static void after_export_err(struct fx *fx)
+{
+	ASSERT_EQ(h_total_of("dmabufs"), 0);
+	ASSERT_EQ(fx->new_fd, -1);
+	assert_region_intact(fx);
+}
+
 /* -- SEGMENTS -- */
 
 static void setup_segments(struct fx *fx)
@@ -1053,6 +1091,15 @@ static const struct op ops[] = {
 		.after_ok = after_unpin_ok, .after_err = assert_region_intact,
 		.teardown = teardown_region,
 		.errnos = { EFAULT }, .min_points = 1, .min_usercopy = 1,
+	},
+	{
+		.name = "EXPORT_DMABUF of a 4-page region",
+		.setup = setup_export, .call = call_export,
+		.after_ok = after_export_ok, .after_err = after_export_err,
+		.teardown = teardown_region,
+		.errnos = { ENOMEM, EFAULT },
+		/* copy in, the module's struct, the dma-buf's, copy out */
+		.min_points = 4, .min_usercopy = 2,
 	},
 	{
 		.name = "QUERY",

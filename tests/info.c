@@ -77,6 +77,26 @@ static void prep_update(struct pinmgr_ctx *ctx, void *buf)
 	u->pin = (uintptr_t)r;
 }
 
+static void close_out_fd(void *p, size_t n)
+{
+	const struct pinmgr_export_dmabuf *e = p;
+
+	(void)n;
+	if (e->out_fd >= 0)
+		close(e->out_fd);
+}
+
+/* Export a page pinned here; the dma-buf made is closed after the case. */
+static void prep_export(struct pinmgr_ctx *ctx, void *buf)
+{
+	struct pinmgr_export_dmabuf *e = buf;
+
+	e->handle = h_pin(ctx, h_anon(h_ps), h_ps, 0);
+	e->length = h_ps;
+	e->out_fd = -1;
+	h_defer(close_out_fd, e, 0);
+}
+
 /* unpin, query and segments all have the handle at the same offset */
 static void prep_handle(struct pinmgr_ctx *ctx, void *buf)
 {
@@ -129,12 +149,17 @@ static const struct ioc iocs[] = {
 	{ "UPDATE", PINMGR_CMD_UPDATE, sizeof(struct pinmgr_update),
 	  sizeof(struct pinmgr_update), PINMGR_PIN_WRITE, false,
 	  prep_update },
+#define I_EXPORT_DMABUF 9
+	{ "EXPORT_DMABUF", PINMGR_CMD_EXPORT_DMABUF,
+	  sizeof(struct pinmgr_export_dmabuf),
+	  sizeof(struct pinmgr_export_dmabuf), 0, true, prep_export },
 };
 
 /* Preparations that leave a pinned region behind if the call fails. */
 static bool prep_pins(const struct ioc *io)
 {
-	return io->prep == prep_handle || io->prep == prep_update;
+	return io->prep == prep_handle || io->prep == prep_update ||
+	       io->prep == prep_export;
 }
 
 static unsigned long cmd_of(const struct ioc *io)
@@ -231,13 +256,17 @@ CASE(size_over_page)
 	unsigned char *buf = h_map(2 * h_ps, PROT_READ | PROT_WRITE,
 				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	memcpy(buf, prepared(ctx, io), io->size);
+	void *prep = prepared(ctx, io);
+
+	memcpy(buf, prep, io->size);
 	set_hdr(buf, h_ps + 1, 0);
 	ASSERT_ERR(h_ioctl(h_fd(ctx), cmd_of(io), buf), E2BIG);
 	set_hdr(buf, 0xfffffff0u, 0);
 	ASSERT_ERR(h_ioctl(h_fd(ctx), cmd_of(io), buf), E2BIG);
 	set_hdr(buf, h_ps, 0);
 	ASSERT_RET(h_ioctl(h_fd(ctx), cmd_of(io), buf), 0);
+	/* What the call made (a dma-buf's fd) is released with @prep. */
+	memcpy(prep, buf, io->size);
 }
 
 /* The struct ends where a PROT_NONE page begins; size says 8 more. */
@@ -473,7 +502,8 @@ CASE(info_caps_known)
 
 	info(&in);
 	ASSERT_MSG(!(in.out_caps & ~(uint64_t)(PINMGR_CAP_PHYS | PINMGR_CAP_TEST_ACCESS |
-					      PINMGR_CAP_EVENTS)),
+					      PINMGR_CAP_EVENTS |
+					      PINMGR_CAP_EXPORT_DMABUF)),
 		   "out_caps 0x%llx has unknown bits",
 		   (unsigned long long)in.out_caps);
 }
@@ -547,9 +577,9 @@ CASE(enotty_next_nr)
 	struct pinmgr_ctx *ctx = h_open();
 	struct pinmgr_info in = { .size = sizeof(in) };
 
-	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_UPDATE + 1,
+	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_EXPORT_DMABUF + 1,
 					   struct pinmgr_info), NULL), ENOTTY);
-	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_UPDATE + 1,
+	ASSERT_ERR(h_ioctl(h_fd(ctx), _IOWR(PINMGR_TYPE, PINMGR_CMD_EXPORT_DMABUF + 1,
 					   struct pinmgr_info), &in), ENOTTY);
 }
 
@@ -601,6 +631,7 @@ static const struct h_case cases[] = {
 	IOC_CASES(I_PIN_VEC, "PIN_VEC"),
 	IOC_CASES(I_VERIFY, "VERIFY"),
 	IOC_CASES(I_UPDATE, "UPDATE"),
+	IOC_CASES(I_EXPORT_DMABUF, "EXPORT_DMABUF"),
 	H_CASE_ARG(readonly_struct, &iocs[I_INFO],
 		   "INFO struct in a read-only page -> EFAULT"),
 	H_CASE_ARG(readonly_struct, &iocs[I_PIN],
@@ -613,7 +644,7 @@ static const struct h_case cases[] = {
 		   "STATS struct in a read-only page -> EFAULT"),
 	H_CASE_ARG(readonly_struct, &iocs[I_VERIFY],
 		   "VERIFY struct in a read-only page -> EFAULT"),
-	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_UPDATE+1 -> ENOTTY"),
+	H_CASE(enotty_next_nr, "ioctl number PINMGR_CMD_EXPORT_DMABUF+1 -> ENOTTY"),
 	H_CASE(rdonly_no_pin, "file opened O_RDONLY: PIN, PIN_VEC, UNPIN, UPDATE -> EBADF; INFO, STATS ok"),
 	H_CASE(stats_v1_size, "STATS with its v1 size -> ok, nothing written past it"),
 	H_CASE(enotty_nr_ff, "ioctl number 0xff, NULL arg -> ENOTTY"),

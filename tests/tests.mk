@@ -82,3 +82,39 @@ tests-clean:
 	rm -rf $(TESTS_DIR)
 
 -include $(wildcard $(TESTS_OBJDIR)/*.d)
+
+# pinmgr_test_importer.ko (tests/dmabuf/importer/), the dma-buf importer
+# tests/dmabuf.c loads itself (finit_module) from dmabuf-data/ next to its
+# executable. Tests only: built in $(TESTS_DIR)/importer-ko against $(KDIR),
+# never installed, never shipped.
+IMPORTER_DIR	:= $(TESTS_DIR)/importer-ko
+IMPORTER_SRCS	:= $(addprefix $(SRC)/tests/dmabuf/importer/,Kbuild pinmgr_test_importer.c pinmgr_test_importer.h)
+IMPORTER_KO	:= $(IMPORTER_DIR)/pinmgr_test_importer.ko
+IMPORTER_STAMP	:= $(IMPORTER_DIR)/.kdir
+IMPORTER_DATA_KO := $(TESTS_BINDIR)/dmabuf-data/pinmgr_test_importer.ko
+
+tests: $(IMPORTER_DATA_KO)
+$(TESTS_OBJDIR)/dmabuf.o: TESTS_CFLAGS += -I$(SRC)/tests/dmabuf/importer
+
+# Rebuilt when the sources or the kernel (KVER/KDIR) change.
+$(IMPORTER_STAMP): FORCE
+	@mkdir -p $(@D)
+	@echo '$(KVER) $(KDIR)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv -f $@.tmp $@; fi
+
+$(IMPORTER_KO): $(IMPORTER_SRCS) $(IMPORTER_STAMP)
+	@test -d "$(KDIR)" || { echo "pinmgr: no kernel build tree at KDIR=$(KDIR) (run 'make deps', or set KVER/KDIR)" >&2; exit 1; }
+	@cp $(IMPORTER_SRCS) $(IMPORTER_DIR)/
+	$(MAKE) -C $(KDIR) M=$(IMPORTER_DIR) modules
+	@touch $@
+
+$(IMPORTER_DATA_KO): $(IMPORTER_KO)
+	@mkdir -p $(@D)
+	cp $< $@
+
+# Kernel code too: checkpatch --strict (part of `make lint`).
+lint-module: lint-importer
+lint-importer:
+	$(SRC)/scripts/checkpatch.sh $(IMPORTER_SRCS:%/Kbuild=)
+
+.PHONY: lint-importer

@@ -544,3 +544,47 @@ PINMGR_EXPORT int pinmgr_events_read(struct pinmgr_ctx *ctx,
 		return -EPROTO;
 	return (int)(n / sizeof(*events));
 }
+
+/**
+ * pinmgr_export_dmabuf() - PINMGR_EXPORT_DMABUF: part of a region as a dma-buf
+ * @ctx: the context
+ * @handle: the region
+ * @offset: the dma-buf's first byte, from the start of the region's first
+ *	page (query.out_offset bytes before its address); page aligned
+ * @length: its size in bytes, page aligned
+ * @flags: 0
+ *
+ * The dma-buf's file descriptor is close-on-exec, and ``O_RDWR`` for a
+ * region pinned with %PINMGR_PIN_WRITE, ``O_RDONLY`` otherwise. Hand it to
+ * a kernel driver that imports dma-bufs; close it when done. While it (or
+ * a driver's reference to it) exists, the region cannot be unpinned
+ * (-EBUSY), and the context's pins outlive pinmgr_close().
+ *
+ * Return: the file descriptor (>= 0); -EINVAL if @ctx is NULL, @length is
+ * 0, @offset or @length is not page aligned or @flags is not 0; -ENOENT if
+ * no region has @handle; -ERANGE if the pages are not all in the region; -EOPNOTSUPP if the kernel has no
+ * dma-buf support; -ENOTTY from a module older than this call; or the
+ * ioctl's -errno (-EMFILE, -ENOMEM, -EACCES, -EBADF).
+ */
+PINMGR_EXPORT int pinmgr_export_dmabuf(struct pinmgr_ctx *ctx, uint32_t handle,
+				       uint64_t offset, uint64_t length,
+				       unsigned int flags)
+{
+	struct pinmgr_export_dmabuf req;
+	int ret;
+
+	if (!ctx)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.size = sizeof(req);
+	req.flags = flags;
+	req.handle = handle;
+	req.offset = offset;
+	req.length = length;
+	ret = pinmgr_ioctl(ctx, PINMGR_EXPORT_DMABUF, &req);
+	if (ret < 0)
+		return ret;
+	if (req.out_fd < 0)	/* cannot happen with a sane module */
+		return -EPROTO;
+	return req.out_fd;
+}

@@ -56,6 +56,8 @@ int pinmgr_verify(struct pinmgr_ctx *ctx, uint32_t handle, uint64_t *differ,
 		  uint64_t *first);
 int pinmgr_events_read(struct pinmgr_ctx *ctx, struct pinmgr_event *events,
 		       unsigned int max);
+int pinmgr_export_dmabuf(struct pinmgr_ctx *ctx, uint32_t handle,
+			 uint64_t offset, uint64_t length, unsigned int flags);
 
 #ifdef __cplusplus
 }

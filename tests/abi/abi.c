@@ -212,5 +212,20 @@ ABI_FIELD(pinmgr_update, pin, 24, 8);
 ABI_IOCTL(PINMGR_UPDATE, 0xC020BC09);
 #endif
 
+#ifdef PINMGR_EXPORT_DMABUF
+ABI_ASSERT(PINMGR_CMD_EXPORT_DMABUF == 10, cmd_export_dmabuf);
+ABI_ASSERT(PINMGR_CAP_EXPORT_DMABUF == 8, cap_export_dmabuf);
+ABI_STRUCT(pinmgr_export_dmabuf, 40, 8);
+ABI_FIELD(pinmgr_export_dmabuf, size, 0, 4);
+ABI_FIELD(pinmgr_export_dmabuf, flags, 4, 4);
+ABI_FIELD(pinmgr_export_dmabuf, handle, 8, 4);
+ABI_FIELD(pinmgr_export_dmabuf, __reserved, 12, 4);
+ABI_FIELD(pinmgr_export_dmabuf, offset, 16, 8);
+ABI_FIELD(pinmgr_export_dmabuf, length, 24, 8);
+ABI_FIELD(pinmgr_export_dmabuf, out_fd, 32, 4);
+ABI_FIELD(pinmgr_export_dmabuf, __reserved2, 36, 4);
+ABI_IOCTL(PINMGR_EXPORT_DMABUF, 0xC028BC0A);
+#endif
+
 /* ISO C wants a translation unit to declare something of its own. */
 extern int pinmgr_abi_pinned;

@@ -48,7 +48,8 @@
  *   a userfaultfd handler could provide (GUP cannot wait for one there).
  * - EINVAL: @size smaller than the first version of the struct, unknown
  *   @flags bits, a non-zero reserved field, or a zero length; a PIN_VEC of
- *   no range, an UPDATE of neither ranges nor handles.
+ *   no range, an UPDATE of neither ranges nor handles; an EXPORT_DMABUF
+ *   offset or length that is not a multiple of the page size.
  * - E2BIG: @size larger than the module's struct with non-zero bytes past
  *   its end, or larger than a page (as openat2() and clone3()); a PIN of
  *   more pages than the ``max_pages_per_pin`` limit
@@ -58,7 +59,8 @@
  * - EOVERFLOW: address + length wraps around.
  * - EACCES: the caller's mm is not the mm of the process that opened the
  *   file.
- * - EBADF: PIN, PIN_VEC, UNPIN or UPDATE on a file not opened for writing (an
+ * - EBADF: PIN, PIN_VEC, UNPIN, UPDATE or EXPORT_DMABUF on a file not
+ *   opened for writing (an
  *   ``O_RDONLY`` file may only look: INFO, QUERY, SEGMENTS, STATS, VERIFY
  *   and read()).
  * - ENOENT: no region has that handle on this file (never pinned, or
@@ -72,7 +74,10 @@
  *   kernel (or the memory cgroup) is out of memory; or a page could not be
  *   migrated out of ZONE_MOVABLE first (on 6.1, hugetlb pages there never
  *   can be: GUP cannot migrate them for a long-term pin).
- * - EOPNOTSUPP: %PINMGR_PIN_WRITE on a shared file mapping whose
+ * - EOPNOTSUPP: EXPORT_DMABUF in a kernel built without dma-buf support
+ *   (``CONFIG_DMA_SHARED_BUFFER``; %PINMGR_CAP_EXPORT_DMABUF is then
+ *   clear); or
+ *   %PINMGR_PIN_WRITE on a shared file mapping whose
  *   filesystem writes pages back (ext4, xfs, ...) or whose mapping wants to
  *   hear of the first write (page_mkwrite or pfn_mkwrite: ramfs, deferred
  *   I/O framebuffers), as Linux 6.5+ GUP refuses them. Long-term writable
@@ -85,7 +90,11 @@
  *   region; or any signal was pending while the first PIN of a process set
  *   up the kernel's MMU notifier state for its mm (see &struct
  *   pinmgr_event). Nothing stays pinned.
- * - ERANGE: ACCESS beyond the end of the region.
+ * - ERANGE: ACCESS beyond the end of the region; an EXPORT_DMABUF range
+ *   that does not lie within the region's pages.
+ * - EBUSY: UNPIN or UPDATE of a region that a dma-buf made by
+ *   %PINMGR_EXPORT_DMABUF still uses (nothing is unpinned).
+ * - EMFILE: EXPORT_DMABUF with no free file descriptor left.
  * - EAGAIN: read() of change records on a non-blocking file with none
  *   pending (&struct pinmgr_event).
  *
@@ -138,11 +147,14 @@ enum pinmgr_access_flags {
  *	``CONFIG_MMU_NOTIFIER``, or the module parameter ``events`` was off
  *	when the file was opened) read() never returns a record and only
  *	%PINMGR_VERIFY tells whether pages still back the mapping.
+ * @PINMGR_CAP_EXPORT_DMABUF: %PINMGR_EXPORT_DMABUF works: the kernel has
+ *	dma-buf support.
  */
 enum pinmgr_caps {
 	PINMGR_CAP_PHYS = 1 << 0,
 	PINMGR_CAP_TEST_ACCESS = 1 << 1,
 	PINMGR_CAP_EVENTS = 1 << 2,
+	PINMGR_CAP_EXPORT_DMABUF = 1 << 3,
 };
 
 enum {
@@ -156,6 +168,7 @@ enum {
 	PINMGR_CMD_PIN_VEC,
 	PINMGR_CMD_VERIFY,
 	PINMGR_CMD_UPDATE,
+	PINMGR_CMD_EXPORT_DMABUF,
 };
 
 /* The most ranges one PINMGR_PIN_VEC or UPDATE may carry (E2BIG beyond). */
@@ -583,7 +596,8 @@ struct pinmgr_verify {
  * the kernel's own buffer updates (io_uring's, RDMA's re-registration) do.
  *
  * All or nothing: if a range cannot be pinned, or a listed region was
- * unpinned by another thread meanwhile (ENOENT), every range pinned by
+ * unpinned by another thread meanwhile (ENOENT) or is exported (EBUSY,
+ * &struct pinmgr_export_dmabuf), every range pinned by
  * this call is unpinned again, no listed region is unpinned, the out_
  * fields of @pin are undefined and the call fails with that errno. Ranges
  * pinned and then undone have had what pinning does done to them (pages
@@ -603,5 +617,63 @@ struct pinmgr_update {
 };
 
 #define PINMGR_UPDATE _IOWR(PINMGR_TYPE, PINMGR_CMD_UPDATE, struct pinmgr_update)
+
+/**
+ * struct pinmgr_export_dmabuf - ioctl(PINMGR_EXPORT_DMABUF)
+ * @size: sizeof(struct pinmgr_export_dmabuf)
+ * @flags: must be 0
+ * @handle: the region
+ * @__reserved: must be 0
+ * @offset: where the dma-buf starts, in bytes from the start of the
+ *	region's first page (&struct pinmgr_pin.out_offset bytes before its
+ *	address); a multiple of the page size
+ * @length: the dma-buf's size in bytes: a multiple of the page size, not 0;
+ *	@offset + @length must not be beyond the region's last page (else
+ *	ERANGE)
+ * @out_fd: the dma-buf's new file descriptor, close-on-exec
+ * @__reserved2: must be 0
+ *
+ * Makes pinned pages of a region a dma-buf, which a kernel driver (an
+ * importer: V4L2's ``V4L2_MEMORY_DMABUF``, DRM PRIME, RDMA's
+ * ``ibv_reg_dmabuf_mr`` ...) attaches to and maps for its device. A
+ * dma-buf is made of whole pages, as importers expect: for a region that
+ * does not start on a page boundary, the buffer's first byte is at
+ * out_offset in the dma-buf exported from @offset 0. The importer sees the
+ * pinned pages themselves: its scatterlist has one entry per physically
+ * contiguous run (a huge page is one entry, split only at the device's
+ * largest segment). A region pinned with %PINMGR_PIN_WRITE
+ * gives an ``O_RDWR`` dma-buf that any device may read and write; a
+ * read-only pin gives an ``O_RDONLY`` one that devices may only read: a
+ * mapping for any direction other than ``DMA_TO_DEVICE`` fails with
+ * EACCES, and a kernel mapping (``vmap``) is read-only.
+ *
+ * While a dma-buf of a region exists, UNPIN and UPDATE of that region fail
+ * with EBUSY. The dma-buf holds this file as an open file descriptor would:
+ * closing the file (or the exit of its process) releases nothing until
+ * the last dma-buf made from it is released, by every process and driver
+ * that holds it; then every region of the file is unpinned and the charge
+ * returned. Devices keep DMA-ing to the pages the region pinned whatever
+ * the process does to its mapping afterwards; divergence is reported on
+ * this file as for any region (&struct pinmgr_event, %PINMGR_VERIFY).
+ *
+ * Not supported: ``mmap()`` of the dma-buf (EINVAL from the dma-buf
+ * core): anonymous pages belong to one process's reverse map and cannot
+ * be inserted into another's; the process reads the buffer through its
+ * own mapping. Each attachment may have one mapping at a time (a second
+ * fails with EBUSY).
+ */
+struct pinmgr_export_dmabuf {
+	__u32 size;
+	__u32 flags;
+	__u32 handle;
+	__u32 __reserved;
+	__aligned_u64 offset;
+	__aligned_u64 length;
+	__s32 out_fd;
+	__u32 __reserved2;
+};
+
+#define PINMGR_EXPORT_DMABUF \
+	_IOWR(PINMGR_TYPE, PINMGR_CMD_EXPORT_DMABUF, struct pinmgr_export_dmabuf)
 
 #endif /* _UAPI_LINUX_PINMGR_H */
