@@ -226,7 +226,10 @@ static int pinmgr_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
 	return 0;
 }
 
-/* A kernel mapping of the pages, read-only for a read-only pin. */
+/*
+ * A kernel mapping of the pages; only of a writable pin's (see
+ * pinmgr_dmabuf_ro_ops).
+ */
 static int pinmgr_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct pinmgr_dmabuf *pd = dmabuf->priv;
@@ -240,8 +243,7 @@ static int pinmgr_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
 		pages[i] = pin_region_page(pd->region, first + i);
-	vaddr = vmap(pages, n, VM_MAP,
-		     pd->region->writable ? PAGE_KERNEL : PAGE_KERNEL_RO);
+	vaddr = vmap(pages, n, VM_MAP, PAGE_KERNEL);
 	kvfree(pages);
 	if (!vaddr)
 		return -ENOMEM;
@@ -277,6 +279,22 @@ static const struct dma_buf_ops pinmgr_dmabuf_ops = {
 	.end_cpu_access = pinmgr_dmabuf_end_cpu_access,
 	.vmap = pinmgr_dmabuf_vmap,
 	.vunmap = pinmgr_dmabuf_vunmap,
+	.release = pinmgr_dmabuf_release,
+};
+
+/*
+ * A read-only pin's: no vmap. Kernel importers write through their vmap
+ * as they please (a V4L2 capture queue does), and these pages were pinned
+ * without breaking copy-on-write; a read-only kernel mapping would turn
+ * such a write into an oops. Without .vmap the core answers -EINVAL.
+ */
+static const struct dma_buf_ops pinmgr_dmabuf_ro_ops = {
+	.attach = pinmgr_dmabuf_attach,
+	.detach = pinmgr_dmabuf_detach,
+	.map_dma_buf = pinmgr_dmabuf_map,
+	.unmap_dma_buf = pinmgr_dmabuf_unmap,
+	.begin_cpu_access = pinmgr_dmabuf_begin_cpu_access,
+	.end_cpu_access = pinmgr_dmabuf_end_cpu_access,
 	.release = pinmgr_dmabuf_release,
 };
 
@@ -326,7 +344,7 @@ struct file *pinmgr_dmabuf_export(struct file *pinmgr_file,
 	INIT_LIST_HEAD(&pd->mappings);
 	pd->pinmgr_file = get_file(pinmgr_file);
 
-	exp_info.ops = &pinmgr_dmabuf_ops;
+	exp_info.ops = r->writable ? &pinmgr_dmabuf_ops : &pinmgr_dmabuf_ro_ops;
 	exp_info.size = length;
 	exp_info.flags = r->writable ? O_RDWR : O_RDONLY;
 	exp_info.priv = pd;

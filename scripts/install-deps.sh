@@ -30,13 +30,14 @@ set -eu
 #                     io_uring contender (liburing.a, static), the plot
 # libibverbs-dev      the RDMA contender: libibverbs.a and the rxe provider's
 #                     archive (with libnl's, its dependencies), linked static
+# libdrm-dev          <drm.h>: tests/importers.c imports dma-bufs into vgem
 # flex bison bc libelf-dev   building the debug kernel (scripts/debug-kernel.sh:
 #                     kconfig, timeconst, objtool)
 PACKAGES="linux-image-amd64 linux-headers-amd64 qemu-system-x86 busybox-static
 build-essential cpio kmod xz-utils sparse linux-source-6.1 e2fsprogs
 libkmod-dev pkg-config dkms debhelper dh-dkms dpkg-dev adduser
 cppcheck clang-tidy g++ shellcheck groff-base
-liburing-dev gnuplot-nox libibverbs-dev
+liburing-dev gnuplot-nox libibverbs-dev libdrm-dev
 flex bison bc libelf-dev"
 
 missing=""

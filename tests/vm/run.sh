@@ -313,6 +313,18 @@ fi
 EOF
 fi
 
+# Real dma-buf importers for tests/importers.c: V4L2's vivid and DRM's vgem,
+# where the kernel has them as modules (the debug kernel has its drivers
+# built in and none of these: the program then skips).
+# PINMGR_VM_IMPORTERS=0 leaves them out.
+if [ "$MODE" = check ] && [ "${PINMGR_VM_IMPORTERS:-1}" = 1 ] &&
+	[ "${PINMGR_VM_MODULES_BUILTIN:-0}" != 1 ]; then
+	for m in vivid vgem; do
+		modprobe -S "$KVER" --show-depends "$m" >/dev/null 2>&1 &&
+			MODULES="$MODULES $m"
+	done
+fi
+
 # Kernel modules to load before pinmgr.ko, with their dependencies, in order.
 # pinmgr.ko's own dependencies (if any) come first.
 want=$(modinfo -F depends "$KO" | tr ',' ' ')

@@ -645,7 +645,8 @@ struct pinmgr_update {
  * gives an ``O_RDWR`` dma-buf that any device may read and write; a
  * read-only pin gives an ``O_RDONLY`` one that devices may only read: a
  * mapping for any direction other than ``DMA_TO_DEVICE`` fails with
- * EACCES, and a kernel mapping (``vmap``) is read-only.
+ * EACCES, and it has no kernel mapping (``vmap``: EINVAL), since kernel
+ * importers write through theirs.
  *
  * While a dma-buf of a region exists, UNPIN and UPDATE of that region fail
  * with EBUSY. The dma-buf holds this file as an open file descriptor would:
