@@ -53,6 +53,13 @@
  *             on unmap.
  *   mlock     mlock() then munlock(); does not stop migration.
  *
+ * The dma-buf section (export) times handing the largest range to a kernel
+ * importer, DRM's vgem (PRIME import: attach, then map for its device), in
+ * the same rounds as pinning it alone: pinmgr PIN + EXPORT_DMABUF + import
+ * + GEM_CLOSE + close + UNPIN against PIN + UNPIN, and on the memfd
+ * backings against udmabuf's UDMABUF_CREATE + import + GEM_CLOSE + close.
+ * vgem must be loaded (make bench loads it); else it says so.
+ *
  * Output (stdout, TAP for the VM harness): one "ok" per case; "# | " lines
  * are the human-readable table; "# @json OBJECT" lines are the entries of
  * results.json; "# @plot BACKING CONTENDER BYTES GIB_PER_S" lines feed the
@@ -94,6 +101,7 @@
 #include <rdma/rdma_netlink.h>
 #include <sys/socket.h>
 #include <infiniband/verbs.h>
+#include <libdrm/drm.h>
 #include <liburing.h>
 
 #include "pinmgr.h"
@@ -2695,6 +2703,178 @@ static void sizes_section(void)
 	tab("%s", "");
 }
 
+/* ---- dma-buf export: to vgem, against pinning alone and udmabuf ---- */
+
+/* DRM's vgem, the importer of the export section, or -1. */
+static int vgem_fd = -1;
+
+static void vgem_setup(void)
+{
+	char path[32], name[16];
+	struct drm_version v;
+	int i, fd;
+
+	for (i = 0; i < 16 && vgem_fd < 0; i++) {
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		memset(&v, 0, sizeof(v));
+		memset(name, 0, sizeof(name));
+		v.name = name;
+		v.name_len = sizeof(name) - 1;
+		if (!ioctl(fd, DRM_IOCTL_VERSION, &v) && !strcmp(name, "vgem"))
+			vgem_fd = fd;
+		else
+			close(fd);
+	}
+}
+
+/* Import @dmabuf into vgem (attach + map for its device), then drop it. */
+static int vgem_import_drop(int dmabuf)
+{
+	struct drm_prime_handle p = { .fd = dmabuf };
+	struct drm_gem_close c = { 0 };
+
+	if (ioctl(vgem_fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &p))
+		return -errno;
+	c.handle = p.handle;
+	return ioctl(vgem_fd, DRM_IOCTL_GEM_CLOSE, &c) ? -errno : 0;
+}
+
+enum { E_PIN, E_EXPORT, E_UDMABUF, NEXPORT };
+
+static const struct {
+	const char *contender, *op;
+} export_conts[NEXPORT] = {
+	[E_PIN] = { "pinmgr", "PIN+UNPIN" },
+	[E_EXPORT] = { "pinmgr+export",
+		       "PIN + EXPORT_DMABUF + vgem PRIME import + GEM_CLOSE + close + UNPIN" },
+	[E_UDMABUF] = { "udmabuf+import",
+			"UDMABUF_CREATE + vgem PRIME import + GEM_CLOSE + close" },
+};
+
+static int export_op(int e, char *addr, size_t len)
+{
+	uint32_t h;
+	int ret, err, fd;
+
+	switch (e) {
+	case E_PIN:
+		ret = pinmgr_pin(pm, addr, len, PINMGR_PIN_WRITE, &h);
+		return ret ? ret : pinmgr_unpin(pm, h);
+	case E_EXPORT:
+		ret = pinmgr_pin(pm, addr, len, PINMGR_PIN_WRITE, &h);
+		if (ret)
+			return ret;
+		fd = pinmgr_export_dmabuf(pm, h, 0, len, 0);
+		ret = fd < 0 ? fd : vgem_import_drop(fd);
+		if (fd >= 0)
+			close(fd);	/* released before close() returns */
+		err = pinmgr_unpin(pm, h);
+		return ret ? ret : err;
+	case E_UDMABUF: {
+		struct udmabuf_create uc = {
+			.memfd = (uint32_t)memfd_fd, .flags = UDMABUF_FLAGS_CLOEXEC,
+			.offset = (uint64_t)(addr - memfd_base), .size = len,
+		};
+
+		fd = ioctl(udmabuf_fd, UDMABUF_CREATE, &uc);
+		if (fd < 0)
+			return -errno;
+		ret = vgem_import_drop(fd);
+		close(fd);
+		return ret;
+	}
+	}
+	return -EINVAL;
+}
+
+/* Rounds of one operation each, the contenders taking turns. */
+static void export_case(enum backing kind, char *base, size_t len)
+{
+	double samples[NEXPORT][MAX_ROUNDS], ns, med[NEXPORT];
+	int err[NEXPORT] = { 0 }, e, k, r;
+	bool want_e[NEXPORT] = { true, true, is_memfd(kind) };
+	uint64_t t0;
+
+	for (r = -cfg.warmup; r < cfg.rounds; r++)
+		for (k = 0; k < NEXPORT; k++) {
+			e = (k + r + cfg.warmup) % NEXPORT;
+			if (!want_e[e] || err[e])
+				continue;
+			t0 = now_ns();
+			err[e] = export_op(e, base, len);
+			ns = (double)(now_ns() - t0);
+			if (r >= 0)
+				samples[e][r] = ns;
+		}
+	for (e = 0; e < NEXPORT; e++) {
+		struct rec rec = {
+			.cas = "export", .contender = export_conts[e].contender,
+			.backing = backing_name[kind], .op = export_conts[e].op,
+			.bytes = len, .median_ns = -1, .ratio = -1, .iters = 1,
+		};
+
+		med[e] = -1;
+		if (!want_e[e])
+			continue;
+		if (!err[e]) {
+			med[e] = median_of(samples[e], cfg.rounds);
+			rec.median_ns = med[e];
+			rec.samples = samples[e];
+			rec.nsamples = cfg.rounds;
+		}
+		record(&rec);
+		tap(!err[e], NULL, "export %s %s: %s%s", backing_name[kind],
+		    export_conts[e].contender, err[e] ? "failed: " : "ok",
+		    err[e] ? errname(-err[e]) : "");
+	}
+	tab("%-8s %-8s %-14s %-14s %-14s %-12s %-12s", backing_name[kind], fmt_size(len),
+	    med[E_PIN] > 0 ? fmt_ns(med[E_PIN]) : "-",
+	    med[E_EXPORT] > 0 ? fmt_ns(med[E_EXPORT]) : "-",
+	    med[E_UDMABUF] > 0 ? fmt_ns(med[E_UDMABUF]) : "-",
+	    med[E_PIN] > 0 && med[E_EXPORT] > 0 ? fmt_ratio(med[E_EXPORT] / med[E_PIN]) : "-",
+	    med[E_UDMABUF] > 0 && med[E_EXPORT] > 0 ?
+	    fmt_ratio(med[E_EXPORT] / med[E_UDMABUF]) : "-");
+}
+
+static void export_section(void)
+{
+	size_t len = (size_t)matrix_sizes[nsizes - 1];
+	char why[200];
+	struct buf b;
+	int kind;
+
+	tab("dma-buf export of the largest range to DRM's vgem (PRIME import: attach + map for its device),");
+	tab("median time per operation over the rounds, the contenders taking turns in each:");
+	tab("pin = PIN + UNPIN; export = PIN + EXPORT_DMABUF + import + GEM_CLOSE + close + UNPIN;");
+	tab("udmabuf = UDMABUF_CREATE + import + GEM_CLOSE + close of the same memfd memory");
+	if (vgem_fd < 0) {
+		tab("(not measured: no vgem device; make bench loads vgem.ko)");
+		tap(true, "no vgem", "export section");
+		tab("%s", "");
+		return;
+	}
+	tab("%-8s %-8s %-14s %-14s %-14s %-12s %-12s", "backing", "size", "pin", "export",
+	    "udmabuf", "export/pin", "export/udmabuf");
+	for (kind = 0; kind < NBACKING; kind++) {
+		if (!backing_measured(kind)) {
+			tab("%-8s (not measured: no /dev/udmabuf)", backing_name[kind]);
+			continue;
+		}
+		if (buf_alloc(kind, len, &b, why, sizeof(why))) {
+			tab("%-8s (not measured: %s)", backing_name[kind], why);
+			continue;
+		}
+		memfd_fd = b.fd;
+		memfd_base = b.base;
+		export_case(kind, b.base, len);
+		buf_free(&b);
+	}
+	tab("%s", "");
+}
+
 /* ---- RDMA: Soft-RoCE on a dummy interface -------------------------- */
 
 static int nla_put_str(char *buf, size_t size, size_t *off, int type, const char *str)
@@ -3122,6 +3302,7 @@ int main(int argc, char **argv)
 	udmabuf_setup();
 	rdma_setup();
 	vfio_setup();
+	vgem_setup();
 
 	if (*cfg.cases)
 		diag("running only the sections %s (setting cases=)", cfg.cases);
@@ -3144,6 +3325,8 @@ int main(int argc, char **argv)
 		vectored_case();
 		tab("%s", "");
 	}
+	if (want("export"))
+		export_section();
 	if (!cfg.smoke && !*cfg.cases)
 		targets();
 
@@ -3154,6 +3337,8 @@ int main(int argc, char **argv)
 	udmabuf_teardown();
 	rdma_teardown();
 	vfio_teardown();
+	if (vgem_fd >= 0)
+		close(vgem_fd);
 	pinmgr_close(pm);
 
 	json_append(njson ? "]" : "[]");

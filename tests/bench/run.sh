@@ -63,7 +63,10 @@ export PINMGR_VM_TIMEOUT=${PINMGR_VM_TIMEOUT:-3600}
 # without them fails the boot: set PINMGR_VM_MODULES= to go without.
 # The VFIO contender: QEMU's edu device behind an emulated Intel IOMMU
 # (q35), bound to vfio-pci.
-export PINMGR_VM_MODULES=${PINMGR_VM_MODULES-crc32_generic rdma_rxe dummy vfio_pci vfio_iommu_type1}
+# The dma-buf section: DRM's vgem imports the exports (vivid, which the
+# check runs also load, is left out here).
+export PINMGR_VM_MODULES=${PINMGR_VM_MODULES-crc32_generic rdma_rxe dummy vfio_pci vfio_iommu_type1 vgem}
+export PINMGR_VM_IMPORTERS=${PINMGR_VM_IMPORTERS:-0}
 export PINMGR_VM_QEMU_ARGS=${PINMGR_VM_QEMU_ARGS-"-machine q35 -device intel-iommu -device edu"}
 export PINMGR_VM_APPEND=${PINMGR_VM_APPEND-intel_iommu=on}
 # Measure the kernel as it is configured by default: no slab debugging and
