@@ -4,10 +4,11 @@
  *
  * A dma-buf made here lends part of one region to kernel drivers (the
  * importers) that map it for their devices. It holds the region busy (so
- * UNPIN fails with EBUSY) and the /dev/pinmgr file open (so its tracker,
- * its pins and their charge outlive a close of the file or the exit of its
- * process); the last reference to the dma-buf gives both back. The pages
- * are the region's: nothing is copied, pinned again or charged twice.
+ * UNPIN fails with EBUSY) and the file's state (so the tracker, and that
+ * region with its charge, outlive a close of the file or the exit of its
+ * process, while the file's other regions go at its release); the last
+ * reference to the dma-buf gives both back. The pages are the region's:
+ * nothing is copied, pinned again or charged twice.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -23,6 +24,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/scatterlist.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 
@@ -33,8 +35,8 @@ MODULE_IMPORT_NS(DMA_BUF);
 
 /**
  * struct pinmgr_dmabuf - what a dma-buf made by PINMGR_EXPORT_DMABUF holds
- * @pinmgr_file: the /dev/pinmgr file the region belongs to, held open
- * @tracker: that file's tracker
+ * @pf: the state of the /dev/pinmgr file the region belongs to, held
+ * @tracker: its tracker
  * @region: the region, held busy (pin_tracker_get_busy())
  * @start: the dma-buf's first byte, from the start of the region's first
  *	page; page aligned
@@ -45,7 +47,7 @@ MODULE_IMPORT_NS(DMA_BUF);
  * Everything but @mappings is set before the dma-buf exists.
  */
 struct pinmgr_dmabuf {
-	struct file *pinmgr_file;
+	struct pinmgr_file *pf;
 	struct pin_tracker *tracker;
 	struct pin_region *region;
 	u64 start;
@@ -55,18 +57,41 @@ struct pinmgr_dmabuf {
 };
 
 /**
+ * struct pinmgr_dma_seg - one DMA segment of a mapping, as it was mapped
+ * @addr: its DMA address
+ * @len: its length
+ */
+struct pinmgr_dma_seg {
+	dma_addr_t addr;
+	unsigned int len;
+};
+
+/**
  * struct pinmgr_dmabuf_attachment - one importer's attachment
  * @node: entry in &pinmgr_dmabuf.mappings while mapped
  * @dev: the importer's device
  * @sgt: the mapping, or NULL while not mapped
  * @dir: the direction @sgt was mapped for
+ * @segs: @sgt's DMA segments, copied when it was mapped: the table is the
+ *	importer's from then on (RDMA edits it in place, a DMABUF_DEBUG
+ *	kernel scrambles its page links), so CPU access syncs these
+ * @nsegs: the number of @segs
  */
 struct pinmgr_dmabuf_attachment {
 	struct list_head node;
 	struct device *dev;
 	struct sg_table *sgt;
 	enum dma_data_direction dir;
+	struct pinmgr_dma_seg *segs;
+	unsigned int nsegs;
 };
+
+/*
+ * dma-bufs of more pages than this have no vmap: the page array vmap()
+ * wants would take more than 32 MiB, and a failing .vmap makes the core
+ * warn, while a missing one makes it answer -EINVAL.
+ */
+#define PINMGR_VMAP_MAX_PAGES	(SZ_32M / sizeof(struct page *))
 
 /*
  * Fill @sgt (or, if @sgt is NULL, only count its entries) with the pages of
@@ -118,13 +143,65 @@ static int pinmgr_dmabuf_attach(struct dma_buf *dmabuf,
 	return 0;
 }
 
+/*
+ * A mapping taken off &pinmgr_dmabuf.mappings, to be undone outside the
+ * lock (pinmgr_dmabuf_undo()).
+ */
+struct pinmgr_dmabuf_taken {
+	struct sg_table *sgt;
+	enum dma_data_direction dir;
+	struct pinmgr_dma_seg *segs;
+};
+
+/* Take @pa's mapping off the list. Under &pinmgr_dmabuf.lock. */
+static struct pinmgr_dmabuf_taken
+pinmgr_dmabuf_take(struct pinmgr_dmabuf_attachment *pa)
+{
+	struct pinmgr_dmabuf_taken m = { pa->sgt, pa->dir, pa->segs };
+
+	list_del_init(&pa->node);
+	pa->sgt = NULL;
+	pa->segs = NULL;
+	return m;
+}
+
+static void pinmgr_dmabuf_undo(struct device *dev,
+			       struct pinmgr_dmabuf_taken m)
+{
+	dma_unmap_sgtable(dev, m.sgt, m.dir, 0);
+	sg_free_table(m.sgt);
+	kfree(m.sgt);
+	kvfree(m.segs);
+}
+
 static void pinmgr_dmabuf_detach(struct dma_buf *dmabuf,
 				 struct dma_buf_attachment *attach)
 {
+	struct pinmgr_dmabuf *pd = dmabuf->priv;
 	struct pinmgr_dmabuf_attachment *pa = attach->priv;
 
-	WARN_ON_ONCE(pa->sgt);	/* the core unmaps before it detaches */
+	struct pinmgr_dmabuf_taken m = { NULL };
+
+	mutex_lock(&pd->lock);
+	/* The core unmaps before it detaches; an importer might not. */
+	if (WARN_ON_ONCE(pa->sgt))
+		m = pinmgr_dmabuf_take(pa);
+	mutex_unlock(&pd->lock);
+	if (m.sgt)
+		pinmgr_dmabuf_undo(attach->dev, m);
 	kfree(pa);
+}
+
+/*
+ * The longest DMA segment @dev takes, a multiple of the page size, or 0:
+ * its DMA parameters' limit and the DMA layer's (a bounce buffer's slot).
+ */
+static unsigned long pinmgr_dmabuf_max_seg(struct device *dev)
+{
+	size_t max = min_t(size_t, dma_get_max_seg_size(dev),
+			   dma_max_mapping_size(dev));
+
+	return round_down(max, PAGE_SIZE);
 }
 
 static struct sg_table *pinmgr_dmabuf_map(struct dma_buf_attachment *attach,
@@ -133,17 +210,20 @@ static struct sg_table *pinmgr_dmabuf_map(struct dma_buf_attachment *attach,
 	struct pinmgr_dmabuf *pd = attach->dmabuf->priv;
 	struct pinmgr_dmabuf_attachment *pa = attach->priv;
 	unsigned long max_seg;
+	struct scatterlist *sg;
 	struct sg_table *sgt;
 	unsigned int nents;
-	int ret;
+	int ret, i;
 
 	if (!valid_dma_direction(dir))
 		return ERR_PTR(-EINVAL);
 	/* The pages were pinned without FOLL_WRITE: no device writes them. */
 	if (!pd->region->writable && dir != DMA_TO_DEVICE)
 		return ERR_PTR(-EACCES);
-	max_seg = max_t(unsigned long, PAGE_SIZE,
-			round_down(dma_get_max_seg_size(attach->dev), PAGE_SIZE));
+	/* Entries are whole pages: a device that takes less cannot have it. */
+	max_seg = pinmgr_dmabuf_max_seg(attach->dev);
+	if (!max_seg)
+		return ERR_PTR(-EINVAL);
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
@@ -161,12 +241,24 @@ static struct sg_table *pinmgr_dmabuf_map(struct dma_buf_attachment *attach,
 	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
 	if (ret)
 		goto out_unlock;
+	pa->segs = kvmalloc_array(sgt->nents, sizeof(*pa->segs), GFP_KERNEL);
+	if (!pa->segs) {
+		ret = -ENOMEM;
+		goto out_unmap;
+	}
+	pa->nsegs = 0;
+	for_each_sgtable_dma_sg(sgt, sg, i)
+		pa->segs[pa->nsegs++] = (struct pinmgr_dma_seg){
+			sg_dma_address(sg), sg_dma_len(sg)
+		};
 	pa->sgt = sgt;
 	pa->dir = dir;
 	list_add(&pa->node, &pd->mappings);
 	mutex_unlock(&pd->lock);
 	return sgt;
 
+out_unmap:
+	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
 out_unlock:
 	mutex_unlock(&pd->lock);
 	sg_free_table(sgt);
@@ -182,17 +274,14 @@ static void pinmgr_dmabuf_unmap(struct dma_buf_attachment *attach,
 	struct pinmgr_dmabuf *pd = attach->dmabuf->priv;
 	struct pinmgr_dmabuf_attachment *pa = attach->priv;
 
+	struct pinmgr_dmabuf_taken m = { NULL };
+
 	mutex_lock(&pd->lock);
-	if (WARN_ON_ONCE(pa->sgt != sgt)) {
-		mutex_unlock(&pd->lock);
-		return;
-	}
-	list_del_init(&pa->node);
-	pa->sgt = NULL;
+	if (!WARN_ON_ONCE(pa->sgt != sgt))
+		m = pinmgr_dmabuf_take(pa);
 	mutex_unlock(&pd->lock);
-	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
-	sg_free_table(sgt);
-	kfree(sgt);
+	if (m.sgt)
+		pinmgr_dmabuf_undo(attach->dev, m);
 }
 
 /*
@@ -206,9 +295,13 @@ static int pinmgr_dmabuf_begin_cpu_access(struct dma_buf *dmabuf,
 	struct pinmgr_dmabuf *pd = dmabuf->priv;
 	struct pinmgr_dmabuf_attachment *pa;
 
+	unsigned int i;
+
 	mutex_lock(&pd->lock);
 	list_for_each_entry(pa, &pd->mappings, node)
-		dma_sync_sgtable_for_cpu(pa->dev, pa->sgt, pa->dir);
+		for (i = 0; i < pa->nsegs; i++)
+			dma_sync_single_for_cpu(pa->dev, pa->segs[i].addr,
+						pa->segs[i].len, pa->dir);
 	mutex_unlock(&pd->lock);
 	return 0;
 }
@@ -219,16 +312,20 @@ static int pinmgr_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
 	struct pinmgr_dmabuf *pd = dmabuf->priv;
 	struct pinmgr_dmabuf_attachment *pa;
 
+	unsigned int i;
+
 	mutex_lock(&pd->lock);
 	list_for_each_entry(pa, &pd->mappings, node)
-		dma_sync_sgtable_for_device(pa->dev, pa->sgt, pa->dir);
+		for (i = 0; i < pa->nsegs; i++)
+			dma_sync_single_for_device(pa->dev, pa->segs[i].addr,
+						   pa->segs[i].len, pa->dir);
 	mutex_unlock(&pd->lock);
 	return 0;
 }
 
 /*
  * A kernel mapping of the pages; only of a writable pin's (see
- * pinmgr_dmabuf_ro_ops).
+ * pinmgr_dmabuf_novmap_ops).
  */
 static int pinmgr_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
@@ -238,7 +335,7 @@ static int pinmgr_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	void *vaddr;
 
 	n = pd->length >> PAGE_SHIFT;
-	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL);
+	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL | __GFP_NOWARN);
 	if (!pages)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
@@ -262,9 +359,10 @@ static void pinmgr_dmabuf_release(struct dma_buf *dmabuf)
 	struct pinmgr_dmabuf *pd = dmabuf->priv;
 
 	WARN_ON_ONCE(!list_empty(&pd->mappings));
+	/* After the file's release, the last hold unpins the region ... */
 	pin_tracker_put_busy(pd->tracker, pd->region);
-	/* The last dma-buf of a closed file releases the file, and so its pins. */
-	fput(pd->pinmgr_file);
+	/* ... and the last dma-buf frees the file's state. */
+	pinmgr_file_put(pd->pf);
 	mutex_destroy(&pd->lock);
 	kfree(pd);
 	atomic64_dec(&pinmgr_dmabufs);
@@ -283,12 +381,13 @@ static const struct dma_buf_ops pinmgr_dmabuf_ops = {
 };
 
 /*
- * A read-only pin's: no vmap. Kernel importers write through their vmap
- * as they please (a V4L2 capture queue does), and these pages were pinned
- * without breaking copy-on-write; a read-only kernel mapping would turn
- * such a write into an oops. Without .vmap the core answers -EINVAL.
+ * No vmap: for a read-only pin's, and for those larger than
+ * PINMGR_VMAP_MAX_PAGES. Kernel importers write through their vmap as they
+ * please (a V4L2 capture queue does), and a read-only pin's pages were
+ * pinned without breaking copy-on-write; a read-only kernel mapping would
+ * turn such a write into an oops. Without .vmap the core answers -EINVAL.
  */
-static const struct dma_buf_ops pinmgr_dmabuf_ro_ops = {
+static const struct dma_buf_ops pinmgr_dmabuf_novmap_ops = {
 	.attach = pinmgr_dmabuf_attach,
 	.detach = pinmgr_dmabuf_detach,
 	.map_dma_buf = pinmgr_dmabuf_map,
@@ -300,7 +399,7 @@ static const struct dma_buf_ops pinmgr_dmabuf_ro_ops = {
 
 /**
  * pinmgr_dmabuf_export() - make part of a region a dma-buf
- * @pinmgr_file: the /dev/pinmgr file of @t, which the dma-buf holds open
+ * @pf: the state of the /dev/pinmgr file of @t, which the dma-buf holds
  * @t: the tracker
  * @handle: the region
  * @offset: the dma-buf's first byte, from the start of the region's first
@@ -313,7 +412,7 @@ static const struct dma_buf_ops pinmgr_dmabuf_ro_ops = {
  * the pages are not all in it, ERR_PTR(-ENOMEM) or the dma-buf core's
  * error.
  */
-struct file *pinmgr_dmabuf_export(struct file *pinmgr_file,
+struct file *pinmgr_dmabuf_export(struct pinmgr_file *pf,
 				  struct pin_tracker *t, u32 handle,
 				  u64 offset, u64 length)
 {
@@ -342,9 +441,10 @@ struct file *pinmgr_dmabuf_export(struct file *pinmgr_file,
 	pd->length = length;
 	mutex_init(&pd->lock);
 	INIT_LIST_HEAD(&pd->mappings);
-	pd->pinmgr_file = get_file(pinmgr_file);
+	pd->pf = pinmgr_file_get(pf);
 
-	exp_info.ops = r->writable ? &pinmgr_dmabuf_ops : &pinmgr_dmabuf_ro_ops;
+	exp_info.ops = r->writable && length >> PAGE_SHIFT <= PINMGR_VMAP_MAX_PAGES ?
+		       &pinmgr_dmabuf_ops : &pinmgr_dmabuf_novmap_ops;
 	exp_info.size = length;
 	exp_info.flags = r->writable ? O_RDWR : O_RDONLY;
 	exp_info.priv = pd;
@@ -357,7 +457,7 @@ struct file *pinmgr_dmabuf_export(struct file *pinmgr_file,
 	return dmabuf->file;
 
 out_put_file:
-	fput(pd->pinmgr_file);
+	pinmgr_file_put(pd->pf);
 	mutex_destroy(&pd->lock);
 out_put_region:
 	pin_tracker_put_busy(t, r);

@@ -12,6 +12,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
+#include <linux/kref.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -64,30 +65,66 @@ atomic64_t pinmgr_dmabufs = ATOMIC64_INIT(0);
 /**
  * struct pinmgr_file - state of one open /dev/pinmgr
  * @tracker: the regions pinned through this file; has its own locking
+ * @ref: one reference for the open file, one per dma-buf made from it
+ *	(export.c): a region a dma-buf holds outlives the file's release
  * @owner: thread group that opened the file (for fdinfo)
  * @phys_allowed: the opener had CAP_SYS_ADMIN
  * @test_access: the test_access parameter was set at open()
  *
- * Everything but @tracker is set at open() and never changes.
+ * Everything but @tracker and @ref is set at open() and never changes.
  */
 struct pinmgr_file {
 	struct pin_tracker tracker;
+	struct kref ref;
 	struct pid *owner;
 	bool phys_allowed;
 	bool test_access;
 };
 
+static void pinmgr_file_free(struct kref *ref)
+{
+	struct pinmgr_file *pf = container_of(ref, struct pinmgr_file, ref);
+
+	pin_tracker_destroy(&pf->tracker);
+	put_pid(pf->owner);
+	kfree(pf);
+}
+
+/**
+ * pinmgr_file_get() - keep a file's state (and its tracker) alive
+ * @pf: the file's state
+ *
+ * Context: any.
+ * Return: @pf.
+ */
+struct pinmgr_file *pinmgr_file_get(struct pinmgr_file *pf)
+{
+	kref_get(&pf->ref);
+	return pf;
+}
+
+/**
+ * pinmgr_file_put() - drop a reference taken by pinmgr_file_get()
+ * @pf: the file's state
+ *
+ * The last one destroys the tracker, unpinning what is left.
+ *
+ * Context: may sleep.
+ */
+void pinmgr_file_put(struct pinmgr_file *pf)
+{
+	kref_put(&pf->ref, pinmgr_file_free);
+}
+
 /**
  * struct pinmgr_ucmd - one ioctl call in flight
- * @pf: the file's state
- * @filp: the file
+ * @pf: the file
  * @ubuffer: the user's struct
  * @user_size: the size userspace gave in the struct
  * @cmd: the struct, copied in and zero-extended to the module's size
  */
 struct pinmgr_ucmd {
 	struct pinmgr_file *pf;
-	struct file *filp;
 	void __user *ubuffer;
 	u32 user_size;
 	void *cmd;
@@ -320,7 +357,7 @@ static int pinmgr_export_dmabuf(struct pinmgr_ucmd *ucmd)
 	if (cmd->flags || cmd->__reserved || cmd->__reserved2 || !cmd->length ||
 	    !PAGE_ALIGNED(cmd->offset) || !PAGE_ALIGNED(cmd->length))
 		return -EINVAL;
-	dmabuf = pinmgr_dmabuf_export(ucmd->filp, &ucmd->pf->tracker,
+	dmabuf = pinmgr_dmabuf_export(ucmd->pf, &ucmd->pf->tracker,
 				      cmd->handle, cmd->offset, cmd->length);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
@@ -667,7 +704,6 @@ static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
 	const struct pinmgr_ioctl_op *op;
 	struct pinmgr_ucmd ucmd = {
 		.pf = pf,
-		.filp = filp,
 		.ubuffer = (void __user *)arg,
 		.cmd = &buf,
 	};
@@ -808,6 +844,7 @@ static int pinmgr_fops_open(struct inode *inode, struct file *filp)
 		kfree(pf);
 		return ret;
 	}
+	kref_init(&pf->ref);
 	pin_tracker_set_next_handle(&pf->tracker, READ_ONCE(test_first_handle));
 	pf->owner = get_pid(task_tgid(current));
 	pf->phys_allowed = capable(CAP_SYS_ADMIN);
@@ -821,10 +858,14 @@ static int pinmgr_fops_release(struct inode *inode, struct file *filp)
 {
 	struct pinmgr_file *pf = filp->private_data;
 
-	pin_tracker_destroy(&pf->tracker);
-	put_pid(pf->owner);
-	kfree(pf);
+	/*
+	 * With dma-bufs alive, unpin what they do not hold now; their last
+	 * release unpins the rest and frees @pf. Without, just free it.
+	 */
+	if (kref_read(&pf->ref) > 1)
+		pin_tracker_close(&pf->tracker);
 	atomic64_dec(&pinmgr_open_files);
+	pinmgr_file_put(pf);
 	return 0;
 }
 

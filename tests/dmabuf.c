@@ -12,6 +12,7 @@
  * nothing pinned, no dma-buf and no charge left.
  */
 #include <errno.h>
+#include <linux/dma-buf.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -418,12 +419,14 @@ CASE(unpin_busy)
 	int b = export_ok(ctx, h, h_ps, h_ps);
 
 	ASSERT_ERR(pinmgr_unpin(ctx, h), EBUSY);
-	/* UPDATE: nothing pinned, nothing unpinned. */
+	/* UPDATE: refused before anything is pinned; nothing unpinned. */
 	ASSERT_ERR(pinmgr_update(ctx, &h, 1, 0, &r, 1), EBUSY);
 	ASSERT_ERR(pinmgr_unpin_vec(ctx, both, 2), EBUSY);
 	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
 	ASSERT_EQ(st.out_regions, 2);
 	ASSERT_EQ(st.out_pinned_pages, 5);
+	ASSERT_EQ(st.out_pins, 2);
+	ASSERT_EQ(st.out_failed_pins, 0);
 	h_close_fd(a);
 	ASSERT_ERR(pinmgr_unpin(ctx, h), EBUSY);
 	h_close_fd(b);
@@ -441,17 +444,99 @@ CASE(close_file_first)
 	struct pti_map m;
 	int fd = export_ok(ctx, h, 0, 4 * h_ps);
 
-	h_pin(ctx, buf, h_ps, 0);	/* another region, released with it */
+	h_pin(ctx, buf, h_ps, 0);	/* another region: goes with the file */
 	h_close(ctx);
-	/* The dma-buf holds the file: its pins, charge and module stay. */
-	ASSERT_EQ(total("open_files"), 1);
-	ASSERT_EQ(total("pinned_pages"), 5);
-	ASSERT_VMPIN_KB(PAGES_KB(5));
+	/* The dma-buf holds its region: its pins, charge and module stay. */
+	ASSERT_EQ(total("open_files"), 0);
+	ASSERT_EQ(total("regions"), 1);
+	ASSERT_EQ(total("pinned_pages"), 4);
+	ASSERT_VMPIN_KB(PAGES_KB(4));
 	ASSERT_MSG(module_refcnt() >= refcnt, "module refcnt %d, was %d",
 		   module_refcnt(), refcnt);
 	ASSERT_OK(import(PTI_MAP, fd, PTI_DIR_FROM_DEVICE, PTI_OP_WRITE_SG, 0, 21, &m));
 	assert_pattern(buf, 4 * h_ps, 21, "after the pinmgr file was closed");
 	h_close_fd(fd);
+	assert_all_released();
+}
+
+/*
+ * After the file's release each exported region goes with its own last
+ * dma-buf: two regions, the first exported twice.
+ */
+CASE(close_then_each_region)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	uint8_t *buf = h_anon(8 * h_ps);
+	uint32_t a = h_pin(ctx, buf, 2 * h_ps, PINMGR_PIN_WRITE);
+	uint32_t b = h_pin(ctx, buf + 4 * h_ps, 3 * h_ps, 0);
+	int a1 = export_ok(ctx, a, 0, 2 * h_ps);
+	int a2 = export_ok(ctx, a, h_ps, h_ps);
+	int b1 = export_ok(ctx, b, 0, 3 * h_ps);
+
+	h_close(ctx);
+	ASSERT_EQ(total("regions"), 2);
+	ASSERT_EQ(total("pinned_pages"), 5);
+	h_close_fd(a1);
+	ASSERT_EQ(total("pinned_pages"), 5);	/* a2 still holds a */
+	h_close_fd(b1);
+	ASSERT_EQ(total("regions"), 1);
+	ASSERT_EQ(total("pinned_pages"), 2);
+	ASSERT_VMPIN_KB(PAGES_KB(2));
+	h_close_fd(a2);
+	assert_all_released();
+}
+
+/*
+ * DMA_BUF_IOCTL_SYNC brackets with mappings alive: every mapping is handed
+ * to the CPU and back (its segments as they were mapped).
+ */
+CASE(cpu_access_sync)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	uint8_t *buf = h_anon(64 * h_ps);
+	uint32_t h = h_pin(ctx, buf, 64 * h_ps, PINMGR_PIN_WRITE);
+	int fd = export_ok(ctx, h, 0, 64 * h_ps);
+	struct dma_buf_sync sync;
+	struct pti_map m;
+	uint32_t slots[2];
+	int i;
+
+	ASSERT_OK(import(PTI_HOLD, fd, PTI_DIR_BIDIRECTIONAL, 0, 0, 0, &m));
+	slots[0] = m.out_slot;
+	ASSERT_OK(import(PTI_HOLD, fd, PTI_DIR_TO_DEVICE, 0, 16384 * 4, 0, &m));
+	slots[1] = m.out_slot;
+	for (i = 0; i < 3; i++) {
+		sync.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_RW;
+		ASSERT_SYS(ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+		buf[i * h_ps] = (uint8_t)i;
+		sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_RW;
+		ASSERT_SYS(ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync));
+	}
+	for (i = 0; i < 2; i++)
+		ASSERT_SYS(ioctl(importer, PTI_DROP, &slots[i]));
+	h_close_fd(fd);
+	ASSERT_OK(pinmgr_unpin(ctx, h));
+	h_close(ctx);
+	assert_all_released();
+}
+
+/* A device whose segments are smaller than a page cannot map it. */
+CASE(segment_below_page)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	uint8_t *buf = h_anon(4 * h_ps);
+	uint32_t h = h_pin(ctx, buf, 4 * h_ps, PINMGR_PIN_WRITE);
+	int fd = export_ok(ctx, h, 0, 4 * h_ps);
+	struct pti_map m;
+
+	ASSERT_ERR(import(PTI_MAP, fd, PTI_DIR_BIDIRECTIONAL, 0, h_ps / 2, 0, &m), EINVAL);
+	/* Exactly a page: one entry per page. */
+	ASSERT_OK(import(PTI_MAP, fd, PTI_DIR_BIDIRECTIONAL, 0, h_ps, 0, &m));
+	ASSERT_EQ(m.out_nents, 4);
+	ASSERT_EQ(m.out_max_len, h_ps);
+	h_close_fd(fd);
+	ASSERT_OK(pinmgr_unpin(ctx, h));
+	h_close(ctx);
 	assert_all_released();
 }
 
@@ -525,7 +610,7 @@ CASE(owner_exits)
 	fd = h_keep_fd(h_recv_fd(sv[0]));
 	/* The process is gone; its pages and its user's charge stay. */
 	ASSERT_EQ(total("pinned_pages"), 8);
-	ASSERT_EQ(total("open_files"), 1);
+	ASSERT_EQ(total("open_files"), 0);
 	h_fill(want, 8 * h_ps, 33);
 	ASSERT_OK(import(PTI_MAP, fd, PTI_DIR_TO_DEVICE, 0, 0, 0, &m));
 	ASSERT_MSG(m.out_hash == fnv(want, 8 * h_ps),
@@ -736,8 +821,9 @@ CASE(race_close_export)
 	h_close(R.ctx);
 	pthread_join(t, NULL);
 	ASSERT_NO_THREAD_FAILURE();
-	/* Both descriptors are closed; the dma-bufs hold the file. */
-	ASSERT_EQ(total("open_files"), 1);
+	/* Both descriptors are closed; the dma-bufs hold the region. */
+	ASSERT_EQ(total("open_files"), 0);
+	ASSERT_EQ(total("regions"), 1);
 	for (i = 0; fds[i] >= 0; i++) {
 		ASSERT_OK(import(PTI_MAP, fds[i], PTI_DIR_TO_DEVICE, 0, 0, 0, &m));
 		ASSERT_EQ(m.out_hash, fnv(R.buf, h_ps));
@@ -800,7 +886,10 @@ static const struct h_case cases[] = {
 	H_CASE(hugetlb, "hugetlb: 2 huge pages and a range across them -> every byte, entries as contiguous as the pages"),
 	H_CASE(read_only, "a read-only pin: the device may read; BIDIRECTIONAL or FROM_DEVICE -> EACCES; no vmap -> EINVAL"),
 	H_CASE(unpin_busy, "UNPIN, UPDATE, UNPIN_VEC of an exported region -> EBUSY, nothing changed, until the last dma-buf closes"),
-	H_CASE(close_file_first, "close the pinmgr file first: pins, charge, module stay; the importer still writes the pages; the dma-buf's close releases all"),
+	H_CASE(close_file_first, "close the pinmgr file first: the other region goes, the exported one (pins, charge, module) stays; the importer still writes it; the dma-buf's close releases all"),
+	H_CASE(close_then_each_region, "after the file's release each exported region goes with its own last dma-buf (a region exported twice waits for both)"),
+	H_CASE(cpu_access_sync, "DMA_BUF_IOCTL_SYNC start/end with two importers' mappings alive (one with 64 KiB segments)"),
+	H_CASE(segment_below_page, "a device with segments below a page -> EINVAL; exactly a page -> one entry per page"),
 	H_CASE(importer_holds_last, "dma-buf fd and pinmgr file closed while the importer holds it mapped: pinned until it detaches"),
 	H_CASE(importer_release, "two importers' attachments; the importer file's release detaches, the last detach releases all"),
 	H_CASE(owner_exits, "the exporting process exits after sending the dma-buf: pages stay pinned with its bytes until the receiver closes it"),

@@ -277,6 +277,7 @@ int pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	t->cf_done = 0;
 	init_waitqueue_head(&t->cf_wait);
 	t->dying = false;
+	t->closed = false;
 	return 0;
 }
 
@@ -1755,8 +1756,9 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
  * Like pin_tracker_get(), for a holder that keeps the pages in use for long
  * (a dma-buf made of them, a device mapping): until pin_tracker_put_busy(),
  * unpinning the region fails with -EBUSY instead of waiting for the holder.
- * The tracker itself must outlive the hold: pin_tracker_destroy() releases
- * the region whatever holds it.
+ * The tracker itself must outlive the hold: an owner that goes away while
+ * holds remain calls pin_tracker_close(), and pin_tracker_destroy() only
+ * once every hold is dropped.
  *
  * Context: process context, as pin_tracker_get().
  * Return: the region, or NULL if @handle is not in use.
@@ -1780,14 +1782,67 @@ struct pin_region *pin_tracker_get_busy(struct pin_tracker *t, u32 handle)
  * @t: the tracker the region came from
  * @r: the region
  *
+ * After pin_tracker_close(), the last hold of a region unpins it.
+ *
  * Context: may sleep.
  */
 void pin_tracker_put_busy(struct pin_tracker *t, struct pin_region *r)
 {
+	XA_STATE(xas, &t->regions, r->handle);
+	bool out = false;
+
 	xa_lock(&t->regions);
-	r->busy--;
+	if (!--r->busy && t->closed && xas_load(&xas) == r) {
+		xas_store(&xas, NULL);
+		pin_region_unpublish(t, r);
+		out = true;
+	}
 	xa_unlock(&t->regions);
 	pin_tracker_put(t, r);
+	/* Taken out: the xarray's reference is ours to drop. */
+	if (out)
+		pin_tracker_release_removed(t, r);
+}
+
+/**
+ * pin_tracker_close() - unpin every region but those held busy, for good
+ * @t: the tracker
+ *
+ * For an owner that goes away while regions are held busy
+ * (pin_tracker_get_busy(): a dma-buf made of them lives on): every other
+ * region is unpinned now, and each busy one by pin_tracker_put_busy() when
+ * its last hold is dropped. Afterwards only the holders may use @t, and
+ * pin_tracker_destroy() comes once they are all gone.
+ *
+ * Context: may sleep.
+ */
+void pin_tracker_close(struct pin_tracker *t)
+{
+	XA_STATE(xas, &t->regions, 0);
+	unsigned long index = 0;
+	struct pin_region *r;
+	void *entry;
+
+	for (;;) {
+		r = NULL;
+		xa_lock(&t->regions);
+		t->closed = true;
+		xas_set(&xas, index);
+		xas_for_each(&xas, entry, ULONG_MAX) {
+			if (xa_is_zero(entry) ||
+			    ((struct pin_region *)entry)->busy)
+				continue;
+			r = entry;
+			index = xas.xa_index + 1;
+			xas_store(&xas, NULL);
+			pin_region_unpublish(t, r);
+			break;
+		}
+		xa_unlock(&t->regions);
+		if (!r)
+			break;
+		pin_tracker_release_removed(t, r);
+	}
 }
 
 /**
@@ -1867,31 +1922,46 @@ static int pin_handle_cmp(const void *a, const void *b)
 }
 
 /**
- * pin_tracker_check_handles() - do these handles each name a region, once?
+ * pin_tracker_check_handles() - could these regions be unpinned now?
  * @t: the tracker
  * @handles: the handles; sorted in place
  * @n: the number of handles
  *
  * A look without taking anything: another thread may unpin one of the
- * regions right after, and pin_tracker_unpin_vec() then fails as it would
- * have. For a caller that pins before it unpins these regions, and should
- * fail before it pins anything when a handle is wrong.
+ * regions right after, or hold it busy, and pin_tracker_unpin_vec() then
+ * fails as it would have. For a caller that pins before it unpins these
+ * regions, and should fail before it pins anything when one of them cannot
+ * be unpinned.
  *
  * Context: any context that may sleep.
- * Return: 0, or -ENOENT if a handle is not in use or is listed twice.
+ * Return: 0; -ENOENT if a handle is not in use or is listed twice, else
+ * -EBUSY if a region is held busy (pin_tracker_get_busy()).
  */
 int pin_tracker_check_handles(struct pin_tracker *t, u32 *handles,
 			      unsigned int n)
 {
+	struct pin_region *r;
 	unsigned int i;
+	int ret = 0;
 
 	if (n > 1)
 		sort(handles, n, sizeof(*handles), pin_handle_cmp, NULL);
 	for (i = 0; i < n; i++)
-		if ((i && handles[i] == handles[i - 1]) ||
-		    !xa_load(&t->regions, handles[i]))
+		if (i && handles[i] == handles[i - 1])
 			return -ENOENT;
-	return 0;
+	/* @busy is read under xa_lock: a region may be freed once out. */
+	xa_lock(&t->regions);
+	for (i = 0; i < n; i++) {
+		r = xa_load(&t->regions, handles[i]);
+		if (!r) {
+			ret = -ENOENT;
+			break;
+		}
+		if (r->busy)
+			ret = -EBUSY;
+	}
+	xa_unlock(&t->regions);
+	return ret;
 }
 
 /**
@@ -2006,6 +2076,7 @@ void pin_tracker_destroy(struct pin_tracker *t)
 	 * the nodes (and any zero entries) at once afterwards.
 	 */
 	xa_for_each(&t->regions, index, r) {
+		WARN_ON_ONCE(r->busy);
 		/* Released here (no lookup can be in flight): account at once. */
 		if (refcount_dec_and_test(&r->ref)) {
 			regions++;

@@ -264,6 +264,8 @@ struct pin_counters {
  * @cf_done: @cf_queued as it was when @cf_work last found @cf_list empty
  * @cf_wait: woken when @cf_done moves
  * @dying: pin_tracker_destroy() has begun; @cf_work is not queued any more
+ * @closed: pin_tracker_close() has begun: the last busy hold of a region
+ *	unpins it. Protected by xa_lock(&@regions).
  */
 struct pin_tracker {
 	struct xarray regions;
@@ -287,6 +289,7 @@ struct pin_tracker {
 	u64 cf_done;
 	wait_queue_head_t cf_wait;
 	bool dying;
+	bool closed;
 };
 
 int pin_counters_init(struct pin_counters *c);
@@ -310,6 +313,7 @@ struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle);
 void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);
 struct pin_region *pin_tracker_get_busy(struct pin_tracker *t, u32 handle);
 void pin_tracker_put_busy(struct pin_tracker *t, struct pin_region *r);
+void pin_tracker_close(struct pin_tracker *t);
 void pin_tracker_read_stats(struct pin_tracker *t,
 			    struct pin_tracker_stats *stats);
 int pin_tracker_confirm_changes(struct pin_tracker *t);

@@ -94,7 +94,8 @@
  *   that does not lie within the region's pages.
  * - EBUSY: UNPIN or UPDATE of a region that a dma-buf made by
  *   %PINMGR_EXPORT_DMABUF still uses (nothing is unpinned).
- * - EMFILE: EXPORT_DMABUF with no free file descriptor left.
+ * - EMFILE, ENFILE: EXPORT_DMABUF with no free file descriptor left in
+ *   the process, or no free file in the system.
  * - EAGAIN: read() of change records on a non-blocking file with none
  *   pending (&struct pinmgr_event).
  *
@@ -649,19 +650,26 @@ struct pinmgr_update {
  * importers write through theirs.
  *
  * While a dma-buf of a region exists, UNPIN and UPDATE of that region fail
- * with EBUSY. The dma-buf holds this file as an open file descriptor would:
- * closing the file (or the exit of its process) releases nothing until
- * the last dma-buf made from it is released, by every process and driver
- * that holds it; then every region of the file is unpinned and the charge
- * returned. Devices keep DMA-ing to the pages the region pinned whatever
- * the process does to its mapping afterwards; divergence is reported on
- * this file as for any region (&struct pinmgr_event, %PINMGR_VERIFY).
+ * with EBUSY. The region outlives the file: closing the file (or the exit
+ * of its process) unpins every other region at once, and this one when the
+ * last dma-buf made of it is released, by every process and driver that
+ * holds it; its charge stays with the opener's user until then. Devices
+ * keep DMA-ing to the pages the region pinned whatever the process does to
+ * its mapping afterwards; divergence is reported on this file as for any
+ * region (&struct pinmgr_event, %PINMGR_VERIFY).
  *
- * Not supported: ``mmap()`` of the dma-buf (EINVAL from the dma-buf
- * core): anonymous pages belong to one process's reverse map and cannot
- * be inserted into another's; the process reads the buffer through its
- * own mapping. Each attachment may have one mapping at a time (a second
- * fails with EBUSY).
+ * Importers that map for both directions (DRM's PRIME import, RDMA's
+ * ``ibv_reg_dmabuf_mr``) need a region pinned with %PINMGR_PIN_WRITE. A
+ * dma-buf of more than 4M pages (16 GiB of 4 KiB pages) has no kernel
+ * mapping either (``vmap``: EINVAL): its page array alone would be 32 MiB.
+ *
+ * Not supported: ``mmap()`` of the dma-buf (EINVAL from the dma-buf core;
+ * EACCES from mmap() itself for a writable mapping of an ``O_RDONLY``
+ * one): anonymous pages belong to one process's reverse map and cannot be
+ * inserted into another's; the process reads the buffer through its own
+ * mapping. Each attachment may have one mapping at a time (a second fails
+ * with EBUSY); a device whose DMA segments are smaller than a page cannot
+ * map it (EINVAL).
  */
 struct pinmgr_export_dmabuf {
 	__u32 size;
