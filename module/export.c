@@ -286,40 +286,37 @@ static void pinmgr_dmabuf_unmap(struct dma_buf_attachment *attach,
 
 /*
  * Around CPU access through a kernel mapping (vmap) or the owner's own
- * mapping: hand every device mapping to the CPU and back (a no-op on
- * coherent hardware; bounce buffers are copied).
+ * mapping: hand every device mapping to the CPU (@for_cpu) or back to its
+ * device (a no-op on coherent hardware; bounce buffers are copied).
  */
-static int pinmgr_dmabuf_begin_cpu_access(struct dma_buf *dmabuf,
-					  enum dma_data_direction dir)
+static void pinmgr_dmabuf_sync(struct pinmgr_dmabuf *pd, bool for_cpu)
 {
-	struct pinmgr_dmabuf *pd = dmabuf->priv;
 	struct pinmgr_dmabuf_attachment *pa;
-
-	unsigned int i;
+	struct pinmgr_dma_seg *seg;
 
 	mutex_lock(&pd->lock);
 	list_for_each_entry(pa, &pd->mappings, node)
-		for (i = 0; i < pa->nsegs; i++)
-			dma_sync_single_for_cpu(pa->dev, pa->segs[i].addr,
-						pa->segs[i].len, pa->dir);
+		for (seg = pa->segs; seg < pa->segs + pa->nsegs; seg++)
+			if (for_cpu)
+				dma_sync_single_for_cpu(pa->dev, seg->addr,
+							seg->len, pa->dir);
+			else
+				dma_sync_single_for_device(pa->dev, seg->addr,
+							   seg->len, pa->dir);
 	mutex_unlock(&pd->lock);
+}
+
+static int pinmgr_dmabuf_begin_cpu_access(struct dma_buf *dmabuf,
+					  enum dma_data_direction dir)
+{
+	pinmgr_dmabuf_sync(dmabuf->priv, true);
 	return 0;
 }
 
 static int pinmgr_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
 					enum dma_data_direction dir)
 {
-	struct pinmgr_dmabuf *pd = dmabuf->priv;
-	struct pinmgr_dmabuf_attachment *pa;
-
-	unsigned int i;
-
-	mutex_lock(&pd->lock);
-	list_for_each_entry(pa, &pd->mappings, node)
-		for (i = 0; i < pa->nsegs; i++)
-			dma_sync_single_for_device(pa->dev, pa->segs[i].addr,
-						   pa->segs[i].len, pa->dir);
-	mutex_unlock(&pd->lock);
+	pinmgr_dmabuf_sync(dmabuf->priv, false);
 	return 0;
 }
 

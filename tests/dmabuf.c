@@ -903,28 +903,7 @@ static const struct h_case cases[] = {
 
 static int importer_load(void)
 {
-	char exe[PATH_MAX], ko[PATH_MAX + 48];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-	int fd, ret;
-
-	if (n < 0)
-		return -errno;
-	exe[n] = 0;
-	slash = strrchr(exe, '/');
-	if (slash)
-		*slash = 0;
-	snprintf(ko, sizeof(ko), "%s/dmabuf-data/" PTI_NAME ".ko", exe);
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = (int)syscall(SYS_finit_module, fd, "", 0);
-	if (ret && errno != EEXIST)
-		ret = -errno;
-	else
-		loaded_here = !ret, ret = 0;
-	close(fd);
-	return ret;
+	return h_module_load("dmabuf-data/" PTI_NAME ".ko", &loaded_here);
 }
 
 int main(void)

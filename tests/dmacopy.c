@@ -327,28 +327,7 @@ static bool loaded_here;
 
 static int dmacopy_load(void)
 {
-	char exe[PATH_MAX], ko[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-	int fd, ret;
-
-	if (n < 0)
-		return -errno;
-	exe[n] = 0;
-	slash = strrchr(exe, '/');
-	if (slash)
-		*slash = 0;
-	snprintf(ko, sizeof(ko), "%s/dmacopy-data/dmacopy.ko", exe);
-	fd = open(ko, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	ret = (int)syscall(SYS_finit_module, fd, "", 0);
-	if (ret && errno != EEXIST)
-		ret = -errno;
-	else
-		loaded_here = !ret, ret = 0;
-	close(fd);
-	return ret;
+	return h_module_load("dmacopy-data/dmacopy.ko", &loaded_here);
 }
 
 /* Last: nothing of the module is in use any more. */

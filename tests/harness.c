@@ -1293,6 +1293,35 @@ void h_pagemap_pfns(const void *addr, size_t npages, uint64_t *pfns)
 		pfns[i] = (pfns[i] & PM_PRESENT) ? pfns[i] & PM_PFN_MASK : 0;
 }
 
+/* ---- companion modules ---------------------------------------------- */
+
+int h_module_load(const char *rel, bool *loaded)
+{
+	char exe[PATH_MAX], ko[2 * PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+	int fd, ret;
+
+	*loaded = false;
+	if (n < 0)
+		return -errno;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (slash)
+		*slash = 0;
+	snprintf(ko, sizeof(ko), "%s/%s", exe, rel);
+	fd = open(ko, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = (int)syscall(SYS_finit_module, fd, "", 0);
+	if (ret && errno != EEXIST)
+		ret = -errno;
+	else
+		*loaded = !ret, ret = 0;
+	close(fd);
+	return ret;
+}
+
 /* ---- hugetlb pool --------------------------------------------------- */
 
 static long long hugetlb_saved = -1;

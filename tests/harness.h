@@ -205,6 +205,11 @@ int h_read_file(const char *path, char *buf, size_t len);
  * (skips it if that cannot be done).
  */
 void h_hugetlb_reserve(long n);
+/*
+ * finit_module() of the .ko at @rel, relative to the program's folder.
+ * 0 if it is loaded now (*@loaded: by this call, not before), or -errno.
+ */
+int h_module_load(const char *rel, bool *loaded);
 
 /* /sys/module/pinmgr/parameters/@name (bool ones read as 1 or 0): 0 or
  * -errno. */
