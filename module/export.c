@@ -57,34 +57,25 @@ struct pinmgr_dmabuf {
 };
 
 /**
- * struct pinmgr_dma_seg - one DMA segment of a mapping, as it was mapped
- * @addr: its DMA address
- * @len: its length
- */
-struct pinmgr_dma_seg {
-	dma_addr_t addr;
-	unsigned int len;
-};
-
-/**
  * struct pinmgr_dmabuf_attachment - one importer's attachment
  * @node: entry in &pinmgr_dmabuf.mappings while mapped
  * @dev: the importer's device
- * @sgt: the mapping, or NULL while not mapped
- * @dir: the direction @sgt was mapped for
- * @segs: @sgt's DMA segments, copied when it was mapped: the table is the
- *	importer's from then on (RDMA edits it in place, a DMABUF_DEBUG
- *	kernel scrambles its page links), so CPU access syncs these
- * @nsegs: the number of @segs
+ * @own: the mapping, as mapped; NULL while not mapped. CPU access syncs
+ *	and unmap use it, page by page where IOMMU segments join pages
+ * @sgt: a copy of @own handed to the importer, whose it is then (RDMA
+ *	edits it in place, a DMABUF_DEBUG kernel scrambles its page links)
+ * @dir: the direction @own was mapped for
  */
 struct pinmgr_dmabuf_attachment {
 	struct list_head node;
 	struct device *dev;
+	struct sg_table *own;
 	struct sg_table *sgt;
 	enum dma_data_direction dir;
-	struct pinmgr_dma_seg *segs;
-	unsigned int nsegs;
 };
+
+/* Tables made for an importer's mapping: its process pays for them. */
+#define PINMGR_MAP_GFP		(GFP_KERNEL_ACCOUNT | __GFP_NOWARN)
 
 /*
  * dma-bufs of more pages than this have no vmap: the page array vmap()
@@ -148,30 +139,61 @@ static int pinmgr_dmabuf_attach(struct dma_buf *dmabuf,
  * lock (pinmgr_dmabuf_undo()).
  */
 struct pinmgr_dmabuf_taken {
+	struct sg_table *own;
 	struct sg_table *sgt;
 	enum dma_data_direction dir;
-	struct pinmgr_dma_seg *segs;
 };
 
 /* Take @pa's mapping off the list. Under &pinmgr_dmabuf.lock. */
 static struct pinmgr_dmabuf_taken
 pinmgr_dmabuf_take(struct pinmgr_dmabuf_attachment *pa)
 {
-	struct pinmgr_dmabuf_taken m = { pa->sgt, pa->dir, pa->segs };
+	struct pinmgr_dmabuf_taken m = { pa->own, pa->sgt, pa->dir };
 
 	list_del_init(&pa->node);
+	pa->own = NULL;
 	pa->sgt = NULL;
-	pa->segs = NULL;
 	return m;
+}
+
+static void pinmgr_sgt_free(struct sg_table *sgt)
+{
+	sg_free_table(sgt);
+	kfree(sgt);
 }
 
 static void pinmgr_dmabuf_undo(struct device *dev,
 			       struct pinmgr_dmabuf_taken m)
 {
-	dma_unmap_sgtable(dev, m.sgt, m.dir, 0);
-	sg_free_table(m.sgt);
-	kfree(m.sgt);
-	kvfree(m.segs);
+	dma_unmap_sgtable(dev, m.own, m.dir, 0);
+	pinmgr_sgt_free(m.own);
+	pinmgr_sgt_free(m.sgt);
+}
+
+/* A copy of mapped @src, CPU and DMA sides, or NULL. */
+static struct sg_table *pinmgr_sgt_clone(struct sg_table *src)
+{
+	struct sg_table *dst = kzalloc(sizeof(*dst), PINMGR_MAP_GFP);
+	struct scatterlist *s, *d;
+	unsigned int i;
+
+	if (!dst)
+		return NULL;
+	if (sg_alloc_table(dst, src->orig_nents, PINMGR_MAP_GFP)) {
+		kfree(dst);
+		return NULL;
+	}
+	d = dst->sgl;
+	for_each_sgtable_sg(src, s, i) {
+		sg_set_page(d, sg_page(s), s->length, s->offset);
+		sg_dma_address(d) = sg_dma_address(s);
+#ifdef CONFIG_NEED_SG_DMA_LENGTH
+		sg_dma_len(d) = sg_dma_len(s);
+#endif
+		d = sg_next(d);
+	}
+	dst->nents = src->nents;
+	return dst;
 }
 
 static void pinmgr_dmabuf_detach(struct dma_buf *dmabuf,
@@ -184,10 +206,10 @@ static void pinmgr_dmabuf_detach(struct dma_buf *dmabuf,
 
 	mutex_lock(&pd->lock);
 	/* The core unmaps before it detaches; an importer might not. */
-	if (WARN_ON_ONCE(pa->sgt))
+	if (WARN_ON_ONCE(pa->own))
 		m = pinmgr_dmabuf_take(pa);
 	mutex_unlock(&pd->lock);
-	if (m.sgt)
+	if (m.own)
 		pinmgr_dmabuf_undo(attach->dev, m);
 	kfree(pa);
 }
@@ -209,11 +231,10 @@ static struct sg_table *pinmgr_dmabuf_map(struct dma_buf_attachment *attach,
 {
 	struct pinmgr_dmabuf *pd = attach->dmabuf->priv;
 	struct pinmgr_dmabuf_attachment *pa = attach->priv;
+	struct sg_table *own, *sgt;
 	unsigned long max_seg;
-	struct scatterlist *sg;
-	struct sg_table *sgt;
 	unsigned int nents;
-	int ret, i;
+	int ret;
 
 	if (!valid_dma_direction(dir))
 		return ERR_PTR(-EINVAL);
@@ -224,33 +245,29 @@ static struct sg_table *pinmgr_dmabuf_map(struct dma_buf_attachment *attach,
 	max_seg = pinmgr_dmabuf_max_seg(attach->dev);
 	if (!max_seg)
 		return ERR_PTR(-EINVAL);
-	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
-	if (!sgt)
+	own = kzalloc(sizeof(*own), PINMGR_MAP_GFP);
+	if (!own)
 		return ERR_PTR(-ENOMEM);
 	nents = pinmgr_dmabuf_fill(pd, max_seg, NULL);
-	ret = sg_alloc_table(sgt, nents, GFP_KERNEL);
+	ret = sg_alloc_table(own, nents, PINMGR_MAP_GFP);
 	if (ret)
 		goto out_free;
-	pinmgr_dmabuf_fill(pd, max_seg, sgt);
+	pinmgr_dmabuf_fill(pd, max_seg, own);
 
 	mutex_lock(&pd->lock);
-	if (pa->sgt) {
+	if (pa->own) {
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
+	ret = dma_map_sgtable(attach->dev, own, dir, 0);
 	if (ret)
 		goto out_unlock;
-	pa->segs = kvmalloc_array(sgt->nents, sizeof(*pa->segs), GFP_KERNEL);
-	if (!pa->segs) {
+	sgt = pinmgr_sgt_clone(own);
+	if (!sgt) {
 		ret = -ENOMEM;
 		goto out_unmap;
 	}
-	pa->nsegs = 0;
-	for_each_sgtable_dma_sg(sgt, sg, i)
-		pa->segs[pa->nsegs++] = (struct pinmgr_dma_seg){
-			sg_dma_address(sg), sg_dma_len(sg)
-		};
+	pa->own = own;
 	pa->sgt = sgt;
 	pa->dir = dir;
 	list_add(&pa->node, &pd->mappings);
@@ -258,12 +275,12 @@ static struct sg_table *pinmgr_dmabuf_map(struct dma_buf_attachment *attach,
 	return sgt;
 
 out_unmap:
-	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
+	dma_unmap_sgtable(attach->dev, own, dir, 0);
 out_unlock:
 	mutex_unlock(&pd->lock);
-	sg_free_table(sgt);
+	sg_free_table(own);
 out_free:
-	kfree(sgt);
+	kfree(own);
 	return ERR_PTR(ret);
 }
 
@@ -277,10 +294,10 @@ static void pinmgr_dmabuf_unmap(struct dma_buf_attachment *attach,
 	struct pinmgr_dmabuf_taken m = { NULL };
 
 	mutex_lock(&pd->lock);
-	if (!WARN_ON_ONCE(pa->sgt != sgt))
+	if (!WARN_ON_ONCE(!pa->own || pa->sgt != sgt))
 		m = pinmgr_dmabuf_take(pa);
 	mutex_unlock(&pd->lock);
-	if (m.sgt)
+	if (m.own)
 		pinmgr_dmabuf_undo(attach->dev, m);
 }
 
@@ -292,17 +309,15 @@ static void pinmgr_dmabuf_unmap(struct dma_buf_attachment *attach,
 static void pinmgr_dmabuf_sync(struct pinmgr_dmabuf *pd, bool for_cpu)
 {
 	struct pinmgr_dmabuf_attachment *pa;
-	struct pinmgr_dma_seg *seg;
 
 	mutex_lock(&pd->lock);
-	list_for_each_entry(pa, &pd->mappings, node)
-		for (seg = pa->segs; seg < pa->segs + pa->nsegs; seg++)
-			if (for_cpu)
-				dma_sync_single_for_cpu(pa->dev, seg->addr,
-							seg->len, pa->dir);
-			else
-				dma_sync_single_for_device(pa->dev, seg->addr,
-							   seg->len, pa->dir);
+	list_for_each_entry(pa, &pd->mappings, node) {
+		if (for_cpu)
+			dma_sync_sgtable_for_cpu(pa->dev, pa->own, pa->dir);
+		else
+			dma_sync_sgtable_for_device(pa->dev, pa->own, pa->dir);
+		cond_resched();
+	}
 	mutex_unlock(&pd->lock);
 }
 

@@ -146,6 +146,8 @@ static void assert_all_released(void)
 	ASSERT_EQ(total("pinned_pages"), 0);
 	ASSERT_EQ(total("regions"), 0);
 	ASSERT_EQ(total("open_files"), 0);
+	ASSERT_EQ(total("notifiers"), 0);
+	ASSERT_EQ(total("metadata_bytes"), 0);
 	ASSERT_VMPIN_KB(0);
 	h_assert_pins_balanced();
 }
