@@ -868,6 +868,138 @@ CASE(race_child_import)
 	assert_all_released();
 }
 
+/*
+ * The file's release against the dma-bufs' releases: each round, 8
+ * regions, 6 of them exported (the first twice) and one dma-buf held
+ * mapped by the importer; then, from 4 threads at once, the pinmgr file is
+ * closed, the dma-bufs are closed and the importer drops its mapping.
+ */
+#define STORM_ROUNDS	150
+#define STORM_THREADS	4
+
+static struct {
+	pthread_barrier_t go;
+	struct pinmgr_ctx *ctx;
+	int fds[7];
+	uint32_t slot;
+} ST;
+
+static void *storm_thread(void *arg)
+{
+	int k = (int)(intptr_t)arg, i;
+
+	pthread_barrier_wait(&ST.go);
+	switch (k) {
+	case 0:
+		pinmgr_close(ST.ctx);
+		break;
+	case 1:
+		if (ioctl(importer, PTI_DROP, &ST.slot))
+			h_fail("PTI_DROP: %s", h_errname(errno));
+		/* fall through */
+	default:
+		for (i = k - 1; i < 7; i += STORM_THREADS - 1)
+			close(ST.fds[i]);
+		break;
+	}
+	return NULL;
+}
+
+CASE(race_close_release_storm)
+{
+	uint8_t *buf = h_anon(16 * h_ps);
+	pthread_t t[STORM_THREADS];
+	uint32_t h[8];
+	struct pti_map m;
+	int r, i, n;
+
+	for (r = 0; r < STORM_ROUNDS; r++) {
+		ASSERT_OK(pinmgr_open(&ST.ctx));
+		for (i = 0; i < 8; i++)
+			ASSERT_OK(pinmgr_pin(ST.ctx, buf + 2 * i * h_ps, 2 * h_ps,
+					     i % 2 ? 0 : PINMGR_PIN_WRITE, &h[i]));
+		for (i = 0, n = 0; i < 6; i++) {
+			ST.fds[n] = export(ST.ctx, h[i], 0, 2 * h_ps);
+			ASSERT_MSG(ST.fds[n] >= 0, "EXPORT_DMABUF: %s",
+				   h_errname(-ST.fds[n]));
+			n++;
+		}
+		ST.fds[n] = export(ST.ctx, h[0], h_ps, h_ps);
+		ASSERT(ST.fds[n] >= 0);
+		ASSERT_OK(import(PTI_HOLD, ST.fds[0], PTI_DIR_BIDIRECTIONAL, 0, 0, 0, &m));
+		ST.slot = m.out_slot;
+		ASSERT_EQ(pthread_barrier_init(&ST.go, NULL, STORM_THREADS), 0);
+		for (i = 0; i < STORM_THREADS; i++)
+			ASSERT_EQ(h_thread_create(&t[i], storm_thread,
+						  (void *)(intptr_t)i), 0);
+		for (i = 0; i < STORM_THREADS; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&ST.go);
+		ASSERT_NO_THREAD_FAILURE();
+		assert_all_released();
+	}
+}
+
+/* The exporting process exits while the receiver closes the dma-buf. */
+static void child_export_exit(void *arg)
+{
+	int *io = arg;
+	struct pinmgr_ctx *ctx = h_open();
+	uint8_t *buf = h_anon(64 * h_ps);
+	uint32_t h = h_pin(ctx, buf, 64 * h_ps, PINMGR_PIN_WRITE);
+	int fd = export_ok(ctx, h, 0, 64 * h_ps);
+
+	h_send_fd(io[0], fd);
+	h_wait_fd(io[0]);	/* then exit, while the parent closes */
+}
+
+CASE(race_exit_release)
+{
+	int r, sv[2], fd;
+	pid_t pid;
+
+	ASSERT_SYS(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	h_keep_fd(sv[0]);
+	h_keep_fd(sv[1]);
+	for (r = 0; r < 40; r++) {
+		pid = h_child_start(child_export_exit, &sv[1]);
+		fd = h_recv_fd(sv[0]);
+		h_signal_fd(sv[0]);
+		close(fd);
+		h_child_wait(pid);
+		assert_all_released();
+	}
+}
+
+/* Handles about to go round, unpinned ones between: close, then each goes. */
+CASE(close_at_handle_wrap)
+{
+	struct pinmgr_ctx *ctx;
+	uint8_t *buf = h_anon(h_ps);
+	uint32_t h[130];
+	int fds[130], nfd = 0, i;
+
+	h_param_set_for_case("test_first_handle", 0xFFFFFFC0u);
+	ctx = h_open();
+	for (i = 0; i < 130; i++)
+		h[i] = h_pin(ctx, buf, h_ps, PINMGR_PIN_WRITE);
+	ASSERT_EQ(h[0], 0xFFFFFFC0u);
+	ASSERT_EQ(h[64], 1);	/* went round, skipping 0 */
+	for (i = 1; i < 130; i += 2)
+		ASSERT_OK(pinmgr_unpin(ctx, h[i]));
+	for (i = 0; i < 130; i += 6)
+		fds[nfd++] = export_ok(ctx, h[i], 0, h_ps);
+	h_close(ctx);
+	ASSERT_EQ(total("regions"), nfd);
+	/* in an order unlike the handles' */
+	for (i = 0; i < nfd; i += 2)
+		h_close_fd(fds[i]);
+	ASSERT_EQ(total("regions"), nfd / 2);
+	for (i = 1; i < nfd; i += 2)
+		h_close_fd(fds[i]);
+	assert_all_released();
+}
+
 /* Last: nothing of the importer is in use any more. */
 CASE(unload)
 {
@@ -900,6 +1032,9 @@ static const struct h_case cases[] = {
 	H_CASE(race_unpin_export, "2 threads export+map+close while a third pins the next region and unpins the last (EBUSY while exported): only EBUSY/ENOENT, all released"),
 	H_CASE(race_close_export, "the pinmgr fd closed while a thread exports from it: EBADF after, every dma-buf made still reads the region, all released"),
 	H_CASE(race_child_import, "a child maps an inherited dma-buf 100 times while the parent closes the dma-buf and the pinmgr file"),
+	H_CASE(race_close_release_storm, "150 rounds: the pinmgr file closed, 7 dma-bufs of 6 regions closed and the importer's mapping dropped from 4 threads at once: all released each round"),
+	H_CASE(race_exit_release, "40 rounds: the exporting process exits while the receiver closes its dma-buf: all released"),
+	H_CASE(close_at_handle_wrap, "handles going round past 0xffffffff, every other unpinned, every third of those left exported: close keeps exactly the exported, each goes with its dma-buf"),
 	H_CASE(unload, PTI_NAME " unloads"),
 };
 
