@@ -1811,8 +1811,9 @@ void pin_tracker_put_busy(struct pin_tracker *t, struct pin_region *r)
  * For an owner that goes away while regions are held busy
  * (pin_tracker_get_busy(): a dma-buf made of them lives on): every other
  * region is unpinned now, and each busy one by pin_tracker_put_busy() when
- * its last hold is dropped. Afterwards only the holders may use @t, and
- * pin_tracker_destroy() comes once they are all gone.
+ * its last hold is dropped. The busy ones are no longer watched: nobody is
+ * left to hear of their changes. Afterwards only the holders may use @t,
+ * and pin_tracker_destroy() comes once they are all gone.
  *
  * Context: may sleep.
  */
@@ -1821,6 +1822,7 @@ void pin_tracker_close(struct pin_tracker *t)
 	XA_STATE(xas, &t->regions, 0);
 	unsigned long index = 0;
 	struct pin_region *r;
+	bool busy;
 	void *entry;
 
 	for (;;) {
@@ -1829,19 +1831,35 @@ void pin_tracker_close(struct pin_tracker *t)
 		t->closed = true;
 		xas_set(&xas, index);
 		xas_for_each(&xas, entry, ULONG_MAX) {
-			if (xa_is_zero(entry) ||
-			    ((struct pin_region *)entry)->busy)
+			if (xa_is_zero(entry))
 				continue;
 			r = entry;
 			index = xas.xa_index + 1;
-			xas_store(&xas, NULL);
+			busy = r->busy;
+			if (busy) {
+				if (!r->published)
+					continue;	/* seen already */
+				/* A hold of our own, for the unwatch below. */
+				r->busy++;
+				refcount_inc(&r->ref);
+			} else {
+				xas_store(&xas, NULL);
+			}
 			pin_region_unpublish(t, r);
 			break;
 		}
+		if (!entry)
+			r = NULL;
 		xa_unlock(&t->regions);
 		if (!r)
 			break;
-		pin_tracker_release_removed(t, r);
+		if (busy) {
+			/* No other unwatch while our hold keeps @r here. */
+			pin_region_unwatch(t, r);
+			pin_tracker_put_busy(t, r);
+		} else {
+			pin_tracker_release_removed(t, r);
+		}
 	}
 }
 
