@@ -1008,6 +1008,118 @@ CASE(close_at_handle_wrap)
 	assert_all_released();
 }
 
+/*
+ * A call that fails after pinning (PIN_VEC reaching a PROT_NONE range,
+ * UPDATE finding a region it would unpin exported) undoes its new regions;
+ * meanwhile another thread guesses the first new handle and exports it
+ * (and, for UPDATE, the old region). The call must still leave nothing it
+ * pinned behind: the guessed region loses its handle at once and goes
+ * with its dma-buf.
+ */
+#define UNDO_RANGES	512
+
+static struct {
+	struct pinmgr_ctx *ctx;
+	_Atomic uint32_t next, also;
+	atomic_bool stop;
+	atomic_int fd, fd_also;
+} U;
+
+static void *undo_guesser(void *arg)
+{
+	int fd;
+
+	(void)arg;
+	while (!atomic_load(&U.stop)) {
+		fd = export(U.ctx, atomic_load(&U.next), 0, h_ps);
+		if (fd < 0)
+			continue;
+		if (atomic_load(&U.also))
+			atomic_store(&U.fd_also, export(U.ctx, atomic_load(&U.also), 0, h_ps));
+		atomic_store(&U.fd, fd);
+		break;
+	}
+	return NULL;
+}
+
+static void undo_race(bool update)
+{
+	uint8_t *buf = h_anon((UNDO_RANGES + 1) * h_ps);
+	void *hole = h_map(h_ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct pinmgr_pin_range *r = h_malloc((UNDO_RANGES + 1) * sizeof(*r));
+	struct pinmgr_query q;
+	struct pinmgr_stats st;
+	uint32_t old = 0, x;
+	int i, ret, round, hits = 0;
+	pthread_t t;
+
+	U.ctx = h_open();
+	for (round = 0; round < 10; round++) {
+		for (i = 0; i < UNDO_RANGES; i++) {
+			r[i].addr = (uintptr_t)buf + i * h_ps;
+			r[i].length = h_ps;
+		}
+		r[UNDO_RANGES].addr = (uintptr_t)hole;
+		r[UNDO_RANGES].length = h_ps;
+		if (update && !old)
+			old = h_pin(U.ctx, buf + UNDO_RANGES * h_ps, h_ps, PINMGR_PIN_WRITE);
+		/* The next handle: one after a pin and unpin. */
+		x = h_pin(U.ctx, buf, h_ps, 0);
+		ASSERT_OK(pinmgr_unpin(U.ctx, x));
+		atomic_store(&U.next, x + 1);
+		atomic_store(&U.also, update ? old : 0);
+		atomic_store(&U.stop, false);
+		atomic_store(&U.fd, -1);
+		atomic_store(&U.fd_also, -1);
+		ASSERT_EQ(h_thread_create(&t, undo_guesser, NULL), 0);
+		if (update)
+			ret = pinmgr_update(U.ctx, &old, 1, 0, r, UNDO_RANGES);
+		else
+			ret = pinmgr_pin_vec(U.ctx, 0, r, UNDO_RANGES + 1);
+		atomic_store(&U.stop, true);
+		pthread_join(t, NULL);
+		ASSERT_NO_THREAD_FAILURE();
+		if (update && !ret) {
+			/* The guesser was too late: undo what UPDATE made. */
+			if (atomic_load(&U.fd) >= 0)
+				close(atomic_load(&U.fd));
+			for (i = 0; i < UNDO_RANGES; i++)
+				ASSERT_OK(pinmgr_unpin(U.ctx, r[i].out_handle));
+			old = 0;
+		} else {
+			ASSERT_MSG(ret == (update ? -EBUSY : -EFAULT), "%s: %s",
+				   update ? "UPDATE" : "PIN_VEC", h_errname(-ret));
+			if (atomic_load(&U.fd) >= 0) {
+				hits++;
+				/* Taken out with the rest: its handle is gone. */
+				ASSERT_ERR(pinmgr_query(U.ctx, x + 1, &q, sizeof(q)),
+					   ENOENT);
+				close(atomic_load(&U.fd));
+			}
+		}
+		if (atomic_load(&U.fd_also) >= 0)
+			close(atomic_load(&U.fd_also));
+		/* Nothing of this call is left: at most the old region. */
+		ASSERT_OK(pinmgr_stats(U.ctx, &st, sizeof(st)));
+		ASSERT_EQ(st.out_regions, old ? 1 : 0);
+		ASSERT_EQ(total("dmabufs"), 0);
+	}
+	h_diag("%s: the guesser exported a region being undone in %d of 10 rounds",
+	       update ? "UPDATE" : "PIN_VEC", hits);
+	h_close(U.ctx);
+	assert_all_released();
+}
+
+CASE(race_export_during_undo_pin_vec)
+{
+	undo_race(false);
+}
+
+CASE(race_export_during_undo_update)
+{
+	undo_race(true);
+}
+
 /* Last: nothing of the importer is in use any more. */
 CASE(unload)
 {
@@ -1043,6 +1155,8 @@ static const struct h_case cases[] = {
 	H_CASE(race_close_release_storm, "150 rounds: the pinmgr file closed, 7 dma-bufs of 6 regions closed and the importer's mapping dropped from 4 threads at once: all released each round"),
 	H_CASE(race_exit_release, "40 rounds: the exporting process exits while the receiver closes its dma-buf: all released"),
 	H_CASE(close_at_handle_wrap, "handles going round past 0xffffffff, every other unpinned, every third of those left exported: close keeps exactly the exported, each goes with its dma-buf"),
+	H_CASE(race_export_during_undo_pin_vec, "PIN_VEC failing EFAULT after 512 pins while a thread exports the first new handle: the call keeps nothing (the guessed region goes with its dma-buf)"),
+	H_CASE(race_export_during_undo_update, "UPDATE failing EBUSY (its old region exported meanwhile) while a thread exports the first new handle: the call keeps nothing"),
 	H_CASE(unload, PTI_NAME " unloads"),
 };
 

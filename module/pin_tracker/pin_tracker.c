@@ -909,34 +909,6 @@ static void pin_region_unpublish(struct pin_tracker *t, struct pin_region *r)
 }
 
 /*
- * Take @handle's region out of the xarray. From now on it gets no new
- * lookups and queues no changes; a pending record is dropped. The caller
- * gets the xarray's reference. NULL if @handle is not in use; ERR_PTR(-EBUSY)
- * (and nothing taken out) if the region is held busy.
- */
-static struct pin_region *pin_tracker_remove(struct pin_tracker *t,
-					     u32 handle)
-{
-	XA_STATE(xas, &t->regions, handle);
-	struct pin_region *r;
-
-	xa_lock(&t->regions);
-	r = xas_load(&xas);
-	if (xa_is_zero(r)) {
-		r = NULL;
-	} else if (r && r->busy) {
-		r = ERR_PTR(-EBUSY);
-	} else if (r) {
-		/* Replacing an entry allocates nothing and cannot fail. */
-		xas_store(&xas, pin_handle_in_current_block(t, handle) ?
-			  XA_ZERO_ENTRY : NULL);
-		pin_region_unpublish(t, r);
-	}
-	xa_unlock(&t->regions);
-	return r;
-}
-
-/*
  * Release @r, just taken out of the xarray, once the lookups still using
  * it are done: the caller learns that the pages are unpinned and the
  * charge returned. Those lookups are short (in pinmgr, the tracker's first
@@ -1782,7 +1754,8 @@ struct pin_region *pin_tracker_get_busy(struct pin_tracker *t, u32 handle)
  * @t: the tracker the region came from
  * @r: the region
  *
- * After pin_tracker_close(), the last hold of a region unpins it.
+ * After pin_tracker_close(), or pin_tracker_abort() of the region, the
+ * last hold of a region unpins it.
  *
  * Context: may sleep.
  */
@@ -1792,7 +1765,9 @@ void pin_tracker_put_busy(struct pin_tracker *t, struct pin_region *r)
 	bool out = false;
 
 	xa_lock(&t->regions);
-	if (!--r->busy && t->closed && xas_load(&xas) == r) {
+	if (!--r->busy && r->orphan) {
+		out = true;	/* taken out by pin_tracker_abort() */
+	} else if (!r->busy && t->closed && xas_load(&xas) == r) {
 		xas_store(&xas, NULL);
 		pin_region_unpublish(t, r);
 		out = true;
@@ -2049,23 +2024,46 @@ out_free:
  *
  * For an owner that fails after pin_tracker_pin() succeeded (it could not
  * pass the handle on): unpins like pin_tracker_unpin(), but the counters
- * record a failed pin, not a pin and an unpin.
+ * record a failed pin, not a pin and an unpin. The handle may have been
+ * guessed and the region held busy (pin_tracker_get_busy()) by another
+ * thread meanwhile: the region is then taken out all the same (its handle
+ * is gone, it is no longer watched) and unpinned when its last hold is
+ * dropped, so that the owner's call fails having pinned nothing it keeps.
  *
  * Context: may sleep.
  * Return: 0 on success, -ENOENT if @handle is not in use (another thread
- * unpinned it), -EBUSY if another thread holds it busy, -ERESTARTSYS as for
- * pin_tracker_unpin().
+ * unpinned it), -ERESTARTSYS as for pin_tracker_unpin().
  */
 int pin_tracker_abort(struct pin_tracker *t, u32 handle)
 {
-	struct pin_region *r = pin_tracker_remove(t, handle);
+	XA_STATE(xas, &t->regions, handle);
+	struct pin_region *r;
+	bool orphan;
 
-	if (!r)
+	xa_lock(&t->regions);
+	r = xas_load(&xas);
+	if (!r || xa_is_zero(r)) {
+		xa_unlock(&t->regions);
 		return -ENOENT;
-	if (IS_ERR(r))
-		return PTR_ERR(r);
+	}
+	/* Replacing an entry allocates nothing and cannot fail. */
+	xas_store(&xas, pin_handle_in_current_block(t, handle) ?
+		  XA_ZERO_ENTRY : NULL);
+	pin_region_unpublish(t, r);
+	orphan = r->busy;
+	if (orphan) {
+		/* A hold of our own for the unwatch; the last one releases. */
+		r->orphan = true;
+		r->busy++;
+		refcount_inc(&r->ref);
+	}
+	xa_unlock(&t->regions);
 	pin_tracker_event(t, PIN_EVENT_ABORT);
-	return pin_tracker_release_removed(t, r);
+	if (!orphan)
+		return pin_tracker_release_removed(t, r);
+	pin_region_unwatch(t, r);
+	pin_tracker_put_busy(t, r);
+	return 0;
 }
 
 /**

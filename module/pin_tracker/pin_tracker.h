@@ -81,6 +81,8 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @metadata_bytes: bytes of memory this region's tracking takes
  * @busy: holds by pin_tracker_get_busy(): unpinning fails while any;
  *	protected by xa_lock(&pin_tracker.regions)
+ * @orphan: taken out by pin_tracker_abort() while held busy: the last
+ *	hold unpins it. Under xa_lock, as @busy
  * @handle: the region's handle in its tracker, for tracing
  * @writable: pinned with FOLL_WRITE; unpinned with dirtying
  * @tracker: the tracker the region belongs to
@@ -102,7 +104,7 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @diverged: some pinned page was found not to back its address any more
  *	(or the range was unmapped), and no clean pin_region_verify() since
  *
- * Everything before @watch but @busy is written once before the region is
+ * Everything before @watch but @busy and @orphan is written once before the region is
  * published in the tracker and is read-only afterwards, so holders of a
  * reference read it without locking. The ev_ and cf_ fields, @published,
  * @suspect and @diverged are protected by &pin_tracker.ev_lock, with two
@@ -120,6 +122,7 @@ struct pin_region {
 	struct pin_run *more_runs;
 	size_t metadata_bytes;
 	unsigned int busy;
+	bool orphan;
 	u32 handle;
 	bool writable;
 	struct pin_tracker *tracker;
