@@ -278,6 +278,7 @@ int pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	init_waitqueue_head(&t->cf_wait);
 	t->dying = false;
 	t->closed = false;
+	t->busy_holds = 0;
 	return 0;
 }
 
@@ -1720,6 +1721,14 @@ void pin_tracker_put(struct pin_tracker *t, struct pin_region *r)
 		wake_up_all(&t->users_wait);	/* an unpin may wait for us */
 }
 
+/* One more busy hold of @r, and its reference. Under xa_lock. */
+static void pin_region_hold_busy(struct pin_tracker *t, struct pin_region *r)
+{
+	refcount_inc(&r->ref);
+	r->busy++;
+	WRITE_ONCE(t->busy_holds, t->busy_holds + 1);
+}
+
 /**
  * pin_tracker_get_busy() - look up a region and hold it busy
  * @t: the tracker
@@ -1741,10 +1750,8 @@ struct pin_region *pin_tracker_get_busy(struct pin_tracker *t, u32 handle)
 
 	xa_lock(&t->regions);
 	r = xa_load(&t->regions, handle);
-	if (r) {
-		refcount_inc(&r->ref);
-		r->busy++;
-	}
+	if (r)
+		pin_region_hold_busy(t, r);
 	xa_unlock(&t->regions);
 	return r;
 }
@@ -1765,6 +1772,7 @@ void pin_tracker_put_busy(struct pin_tracker *t, struct pin_region *r)
 	bool out = false;
 
 	xa_lock(&t->regions);
+	WRITE_ONCE(t->busy_holds, t->busy_holds - 1);
 	if (!--r->busy && r->orphan) {
 		out = true;	/* taken out by pin_tracker_abort() */
 	} else if (!r->busy && t->closed && xas_load(&xas) == r) {
@@ -1815,8 +1823,7 @@ void pin_tracker_close(struct pin_tracker *t)
 				if (!r->published)
 					continue;	/* seen already */
 				/* A hold of our own, for the unwatch below. */
-				r->busy++;
-				refcount_inc(&r->ref);
+				pin_region_hold_busy(t, r);
 			} else {
 				xas_store(&xas, NULL);
 			}
@@ -1942,6 +1949,16 @@ int pin_tracker_check_handles(struct pin_tracker *t, u32 *handles,
 	for (i = 0; i < n; i++)
 		if (i && handles[i] == handles[i - 1])
 			return -ENOENT;
+	/*
+	 * No region held busy (the common case, and the per-I/O one): only
+	 * whether each handle is in use, without the lock.
+	 */
+	if (!READ_ONCE(t->busy_holds)) {
+		for (i = 0; i < n; i++)
+			if (!xa_load(&t->regions, handles[i]))
+				return -ENOENT;
+		return 0;
+	}
 	/* @busy is read under xa_lock: a region may be freed once out. */
 	xa_lock(&t->regions);
 	for (i = 0; i < n; i++) {
@@ -2054,8 +2071,7 @@ int pin_tracker_abort(struct pin_tracker *t, u32 handle)
 	if (orphan) {
 		/* A hold of our own for the unwatch; the last one releases. */
 		r->orphan = true;
-		r->busy++;
-		refcount_inc(&r->ref);
+		pin_region_hold_busy(t, r);
 	}
 	xa_unlock(&t->regions);
 	pin_tracker_event(t, PIN_EVENT_ABORT);

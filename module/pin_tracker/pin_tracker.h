@@ -269,6 +269,9 @@ struct pin_counters {
  * @dying: pin_tracker_destroy() has begun; @cf_work is not queued any more
  * @closed: pin_tracker_close() has begun: the last busy hold of a region
  *	unpins it. Protected by xa_lock(&@regions).
+ * @busy_holds: busy holds on all regions (pin_tracker_get_busy()): while
+ *	there are none, pin_tracker_check_handles() takes no lock. Written
+ *	under xa_lock(&@regions), read without it.
  */
 struct pin_tracker {
 	struct xarray regions;
@@ -293,6 +296,7 @@ struct pin_tracker {
 	wait_queue_head_t cf_wait;
 	bool dying;
 	bool closed;
+	unsigned long busy_holds;
 };
 
 int pin_counters_init(struct pin_counters *c);
