@@ -719,7 +719,7 @@ static int pin_region_watch(struct pin_tracker *t, struct pin_region *r,
 	ret = pin_watch_start(&r->watch, pin_region_changed, t->mm, start, len);
 	if (ret)
 		return ret;
-	if (r->watch.active)
+	if (pin_watch_active(&r->watch))
 		pin_tracker_count(t, PIN_COUNTER_NOTIFIERS, 1);
 	return 0;
 }
@@ -727,7 +727,7 @@ static int pin_region_watch(struct pin_tracker *t, struct pin_region *r,
 /* Stop watching @r and forget its pending changes. Sleeps. */
 static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
 {
-	if (!r->watch.active)
+	if (!pin_watch_active(&r->watch))
 		return;
 	/* Waits for callbacks running on other CPUs. */
 	pin_watch_stop(&r->watch);

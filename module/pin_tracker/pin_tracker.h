@@ -70,6 +70,7 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * struct pin_region - one pinned range
  * @ref: references: one for the tracker's xarray (then for the unpin that
  *	took it out), one per lookup in flight. The last put unpins the pages.
+ * @handle: the region's handle in its tracker, for tracing
  * @addr: user address given to pin_tracker_pin()
  * @length: length given to pin_tracker_pin()
  * @npages: number of pinned pages
@@ -78,14 +79,19 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @more_runs: the other runs, in order (run i at @more_runs[i - 1]), or
  *	NULL while there is only one: small pins need no array, and a large
  *	one stores each run once, 8 bytes a run
- * @metadata_bytes: bytes of memory this region's tracking takes
- * @busy: holds by pin_tracker_get_busy(): unpinning fails while any;
- *	protected by xa_lock(&pin_tracker.regions)
+ * @tracker: the tracker the region belongs to
+ * @metadata_bytes: bytes of memory this region's tracking takes (at most
+ *	the region and 8 bytes for each of %PIN_TRACKER_MAX_PAGES runs)
+ * @writable: pinned with FOLL_WRITE; unpinned with dirtying
  * @orphan: taken out by pin_tracker_abort() while held busy: the last
  *	hold unpins it. Under xa_lock, as @busy
- * @handle: the region's handle in its tracker, for tracing
- * @writable: pinned with FOLL_WRITE; unpinned with dirtying
- * @tracker: the tracker the region belongs to
+ * @published: has its handle; pending changes may be queued
+ * @suspect: a change that may have left every page in place was seen and
+ *	nobody has looked at the page tables since
+ * @diverged: some pinned page was found not to back its address any more
+ *	(or the range was unmapped), and no clean pin_region_verify() since
+ * @busy: holds by pin_tracker_get_busy(): unpinning fails while any;
+ *	protected by xa_lock(&pin_tracker.regions)
  * @watch: the notifier watching the pinned range of the tracker's mm;
  *	inactive if none is registered (or no MMU notifiers in this kernel)
  * @ev_node: entry in &pin_tracker.ev_list while a change is pending
@@ -98,34 +104,38 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @cf_end: its end (exclusive)
  * @looks: conclusive pin_region_verify() calls, which decide @diverged
  *	over the whole region: a confirmation begun before one is stale
- * @published: has its handle; pending changes may be queued
- * @suspect: a change that may have left every page in place was seen and
- *	nobody has looked at the page tables since
- * @diverged: some pinned page was found not to back its address any more
- *	(or the range was unmapped), and no clean pin_region_verify() since
  *
- * Everything before @watch but @busy and @orphan is written once before the region is
- * published in the tracker and is read-only afterwards, so holders of a
- * reference read it without locking. The ev_ and cf_ fields, @published,
- * @suspect and @diverged are protected by &pin_tracker.ev_lock, with two
- * exceptions: pin_region_settle() peeks at @ev_kinds without it (written
- * with WRITE_ONCE()), and once @r is unpublished (or was never published)
- * and its watch stopped, whoever releases it owns them.
+ * @ref, @handle and everything from @addr to @writable are written once
+ * before the region is published in the tracker and are read-only
+ * afterwards, so holders of a reference read them without locking. @busy
+ * and @orphan are protected by xa_lock(&pin_tracker.regions). The ev_ and
+ * cf_ fields, @looks, @published, @suspect and @diverged are protected by
+ * &pin_tracker.ev_lock, with two exceptions: pin_region_settle() peeks at
+ * @ev_kinds without it (written with WRITE_ONCE()), and once @r is
+ * unpublished (or was never published) and its watch stopped, whoever
+ * releases it owns them.
+ *
+ * The fields are ordered so that a region takes 256 bytes on 64-bit
+ * kernels (the kmalloc-256 cache; one byte more would take a 512-byte
+ * object): a file that holds many small pins holds many regions.
  */
 struct pin_region {
 	refcount_t ref;
+	u32 handle;
 	u64 addr;
 	u64 length;
 	unsigned long npages;
 	unsigned long nr_runs;
 	struct pin_run first_run;
 	struct pin_run *more_runs;
-	size_t metadata_bytes;
-	unsigned int busy;
-	bool orphan;
-	u32 handle;
-	bool writable;
 	struct pin_tracker *tracker;
+	u32 metadata_bytes;
+	bool writable;
+	bool orphan;
+	bool published;
+	bool suspect;
+	bool diverged;
+	unsigned int busy;
 	struct pin_watch watch;
 	struct list_head ev_node;
 	u64 ev_kinds;
@@ -135,9 +145,6 @@ struct pin_region {
 	u64 cf_start;
 	u64 cf_end;
 	u64 looks;
-	bool published;
-	bool suspect;
-	bool diverged;
 };
 
 /**

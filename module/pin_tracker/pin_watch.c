@@ -21,8 +21,10 @@ static bool pin_watch_invalidate(struct mmu_interval_notifier *mni,
 	struct pin_watch *w = container_of(mni, struct pin_watch, mni);
 
 	mmu_interval_set_seq(mni, cur_seq);
+	/* The interval is [start, last]: the end is one past its last byte. */
 	w->changed(w, BIT_ULL(min_t(unsigned int, range->event, 63)),
-		   max(range->start, w->start), min(range->end, w->end));
+		   max(range->start, mni->interval_tree.start),
+		   min(range->end, mni->interval_tree.last + 1));
 	return true;
 }
 
@@ -30,14 +32,21 @@ static const struct mmu_interval_notifier_ops pin_watch_ops = {
 	.invalidate = pin_watch_invalidate,
 };
 
-static int pin_watch_insert(struct pin_watch *w, struct mm_struct *mm,
-			    unsigned long start, unsigned long length)
+/*
+ * @w->changed is set first: the callback may run as soon as the notifier
+ * is in the mm's tree.
+ */
+static int pin_watch_insert(struct pin_watch *w, pin_watch_fn changed,
+			    struct mm_struct *mm, unsigned long start,
+			    unsigned long length)
 {
-	int ret = mmu_interval_notifier_insert(&w->mni, mm, start, length,
-					       &pin_watch_ops);
+	int ret;
 
-	if (!ret)
-		w->active = true;
+	WRITE_ONCE(w->changed, changed);
+	ret = mmu_interval_notifier_insert(&w->mni, mm, start, length,
+					   &pin_watch_ops);
+	if (ret)
+		WRITE_ONCE(w->changed, NULL);
 	return ret;
 }
 
@@ -62,15 +71,12 @@ int pin_watch_start(struct pin_watch *w, pin_watch_fn changed,
 {
 	int ret;
 
-	w->changed = changed;
-	w->start = start;
-	w->end = start + length;
 	/* A task using @mm holds a user of it already. */
 	if (mm == current->mm)
-		return pin_watch_insert(w, mm, start, length);
+		return pin_watch_insert(w, changed, mm, start, length);
 	if (!mmget_not_zero(mm))
 		return -EFAULT;
-	ret = pin_watch_insert(w, mm, start, length);
+	ret = pin_watch_insert(w, changed, mm, start, length);
 	mmput(mm);
 	return ret;
 }
@@ -86,10 +92,10 @@ int pin_watch_start(struct pin_watch *w, pin_watch_fn changed,
  */
 void pin_watch_stop(struct pin_watch *w)
 {
-	if (!w->active)
+	if (!pin_watch_active(w))
 		return;
 	mmu_interval_notifier_remove(&w->mni);
-	w->active = false;
+	WRITE_ONCE(w->changed, NULL);
 }
 
 /**
@@ -108,7 +114,7 @@ void pin_watch_stop(struct pin_watch *w)
  */
 unsigned long pin_watch_begin(struct pin_watch *w)
 {
-	return w->active ? mmu_interval_read_begin(&w->mni) : 0;
+	return pin_watch_active(w) ? mmu_interval_read_begin(&w->mni) : 0;
 }
 
 /**
@@ -123,5 +129,5 @@ unsigned long pin_watch_begin(struct pin_watch *w)
  */
 bool pin_watch_retry(struct pin_watch *w, unsigned long seq)
 {
-	return !w->active || mmu_interval_read_retry(&w->mni, seq);
+	return !pin_watch_active(w) || mmu_interval_read_retry(&w->mni, seq);
 }

@@ -9,6 +9,7 @@
 #ifndef PIN_WATCH_H
 #define PIN_WATCH_H
 
+#include <linux/compiler.h>
 #include <linux/kconfig.h>
 #include <linux/types.h>
 
@@ -37,20 +38,24 @@ typedef void (*pin_watch_fn)(struct pin_watch *w, u64 kind, u64 start,
 
 /**
  * struct pin_watch - the notifier of one region, embedded in it
- * @mni: registered on the mm over the watched range
- * @changed: the owner's callback
- * @start: first byte of the watched range (page aligned)
- * @end: end of the watched range (exclusive)
- * @active: @mni is registered (between pin_watch_start() and
- *	pin_watch_stop())
+ * @mni: registered on the mm over the watched range, which its interval
+ *	(start and last byte) records
+ * @changed: the owner's callback while @mni is registered (between
+ *	pin_watch_start() and pin_watch_stop()), else NULL
+ *
+ * Two pointers beside the notifier and nothing else: a tracker holds one
+ * per region, and small regions are many.
  */
 struct pin_watch {
 	struct mmu_interval_notifier mni;
 	pin_watch_fn changed;
-	unsigned long start;
-	unsigned long end;
-	bool active;
 };
+
+/* Whether @w is registered. */
+static inline bool pin_watch_active(const struct pin_watch *w)
+{
+	return READ_ONCE(w->changed);
+}
 
 int pin_watch_start(struct pin_watch *w, pin_watch_fn changed,
 		    struct mm_struct *mm, unsigned long start,
@@ -60,8 +65,13 @@ unsigned long pin_watch_begin(struct pin_watch *w);
 bool pin_watch_retry(struct pin_watch *w, unsigned long seq);
 #else
 struct pin_watch {
-	bool active;	/* always false: nothing is watched */
+	bool unused;	/* nothing is ever watched */
 };
+
+static inline bool pin_watch_active(const struct pin_watch *w)
+{
+	return false;
+}
 
 static inline int pin_watch_start(struct pin_watch *w, pin_watch_fn changed,
 				  struct mm_struct *mm, unsigned long start,
