@@ -636,6 +636,17 @@ static void pin_region_queue_confirm(struct pin_tracker *t,
 }
 
 /*
+ * Take @node off its list if it is on one. Most regions are on no list
+ * when unpinned: this skips the unlink, and its list debugging, for them.
+ * Under the lock of the list @node may be on.
+ */
+static void pin_list_del(struct list_head *node)
+{
+	if (!list_empty(node))
+		list_del_init(node);
+}
+
+/*
  * Changes that always leave the range without the pinned pages: the range
  * was unmapped (munmap(), mremap() away) or the whole mm is going.
  */
@@ -744,8 +755,8 @@ static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
 		return;
 	}
 	spin_lock(&t->ev_lock);
-	list_del_init(&r->ev_node);
-	list_del_init(&r->cf_node);
+	pin_list_del(&r->ev_node);
+	pin_list_del(&r->cf_node);
 	r->suspect = false;
 	pin_region_set_diverged(t, r, false);
 	spin_unlock(&t->ev_lock);
@@ -902,9 +913,9 @@ static void pin_region_unpublish(struct pin_tracker *t, struct pin_region *r)
 {
 	spin_lock(&t->ev_lock);
 	r->published = false;
-	list_del_init(&r->ev_node);
+	pin_list_del(&r->ev_node);
 	WRITE_ONCE(r->ev_kinds, 0);
-	list_del_init(&r->cf_node);
+	pin_list_del(&r->cf_node);
 	r->suspect = false;
 	spin_unlock(&t->ev_lock);
 }
