@@ -255,7 +255,8 @@ static const struct h_case cases[] = {
 	H_CASE(stats_reset_on_reopen, "stats start from 0 on a new file"),
 	H_CASE(stats_match_query_sum, "stats pinned_pages == sum of QUERY npages == VmPin"),
 	H_CASE(stats_metadata_bytes, "stats metadata_bytes counts runs while pinned, 0 after unpin"),
-	H_CASE(stats_small_region_fits_256, "stats a one-page pin's region takes at most 256 bytes"),
+	H_CASE(stats_small_region_fits_256,
+	       "stats a one-page pin's region takes at most 256 bytes"),
 	H_CASE(stats_global_sysfs, "global totals in /sys/class/misc/pinmgr/stats follow every file"),
 };
 

@@ -16,6 +16,7 @@
 
 #include <linux/capability.h>
 #include <linux/ktime.h>
+#include <linux/lockdep.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
@@ -553,6 +554,9 @@ static void pin_region_shrink_runs(struct pin_region *r, unsigned long cap)
 			cap = r->nr_runs;
 		}
 	}
+	/* The most runs a region can have fit its u32 metadata_bytes. */
+	static_assert(sizeof(*r) + (PIN_TRACKER_MAX_PAGES - 1) *
+		      sizeof(*r->more_runs) <= U32_MAX);
 	r->metadata_bytes = sizeof(*r);
 	if (r->more_runs)
 		r->metadata_bytes += (cap - 1) * sizeof(*r->more_runs);
@@ -636,12 +640,13 @@ static void pin_region_queue_confirm(struct pin_tracker *t,
 }
 
 /*
- * Take @node off its list if it is on one. Most regions are on no list
- * when unpinned: this skips the unlink, and its list debugging, for them.
- * Under the lock of the list @node may be on.
+ * Take @node, a region's ev_node or cf_node, off its list of @t if it is
+ * on one. Most regions are on no list when unpinned: this skips the
+ * unlink, and its list debugging, for them.
  */
-static void pin_list_del(struct list_head *node)
+static void pin_list_del(struct pin_tracker *t, struct list_head *node)
 {
+	lockdep_assert_held(&t->ev_lock);
 	if (!list_empty(node))
 		list_del_init(node);
 }
@@ -709,7 +714,7 @@ static void pin_region_changed(struct pin_watch *w, u64 kind, u64 start,
 	spin_unlock(&t->ev_lock);
 	if (wake)
 		wake_up_interruptible_poll(&t->ev_wait, EPOLLIN | EPOLLRDNORM);
-	pin_trace(changed, r->handle, kind, start, end);
+	pin_trace(changed, READ_ONCE(r->handle), kind, start, end);
 }
 
 /*
@@ -735,7 +740,14 @@ static int pin_region_watch(struct pin_tracker *t, struct pin_region *r,
 	return 0;
 }
 
-/* Stop watching @r and forget its pending changes. Sleeps. */
+/*
+ * Stop watching @r and forget its pending changes. Sleeps. ev_lock is
+ * taken even when @r is out of the tracker already: a lookup may still
+ * hold it (a VERIFY beside pin_tracker_abort() of a region held busy) and
+ * be deciding @diverged under that lock; once the watch is stopped, such a
+ * look decides nothing (pin_watch_retry()), so the reset here is the last
+ * word and the counters stay in step.
+ */
 static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
 {
 	if (!pin_watch_active(&r->watch))
@@ -743,20 +755,9 @@ static void pin_region_unwatch(struct pin_tracker *t, struct pin_region *r)
 	/* Waits for callbacks running on other CPUs. */
 	pin_watch_stop(&r->watch);
 	pin_tracker_count(t, PIN_COUNTER_NOTIFIERS, -1);
-	if (!r->published) {
-		/*
-		 * Taken out of the tracker (pin_region_unpublish()) or never
-		 * in it: on no list, and only published regions are queued.
-		 * No callback runs any more and no confirmation holds @r:
-		 * nothing else touches it, and ev_lock is not needed.
-		 */
-		r->suspect = false;
-		pin_region_set_diverged(t, r, false);
-		return;
-	}
 	spin_lock(&t->ev_lock);
-	pin_list_del(&r->ev_node);
-	pin_list_del(&r->cf_node);
+	pin_list_del(t, &r->ev_node);
+	pin_list_del(t, &r->cf_node);
 	r->suspect = false;
 	pin_region_set_diverged(t, r, false);
 	spin_unlock(&t->ev_lock);
@@ -775,7 +776,7 @@ static bool pin_region_publish_changes(struct pin_tracker *t,
 	bool wake = false;
 
 	spin_lock(&t->ev_lock);
-	r->published = true;
+	WRITE_ONCE(r->published, true);
 	if (r->ev_kinds) {
 		list_add_tail(&r->ev_node, &t->ev_list);
 		wake = true;
@@ -912,10 +913,10 @@ static bool pin_handle_in_current_block(struct pin_tracker *t, u32 handle)
 static void pin_region_unpublish(struct pin_tracker *t, struct pin_region *r)
 {
 	spin_lock(&t->ev_lock);
-	r->published = false;
-	pin_list_del(&r->ev_node);
+	WRITE_ONCE(r->published, false);
+	pin_list_del(t, &r->ev_node);
 	WRITE_ONCE(r->ev_kinds, 0);
-	pin_list_del(&r->cf_node);
+	pin_list_del(t, &r->cf_node);
 	r->suspect = false;
 	spin_unlock(&t->ev_lock);
 }
@@ -1021,7 +1022,8 @@ static int pin_tracker_publish(struct pin_tracker *t, struct pin_region *r,
 	xa_lock(&t->regions);
 	ret = pin_tracker_alloc_handle(t, r, &id, &block);
 	if (!ret) {
-		r->handle = id;
+		/* Read by the change callback's tracepoint, unlocked. */
+		WRITE_ONCE(r->handle, id);
 		wake = pin_region_publish_changes(t, r);
 		if (t->next_handle / PIN_HANDLE_BLOCK != block)
 			pin_tracker_sweep_block(t, block);

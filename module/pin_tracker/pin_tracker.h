@@ -105,19 +105,23 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @looks: conclusive pin_region_verify() calls, which decide @diverged
  *	over the whole region: a confirmation begun before one is stale
  *
- * @ref, @handle and everything from @addr to @writable are written once
- * before the region is published in the tracker and are read-only
- * afterwards, so holders of a reference read them without locking. @busy
- * and @orphan are protected by xa_lock(&pin_tracker.regions). The ev_ and
- * cf_ fields, @looks, @published, @suspect and @diverged are protected by
- * &pin_tracker.ev_lock, with two exceptions: pin_region_settle() peeks at
- * @ev_kinds without it (written with WRITE_ONCE()), and once @r is
- * unpublished (or was never published) and its watch stopped, whoever
- * releases it owns them.
+ * Everything from @addr to @writable is written once before the region
+ * is published in the tracker and is read-only afterwards, so holders of
+ * a reference read it without locking; @handle too, except that the change
+ * callback's tracepoint may read it (as 0) before (READ_ONCE()). @busy and
+ * @orphan are protected by xa_lock(&pin_tracker.regions). @published is
+ * written under both xa_lock(&pin_tracker.regions) and
+ * &pin_tracker.ev_lock, so either lock is enough to read it. The ev_ and
+ * cf_ fields, @looks, @suspect and @diverged are protected by
+ * &pin_tracker.ev_lock (the pinner initialises them before the watch
+ * starts), with one exception: pin_region_settle() peeks at @ev_kinds
+ * without it (written with WRITE_ONCE()).
  *
  * The fields are ordered so that a region takes 256 bytes on 64-bit
  * kernels (the kmalloc-256 cache; one byte more would take a 512-byte
- * object): a file that holds many small pins holds many regions.
+ * object): a file that holds many small pins holds many regions. The
+ * flags are plain bools, not bitfields: they share a word with @busy
+ * under other locks, and bitfield stores would rewrite their neighbours.
  */
 struct pin_region {
 	refcount_t ref;

@@ -43,7 +43,7 @@ typedef void (*pin_watch_fn)(struct pin_watch *w, u64 kind, u64 start,
  * @changed: the owner's callback while @mni is registered (between
  *	pin_watch_start() and pin_watch_stop()), else NULL
  *
- * Two pointers beside the notifier and nothing else: a tracker holds one
+ * One pointer beside the notifier and nothing else: a tracker holds one
  * per region, and small regions are many.
  */
 struct pin_watch {
@@ -51,7 +51,11 @@ struct pin_watch {
 	pin_watch_fn changed;
 };
 
-/* Whether @w is registered. */
+/*
+ * Whether @w is registered (or being registered: pin_watch_start() sets
+ * the callback first). Stable only for @w's owner, or when ordered
+ * against pin_watch_stop() by the owner's own locking.
+ */
 static inline bool pin_watch_active(const struct pin_watch *w)
 {
 	return READ_ONCE(w->changed);
