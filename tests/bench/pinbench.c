@@ -2681,6 +2681,14 @@ static bool vectored_case(void)
 
 /* ---- main --------------------------------------------------------- */
 
+/* Why iommufd's IOMMU_IOAS_MAP is not among the contenders in this boot. */
+static const char *iommufd_why(void)
+{
+	if (access("/dev/iommu", F_OK))
+		return "no /dev/iommu, the kernel has no CONFIG_IOMMUFD (Debian 12's 6.1 and 6.12 have none)";
+	return "/dev/iommu exists, but pinbench has no iommufd contender (written on kernels without one)";
+}
+
 /* The size matrix for every backing, then metadata per pinned page. */
 static void sizes_section(void)
 {
@@ -2692,6 +2700,7 @@ static void sizes_section(void)
 	tab("unregister of one fixed buffer; io_uring-upd = a sparse table's slot set to the range and back (the old");
 	tab("buffer's unpin can come later: unpinned_after_ns); udmabuf = UDMABUF_CREATE + close (memfd only);");
 	tab("rdma = ibv_reg_mr + ibv_dereg_mr (rxe); vfio = MAP_DMA + UNMAP_DMA (emulated IOMMU); mlock = mlock + munlock");
+	tab("not measured: iommufd's IOMMU_IOAS_MAP: %s", iommufd_why());
 	size_header();
 	for (kind = 0; kind < NBACKING; kind++)
 		backing_run(kind);
@@ -3302,6 +3311,7 @@ int main(int argc, char **argv)
 	udmabuf_setup();
 	rdma_setup();
 	vfio_setup();
+	diag("iommufd: not measured: %s", iommufd_why());
 	vgem_setup();
 
 	if (*cfg.cases)
