@@ -1076,11 +1076,12 @@ static int buf_alloc(enum backing kind, size_t len, struct buf *b,
 /* ---- the size matrix: one range, every contender ------------------ */
 
 /*
- * C_UPDATE, past the size matrix's contenders, is measured by the 4 KiB
- * round-trip case only: the steady state of a driver pinning per I/O.
+ * Past the size matrix's contenders, measured by the 4 KiB round-trip case
+ * only: C_UPDATE, the steady state of a driver pinning per I/O; C_INFO and
+ * C_NOTTY, the floors under any ioctl (see roundtrip_case()).
  */
 enum { C_RAW, C_PINMGR, C_PIN_CLOSE, C_URING, C_URING_UPD, C_UDMABUF, C_RDMA,
-       C_VFIO, C_MLOCK, NCONT, C_UPDATE = NCONT, NCONT_ALL };
+       C_VFIO, C_MLOCK, NCONT, C_UPDATE = NCONT, C_INFO, C_NOTTY, NCONT_ALL };
 
 static const struct contender {
 	const char *cas;	/* results.json "case" */
@@ -1105,6 +1106,11 @@ static const struct contender {
 	[C_MLOCK] = { "pin+unpin", "mlock", "mlock+munlock", "mlock", 100000 },
 	[C_UPDATE] = { "steady-state", "pinmgr", "UPDATE (pin next, unpin last)",
 		       "update", 100000 },
+	[C_INFO] = { "ioctl-floor", "pinmgr", "INFO: pinmgr's ioctl path, no pin", "info",
+		     100000 },
+	[C_NOTTY] = { "ioctl-floor", "kernel",
+		      "unknown ioctl number on /dev/pinmgr: the system call alone (ENOTTY)",
+		      "enotty", 100000 },
 };
 
 /*
@@ -1235,6 +1241,17 @@ static int do_op(int c, void *addr, size_t len, struct pinmgr_ctx **slot)
 		if (mlock(addr, len))
 			return -errno;
 		return munlock(addr, len) ? -errno : 0;
+	case C_INFO: {
+		struct pinmgr_info info;
+
+		return pinmgr_info(pm, &info, sizeof(info));
+	}
+	case C_NOTTY:
+		/* Same type as pinmgr's ioctls, a number it does not have. */
+		if (ioctl(pinmgr_fd(pm), _IOWR(PINMGR_TYPE, 0xff, struct pinmgr_unpin),
+			  NULL) != -1 || errno != ENOTTY)
+			return errno == ENOTTY ? -EIO : -errno;
+		return 0;
 	case C_UPDATE: {
 		struct pinmgr_pin_range r = { .addr = (uintptr_t)addr, .length = len };
 
@@ -1827,8 +1844,15 @@ static void backing_run(enum backing kind)
 
 /* ---- 4 KiB round trip ------------------------------------------------ */
 
-/* 4 KiB: [0] raw ioctl, [1] PIN + UNPIN, [2] steady-state UPDATE. */
-static double roundtrip_med[3];
+/*
+ * 4 KiB: [0] raw ioctl, [1] PIN + UNPIN, [2] steady-state UPDATE; and the
+ * floors under them: [3] INFO (pinmgr's ioctl path: the size, the struct
+ * in and out, no pin), [4] an unknown ioctl number (the system call and the
+ * file's lookup alone). What each operation adds past its system calls is
+ * its time less theirs; the floors do not enter any target.
+ */
+#define NRT 5
+static double roundtrip_med[NRT];
 
 static void roundtrip_more(struct jobj *j, const void *arg)
 {
@@ -1837,15 +1861,22 @@ static void roundtrip_more(struct jobj *j, const void *arg)
 	jnum(j, "ops_per_s", *med > 0 ? 1e9 / *med : -1, 1);
 }
 
+/* @a - @b, or -1 if either is unknown. */
+static double diff_ns(double a, double b)
+{
+	return a > 0 && b > 0 ? a - b : -1;
+}
+
 static bool roundtrip_case(void)
 {
-	static const int which[3] = { C_RAW, C_PINMGR, C_UPDATE };
-	static const char *const opname[3] = {
+	static const int which[NRT] = { C_RAW, C_PINMGR, C_UPDATE, C_INFO, C_NOTTY };
+	static const char *const opname[NRT] = {
 		"pin+unpin ioctl", "PIN+UNPIN", "UPDATE: pin next + unpin last",
+		"INFO ioctl", "unknown ioctl (ENOTTY)",
 	};
-	double samples[3][MAX_ROUNDS], ns;
-	unsigned long iters[3];
-	int err[3] = { 0 }, i, k, r;
+	double samples[NRT][MAX_ROUNDS], ns, *med = roundtrip_med;
+	unsigned long iters[NRT];
+	int err[NRT] = { 0 }, i, k, r;
 	char why[100];
 	struct buf b;
 	bool ok = true;
@@ -1855,14 +1886,14 @@ static bool roundtrip_case(void)
 		return false;
 	}
 	update_last = 0;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < NRT; i++) {
 		err[i] = calibrate(which[i], b.base, ps, &iters[i]);
 		if (!cfg.smoke)
 			iters[i] *= 2;	/* longer samples: this is the headline */
 	}
 	for (r = -cfg.warmup; r < cfg.rounds; r++)
-		for (k = 0; k < 3; k++) {
-			i = (k + r + cfg.warmup) % 3;
+		for (k = 0; k < NRT; k++) {
+			i = (k + r + cfg.warmup) % NRT;
 			if (!err[i])
 				err[i] = sample(which[i], b.base, ps, iters[i],
 						r < 0 ? &ns : &samples[i][r]);
@@ -1873,40 +1904,46 @@ static bool roundtrip_case(void)
 	update_last = 0;
 	buf_free(&b);
 
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < NRT; i++) {
 		struct rec rec = {
-			.cas = i == 2 ? "steady-state" : "roundtrip",
+			.cas = strcmp(conts[which[i]].cas, "pin+unpin") ?
+			       conts[which[i]].cas : "roundtrip",
 			.contender = conts[which[i]].name,
 			.backing = "4k", .op = opname[i],
 			.bytes = ps, .median_ns = -1, .ratio = -1, .iters = iters[i],
-			.more = roundtrip_more, .arg = &roundtrip_med[i],
+			.more = roundtrip_more, .arg = &med[i],
 		};
 
-		roundtrip_med[i] = -1;
+		med[i] = -1;
 		if (!err[i]) {
-			roundtrip_med[i] = median_of(samples[i], cfg.rounds);
-			rec.median_ns = roundtrip_med[i];
+			med[i] = median_of(samples[i], cfg.rounds);
+			rec.median_ns = med[i];
 			rec.samples = samples[i];
 			rec.nsamples = cfg.rounds;
-			if (roundtrip_med[0] > 0)
-				rec.ratio = roundtrip_med[i] / roundtrip_med[0];
+			if (med[0] > 0)
+				rec.ratio = med[i] / med[0];
 		}
-		if (err[i] || (roundtrip_med[i] <= 0 && !coarse_clock))
+		if (err[i] || (med[i] <= 0 && !coarse_clock))
 			ok = false;
 		record(&rec);
 	}
 	tab("4 KiB round trip: raw ioctl %s (%.0f ops/s), pinmgr PIN+UNPIN %s (%.0f ops/s): %s raw",
-	    fmt_ns(roundtrip_med[0]), roundtrip_med[0] > 0 ? 1e9 / roundtrip_med[0] : 0,
-	    fmt_ns(roundtrip_med[1]), roundtrip_med[1] > 0 ? 1e9 / roundtrip_med[1] : 0,
-	    fmt_ratio(roundtrip_med[0] > 0 && roundtrip_med[1] > 0 ?
-		      roundtrip_med[1] / roundtrip_med[0] : -1));
+	    fmt_ns(med[0]), med[0] > 0 ? 1e9 / med[0] : 0,
+	    fmt_ns(med[1]), med[1] > 0 ? 1e9 / med[1] : 0,
+	    fmt_ratio(med[0] > 0 && med[1] > 0 ? med[1] / med[0] : -1));
 	tab("4 KiB steady state (one UPDATE per I/O: pin next, unpin last): %s (%.0f ops/s): %s raw",
-	    fmt_ns(roundtrip_med[2]), roundtrip_med[2] > 0 ? 1e9 / roundtrip_med[2] : 0,
-	    fmt_ratio(roundtrip_med[0] > 0 && roundtrip_med[2] > 0 ?
-		      roundtrip_med[2] / roundtrip_med[0] : -1));
-	tap(ok, NULL, "roundtrip: 4 KiB PIN+UNPIN, UPDATE and raw ioctl (%s, %s, %s)",
+	    fmt_ns(med[2]), med[2] > 0 ? 1e9 / med[2] : 0,
+	    fmt_ratio(med[0] > 0 && med[2] > 0 ? med[2] / med[0] : -1));
+	tab("  floors: an unknown ioctl (the system call alone) %s, %s raw; INFO (pinmgr's ioctl path, no pin) %s, %s raw",
+	    fmt_ns(med[4]), fmt_ratio(ratio(med[4], med[0])),
+	    fmt_ns(med[3]), fmt_ratio(ratio(med[3], med[0])));
+	tab("  past their ioctl paths: raw %s (beyond the bare call), PIN+UNPIN %s (beyond 2 x INFO), UPDATE %s (beyond INFO)",
+	    fmt_ns(diff_ns(med[0], med[4])), fmt_ns(diff_ns(med[1], 2 * med[3])),
+	    fmt_ns(diff_ns(med[2], med[3])));
+	tap(ok, NULL, "roundtrip: 4 KiB PIN+UNPIN, UPDATE, raw ioctl and the ioctl floors (%s, %s, %s, %s, %s)",
 	    err[0] ? errname(-err[0]) : "ok", err[1] ? errname(-err[1]) : "ok",
-	    err[2] ? errname(-err[2]) : "ok");
+	    err[2] ? errname(-err[2]) : "ok", err[3] ? errname(-err[3]) : "ok",
+	    err[4] ? errname(-err[4]) : "ok");
 	return ok;
 }
 
