@@ -161,6 +161,44 @@ CASE(vec_ranges_readonly)
 	assert_nothing_pinned(ctx);
 }
 
+/*
+ * Eight ranges, the last two on a page of @prot: the module reads and
+ * writes them in chunks, so the first chunk is pinned (and, for a page it
+ * can read, the second too) before the copy fails.
+ */
+static void vec_guarded_array(int prot, uint64_t failed)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(8 * h_ps);
+	char *two = h_map(2 * h_ps, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct pinmgr_pin_range *r = (struct pinmgr_pin_range *)(two + h_ps) - 6;
+	struct pinmgr_stats st;
+	unsigned int i;
+
+	for (i = 0; i < 8; i++) {
+		r[i].addr = (uintptr_t)buf + i * h_ps;
+		r[i].length = h_ps;
+	}
+	ASSERT_SYS(mprotect(two + h_ps, h_ps, prot));
+	ASSERT_ERR(pinmgr_pin_vec(ctx, PINMGR_PIN_WRITE, r, 8), EFAULT);
+	assert_nothing_pinned(ctx);
+	/* Each range pinned and undone counts as a failed pin. */
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
+	ASSERT_EQ(st.out_pins, 0);
+	ASSERT_EQ(st.out_failed_pins, failed);
+}
+
+CASE(vec_array_unreadable_past_first_chunk)
+{
+	vec_guarded_array(PROT_NONE, 4);
+}
+
+CASE(vec_array_readonly_past_first_chunk)
+{
+	vec_guarded_array(PROT_READ, 8);
+}
+
 CASE(vec_ranges_null)
 {
 	struct pinmgr_ctx *ctx = h_open();
@@ -236,6 +274,8 @@ static const struct h_case cases[] = {
 	H_CASE(vec_zero_length_range, "pin_vec a zero-length range -> EINVAL, nothing pinned"),
 	H_CASE(vec_max_regions, "pin_vec past max_regions -> ENOSPC, nothing pinned"),
 	H_CASE(vec_ranges_readonly, "pin_vec results not writable -> EFAULT, pins undone"),
+	H_CASE(vec_array_unreadable_past_first_chunk, "pin_vec ranges 6-7 unreadable -> EFAULT, the 4 pinned undone"),
+	H_CASE(vec_array_readonly_past_first_chunk, "pin_vec ranges 6-7 read-only -> EFAULT, all 8 pinned undone"),
 	H_CASE(vec_ranges_null, "pin_vec ranges NULL -> EFAULT"),
 	H_CASE(vec_count_zero, "pin_vec count 0 -> EINVAL"),
 	H_CASE(vec_count_too_big, "pin_vec count PINMGR_PIN_VEC_MAX+1 -> E2BIG"),

@@ -266,6 +266,29 @@ CASE(ranges_readonly)
 }
 
 /*
+ * Eight ranges, the last two on a page that cannot be read: the first
+ * chunk of four was pinned when the copy of the second failed; undone,
+ * and the handle given is not unpinned.
+ */
+CASE(ranges_unreadable_past_first_chunk)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(12 * h_ps);
+	uint32_t h = h_pin(ctx, buf, h_ps, 0);
+	uint32_t h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
+	char *two = h_map(2 * h_ps, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct pinmgr_pin_range *r = (struct pinmgr_pin_range *)(two + h_ps) - 6;
+	unsigned int i;
+
+	for (i = 0; i < 8; i++)
+		r[i] = range_of(buf + (2 + i) * h_ps, h_ps);
+	ASSERT_SYS(mprotect(two + h_ps, h_ps, PROT_NONE));
+	ASSERT_ERR(pinmgr_update(ctx, &h, 1, 0, r, 8), EFAULT);
+	assert_unchanged(ctx, h, h2, 4);
+}
+
+/*
  * At RLIMIT_MEMLOCK the new pin counts beside the old one: ENOMEM, nothing
  * changes; with one page of room it goes through. In a child without
  * CAP_IPC_LOCK.
@@ -394,6 +417,7 @@ static const struct h_case cases[] = {
 	H_CASE(bad_range, "update: an unmapped or empty range -> EFAULT/EINVAL, nothing unpinned"),
 	H_CASE(unpin_array_fault, "update: handle array unreadable -> EFAULT, nothing changes"),
 	H_CASE(ranges_readonly, "update: results not writable -> EFAULT, pins undone, nothing unpinned"),
+	H_CASE(ranges_unreadable_past_first_chunk, "update: ranges 6-7 of 8 unreadable -> EFAULT, the 4 pinned undone, nothing unpinned"),
 	H_CASE(memlock_counts_both, "update at RLIMIT_MEMLOCK: new pin counts beside the old -> ENOMEM; with room ok"),
 	H_CASE(max_regions_counts_both, "update at max_regions: new region counts beside the old -> ENOSPC; with room ok"),
 	H_CASE(drops_pending_record, "unpin_vec drops the region's pending change record"),
