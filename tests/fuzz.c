@@ -153,6 +153,12 @@ enum kind {
 struct slot {
 	uint8_t kind[SLOT_PAGES];
 	uint32_t changed[SLOT_PAGES];	/* epoch of the last change */
+	/*
+	 * The memfd page a K_MEMFD page maps, else -1. Every slot maps the
+	 * memfd from offset 0 and mremap() carries pages over with their
+	 * offsets, so two pages of one range can map the same memfd page.
+	 */
+	int16_t foff[SLOT_PAGES];
 };
 
 #define MAX_REGIONS	96	/* per file, in the model */
@@ -371,6 +377,7 @@ static void set_pages(struct thr *t, int s, size_t first, size_t n, int kind)
 	for (i = first; i < first + n; i++) {
 		t->slots[s].kind[i] = kind;
 		t->slots[s].changed[i] = t->epoch;
+		t->slots[s].foff[i] = -1;
 	}
 }
 
@@ -431,6 +438,9 @@ static int map_kind(struct thr *t, int s, size_t first, size_t n, int kind)
 	if (kind != K_NONE)
 		madvise(p, n * h_ps, MADV_NOHUGEPAGE);
 	set_pages(t, s, first, n, kind);
+	if (kind == K_MEMFD)
+		for (size_t i = first; i < first + n; i++)
+			t->slots[s].foff[i] = (int16_t)i;
 	return 0;
 }
 
@@ -539,6 +549,7 @@ static void op_munmap(struct thr *t)
  * that is refilled. Fails (EFAULT) if the run spans two VMAs. */
 static void op_mremap(struct thr *t)
 {
+	int16_t foff[SLOT_PAGES];
 	int s, d, kind, ret;
 	size_t first, n, to, i;
 	void *p;
@@ -575,11 +586,13 @@ static void op_mremap(struct thr *t)
 	}
 	if (ret)
 		FZ_FAIL(t, "mremap in the reservation: %s", h_errname(-ret));
-	/* the pages keep their kind at their new place */
+	/* the pages keep their kind (and memfd pages) at their new place */
+	memcpy(foff, &t->slots[s].foff[first], n * sizeof(foff[0]));
 	t->epoch++;
 	for (i = 0; i < n; i++) {
 		t->slots[d].kind[to + i] = kind;
 		t->slots[d].changed[to + i] = t->epoch;
+		t->slots[d].foff[to + i] = foff[i];
 	}
 	refill(t, s, first, n);
 }
@@ -1522,6 +1535,29 @@ static bool coherent(struct thr *t, struct region *r, bool need_write)
 	return true;
 }
 
+/*
+ * Do two pages of [addr, addr+len) (inside the slots) map the same memfd
+ * page? A write through the pins then lands twice in one page, and the
+ * mapping shows the later copy at both addresses.
+ */
+static bool aliased(struct thr *t, uint64_t addr, uint64_t len)
+{
+	bool seen[SLOT_PAGES] = { false };
+	uint64_t a;
+
+	for (a = addr & ~(uint64_t)(h_ps - 1); a < addr + len; a += h_ps) {
+		uint64_t off = a - (uintptr_t)t->base;
+		int fo = t->slots[off / t->slot_bytes].foff[off % t->slot_bytes / h_ps];
+
+		if (fo < 0)
+			continue;
+		if (seen[fo])
+			return true;
+		seen[fo] = true;
+	}
+	return false;
+}
+
 static void op_access(struct thr *t, struct file *f)
 {
 	struct pinmgr_access ac;
@@ -1566,6 +1602,7 @@ static void op_access(struct thr *t, struct file *f)
 	/* io is followed by a guard page: past it, EFAULT */
 	if (r && !where && ac.length && ac.offset + ac.length <= r->len &&
 	    ac.length <= t->io_len && coherent(t, r, write) &&
+	    !(write && aliased(t, r->addr + ac.offset, ac.length)) &&
 	    !(ac.flags & ~PINMGR_ACCESS_WRITE) && !ac.__reserved) {
 		check = true;
 		mem = (char *)(uintptr_t)r->addr + ac.offset;
