@@ -1249,9 +1249,9 @@ static int do_op(int c, void *addr, size_t len, struct pinmgr_ctx **slot)
 	case C_NOTTY:
 		/* Same type as pinmgr's ioctls, a number it does not have. */
 		if (ioctl(pinmgr_fd(pm), _IOWR(PINMGR_TYPE, 0xff, struct pinmgr_unpin),
-			  NULL) != -1 || errno != ENOTTY)
-			return errno == ENOTTY ? -EIO : -errno;
-		return 0;
+			  NULL) != -1)
+			return -EIO;	/* the number exists after all */
+		return errno == ENOTTY ? 0 : -errno;
 	case C_UPDATE: {
 		struct pinmgr_pin_range r = { .addr = (uintptr_t)addr, .length = len };
 
