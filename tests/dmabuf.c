@@ -15,6 +15,8 @@
 #include <linux/dma-buf.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -1120,6 +1122,156 @@ CASE(race_export_during_undo_update)
 	undo_race(true);
 }
 
+/* ---- a receiver's close does not wait for the exporter's lookups -- */
+
+/* Ranges of PIN_VEC's first chunk (PINMGR_VEC_CHUNK in the module). */
+#define STALL_CHUNK 4
+
+static struct {
+	struct pinmgr_ctx *ctx;
+	struct pinmgr_pin_range *r;
+	void *trap;
+	uint32_t h;
+	int vec_ret, seg_ret, dmabuf, done;
+} S;
+
+static void *stall_pin_vec(void *arg)
+{
+	(void)arg;
+	S.vec_ret = pinmgr_pin_vec(S.ctx, 0, S.r, STALL_CHUNK + 1);
+	return NULL;
+}
+
+static void *stall_segments(void *arg)
+{
+	(void)arg;
+	S.seg_ret = pinmgr_segments(S.ctx, S.h, 0, 0, S.trap, 1);
+	return NULL;
+}
+
+static void receiver_closes(void *arg)
+{
+	int *go = arg;
+
+	h_wait_fd(go[0]);
+	close(S.dmabuf);		/* the last reference */
+	h_signal_fd(S.done);
+}
+
+/* Wait for the userfaultfd fault at @addr: a thread is parked on it. */
+static void uffd_wait_fault(int uffd, const void *addr)
+{
+	struct uffd_msg msg;
+
+	ASSERT_EQ(read(uffd, &msg, sizeof(msg)), sizeof(msg));
+	ASSERT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+	ASSERT_EQ(msg.arg.pagefault.address & ~(uint64_t)(h_ps - 1),
+		  (uintptr_t)addr);
+}
+
+/* Map a zero page at @addr: the thread parked on it goes on. */
+static void uffd_serve(int uffd, void *addr)
+{
+	struct uffdio_zeropage zp = {
+		.range = { .start = (uintptr_t)addr, .len = h_ps },
+	};
+
+	ASSERT_SYS(ioctl(uffd, UFFDIO_ZEROPAGE, &zp));
+}
+
+static void uffd_register(int uffd, void *addr)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)addr, .len = h_ps },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	ASSERT_SYS(ioctl(uffd, UFFDIO_REGISTER, &reg));
+}
+
+/*
+ * The region a PIN_VEC is undoing has been exported meanwhile, so the undo
+ * leaves it to the dma-buf's last close; a SEGMENTS of it is parked on a
+ * userfaultfd page in its copy-out, holding a lookup. Another process then
+ * closes the dma-buf: its close() returns at once, and the parked lookup,
+ * once it ends, releases the pages. The PIN_VEC is parked too, reading its
+ * second chunk of ranges from a userfaultfd page (GUP of a long-term pin
+ * does not wait for userfaultfd, a user copy does); served as a zero page,
+ * that chunk's range of length 0 fails the call. Every step waits on a
+ * fault itself, not on time; the 30 s bound only turns a hang into a
+ * failure.
+ */
+CASE(receiver_close_during_lookup)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	uint8_t *buf = h_anon(STALL_CHUNK * h_ps);
+	uint8_t *arr = h_anon_untouched(2 * h_ps);
+	struct pollfd pfd;
+	pthread_t vec, seg;
+	int uffd, go[2], done[2], ready, i;
+	uint32_t x;
+	pid_t pid;
+
+	h_case_timeout(180);
+	S.trap = h_anon_untouched(h_ps);
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (uffd < 0)
+		h_skip("userfaultfd: %s", h_errname(errno));
+	h_keep_fd(uffd);
+	ASSERT_SYS(ioctl(uffd, UFFDIO_API, &api));
+	/* The first chunk ends a plain page, the second starts a trapped one. */
+	memset(arr, 0, h_ps);
+	uffd_register(uffd, arr + h_ps);
+	uffd_register(uffd, S.trap);
+	S.r = (struct pinmgr_pin_range *)(arr + h_ps) - STALL_CHUNK;
+	for (i = 0; i < STALL_CHUNK; i++)
+		S.r[i] = (struct pinmgr_pin_range){
+			.addr = (uintptr_t)buf + i * h_ps, .length = h_ps };
+
+	S.ctx = h_open();
+	/* The next handle: one after a pin and unpin. */
+	x = h_pin(S.ctx, buf, h_ps, 0);
+	ASSERT_OK(pinmgr_unpin(S.ctx, x));
+	S.h = x + 1;
+
+	/* PIN_VEC has pinned its first chunk (S.h on) and reads the next. */
+	ASSERT_EQ(h_thread_create(&vec, stall_pin_vec, NULL), 0);
+	uffd_wait_fault(uffd, arr + h_ps);
+	S.dmabuf = export(S.ctx, S.h, 0, h_ps);
+	ASSERT_MSG(S.dmabuf >= 0, "EXPORT_DMABUF of handle %u: %s", S.h,
+		   h_errname(-S.dmabuf));
+	h_keep_fd(S.dmabuf);
+	/* A lookup of S.h parked in SEGMENTS' copy-out. */
+	ASSERT_EQ(h_thread_create(&seg, stall_segments, NULL), 0);
+	uffd_wait_fault(uffd, S.trap);
+	/* A range of length 0: the undo leaves S.h to the dma-buf. */
+	uffd_serve(uffd, arr + h_ps);
+	pthread_join(vec, NULL);
+	ASSERT_ERR(S.vec_ret, EINVAL);
+
+	h_pipe(go);
+	h_pipe(done);
+	S.done = done[1];
+	pid = h_child_start(receiver_closes, go);
+	h_close_fd(S.dmabuf);
+	h_signal_fd(go[1]);
+	pfd = (struct pollfd){ .fd = done[0], .events = POLLIN };
+	ready = poll(&pfd, 1, 30000);
+	/* Let the lookup end either way, so that nothing stays parked. */
+	uffd_serve(uffd, S.trap);
+	pthread_join(seg, NULL);
+	ASSERT_MSG(ready == 1,
+		   "another process's close() of the dma-buf waited for this process's SEGMENTS parked on a userfaultfd page");
+	h_child_wait(pid);
+	ASSERT_NO_THREAD_FAILURE();
+	/* The lookup ran to its end on the region it held. */
+	ASSERT_EQ(S.seg_ret, 1);
+	ASSERT_ERR(pinmgr_query(S.ctx, S.h, &(struct pinmgr_query){ 0 },
+				sizeof(struct pinmgr_query)), ENOENT);
+	h_close(S.ctx);
+	assert_all_released();
+}
+
 /* Last: nothing of the importer is in use any more. */
 CASE(unload)
 {
@@ -1157,6 +1309,7 @@ static const struct h_case cases[] = {
 	H_CASE(close_at_handle_wrap, "handles going round past 0xffffffff, every other unpinned, every third of those left exported: close keeps exactly the exported, each goes with its dma-buf"),
 	H_CASE(race_export_during_undo_pin_vec, "PIN_VEC failing EFAULT after 512 pins while a thread exports the first new handle: the call keeps nothing (the guessed region goes with its dma-buf)"),
 	H_CASE(race_export_during_undo_update, "UPDATE failing EBUSY (its old region exported meanwhile) while a thread exports the first new handle: the call keeps nothing"),
+	H_CASE(receiver_close_during_lookup, "another process closes the last dma-buf of a region a PIN_VEC undid while a SEGMENTS of it is parked on userfaultfd: its close() returns, the lookup's end releases the pages"),
 	H_CASE(unload, PTI_NAME " unloads"),
 };
 

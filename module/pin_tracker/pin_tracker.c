@@ -1775,7 +1775,11 @@ struct pin_region *pin_tracker_get_busy(struct pin_tracker *t, u32 handle)
  * @r: the region
  *
  * After pin_tracker_close(), or pin_tracker_abort() of the region, the
- * last hold of a region unpins it.
+ * last hold of a region unpins it: at once, or, if lookups
+ * (pin_tracker_get()) still use the region, when the last of them ends.
+ * It does not wait for them: the holder may be another process (the
+ * receiver of a dma-buf), and a lookup may be parked for as long as its
+ * caller likes (a copy to user memory behind userfaultfd).
  *
  * Context: may sleep.
  */
@@ -1797,7 +1801,7 @@ void pin_tracker_put_busy(struct pin_tracker *t, struct pin_region *r)
 	pin_tracker_put(t, r);
 	/* Taken out: the xarray's reference is ours to drop. */
 	if (out)
-		pin_tracker_release_removed(t, r);
+		pin_tracker_put(t, r);
 }
 
 /**
