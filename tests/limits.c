@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -230,6 +232,53 @@ CASE(regions_limit_per_file)
 	ASSERT_ERR(pinmgr_pin(b, buf, h_ps, 0, &(uint32_t){ 0 }), ENOSPC);
 }
 
+/*
+ * One memfd page mapped at PAGE_ALIASES consecutive addresses: a PIN of
+ * the range pins that page PAGE_ALIASES times, and each FOLL_PIN of a small
+ * page adds 1024 to its reference count, 2^22 per region. Pinned again and
+ * again, the count would pass INT_MAX at the 512th region, where GUP only
+ * warns once it is negative. The module refuses to take it past INT_MAX / 2
+ * = 2^30 - 1: 255 regions fit (255 * 2^22 plus the page's few references
+ * of its own), the 256th fails with EOVERFLOW and leaves nothing pinned;
+ * the kernel log stays clean.
+ */
+#define PAGE_ALIASES 4096
+
+CASE(page_refcount_bound)
+{
+	size_t len = PAGE_ALIASES * h_ps;
+	struct pinmgr_ctx *ctx = h_open();
+	struct pinmgr_stats st;
+	int mfd, i, ret = 0;
+	uint32_t h;
+	char *base;
+
+	h_case_timeout(300);
+	mfd = h_keep_fd(memfd_create("alias", MFD_CLOEXEC));
+	ASSERT_SYS(ftruncate(mfd, h_ps));
+	base = h_map(len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (i = 0; i < PAGE_ALIASES; i++)
+		ASSERT(mmap(base + i * h_ps, h_ps, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_FIXED, mfd, 0) != MAP_FAILED);
+	base[0] = 42;
+	ASSERT_EQ(base[len - h_ps], 42);
+	for (i = 0; i < 300; i++) {
+		ret = pinmgr_pin(ctx, base, len, PINMGR_PIN_WRITE, &h);
+		if (ret)
+			break;
+	}
+	h_diag("%d regions of %d aliases of one page pinned, then %s", i,
+	       PAGE_ALIASES, ret ? h_errname(-ret) : "no failure");
+	ASSERT_ERR(ret, EOVERFLOW);
+	ASSERT_EQ(i, 255);
+	ASSERT_OK(pinmgr_stats(ctx, &st, sizeof(st)));
+	ASSERT_EQ(st.out_regions, 255);
+	ASSERT_EQ(st.out_pinned_pages, 255ULL * PAGE_ALIASES);
+	h_close(ctx);
+	ASSERT_EQ(base[0], 42);
+	h_assert_pins_balanced();
+}
+
 CASE(params_restored)
 {
 	uint64_t v;
@@ -254,6 +303,7 @@ static const struct h_case cases[] = {
 	H_CASE(regions_limit_at_open, "max_regions is read at open: an older file keeps its limit"),
 	H_CASE(regions_limit_per_file, "max_regions=1 applies to each file separately"),
 	H_CASE(handles_wrap, "handles past U32_MAX start again at 1 (never 0), the one held stays valid"),
+	H_CASE(page_refcount_bound, "one page at 4096 addresses pinned region after region: the 256th (its count past 2^30) -> EOVERFLOW, nothing of it pinned, no GUP warning"),
 	H_CASE(params_restored, "parameters are back to their initial values"),
 };
 

@@ -1149,6 +1149,34 @@ static void pin_region_free(struct pin_tracker *t, struct pin_region *r)
 }
 
 /*
+ * The most a page's reference count may reach with our pins in it. Every
+ * FOLL_PIN of a small page adds GUP_PIN_COUNTING_BIAS (1024) to it, so one
+ * page mapped at many addresses and pinned again and again would pass
+ * INT_MAX after about two million pins, and GUP only warns once the count
+ * is negative. Half of INT_MAX leaves room for the batches that other
+ * pinners may be adding at the same moment (one of ours adds at most
+ * PIN_BATCH * 1024 = 2^19).
+ */
+#define PIN_REF_LIMIT	(INT_MAX / 2)
+
+/* Are the reference counts of @pages, just pinned, within PIN_REF_LIMIT? */
+static bool pin_pages_refs_ok(struct page **pages, long nr)
+{
+	struct folio *folio, *last = NULL;
+	long i;
+
+	for (i = 0; i < nr; i++) {
+		folio = page_folio(pages[i]);
+		if (folio == last)
+			continue;
+		if (folio_ref_count(folio) > PIN_REF_LIMIT)
+			return false;
+		last = folio;
+	}
+	return true;
+}
+
+/*
  * Pin @total pages from @start into @r, a batch (one page of page
  * pointers) at a time: by the lockless walk where it can, else by the
  * careful path, which checks the policy for the rest of the range once.
@@ -1185,6 +1213,11 @@ static int pin_region_fill(struct pin_tracker *t, struct pin_region *r,
 			}
 			policy_checked = true;
 		}
+		if (!pin_pages_refs_ok(batch, got)) {
+			unpin_user_pages(batch, got);
+			ret = -EOVERFLOW;
+			break;
+		}
 		ret = pin_region_add_pages(r, &cap, total, batch, got, &added);
 		if (ret) {
 			unpin_user_pages(batch + added, got - added);
@@ -1218,7 +1251,8 @@ static int pin_region_fill(struct pin_tracker *t, struct pin_region *r,
  * Context: process context of @t's mm, may sleep.
  * Return: 0 on success; -EACCES (and a warning: a bug of the caller) if
  * current->mm is not @t's mm; -EINVAL if @length is 0; -EOVERFLOW if the
- * range wraps; -EFAULT if it leaves the user address space or GUP finds a
+ * range wraps, or if a page's reference count would come near overflowing
+ * (see PIN_REF_LIMIT); -EFAULT if it leaves the user address space or GUP finds a
  * page it cannot pin; -E2BIG beyond the tracker's page limit; -ENOSPC
  * beyond its region limit; -ENOMEM past RLIMIT_MEMLOCK without
  * CAP_IPC_LOCK, or out of memory; -EOPNOTSUPP for a writable pin of file

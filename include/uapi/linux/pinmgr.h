@@ -56,7 +56,11 @@
  *   reported by %PINMGR_INFO; a PIN_VEC or UPDATE of more than
  *   %PINMGR_PIN_VEC_MAX ranges, or an UPDATE of more than
  *   %PINMGR_UNPIN_VEC_MAX handles.
- * - EOVERFLOW: address + length wraps around.
+ * - EOVERFLOW: address + length wraps around; or a page of the range is
+ *   pinned so many times already (one page mapped at many addresses,
+ *   pinned again and again) that its reference count would come near
+ *   overflowing: about a million pins of one small page, by every pinner
+ *   in the system together. Nothing stays pinned.
  * - EACCES: the caller's mm is not the mm of the process that opened the
  *   file.
  * - EBADF: PIN, PIN_VEC, UNPIN, UPDATE or EXPORT_DMABUF on a file not
