@@ -85,6 +85,19 @@ struct pinmgr_dmabuf_attachment {
 #define PINMGR_VMAP_MAX_PAGES	(SZ_32M / sizeof(struct page *))
 
 /*
+ * Whether a dma-buf of @npages pages of @r gets a vmap. Only a writable
+ * pin's (see pinmgr_dmabuf_novmap_ops), and only as many pages as vmap()
+ * accepts: besides the cap above, it refuses more pages than the machine
+ * has RAM, which a region of one page mapped at many addresses can exceed.
+ */
+static bool pinmgr_dmabuf_vmappable(const struct pin_region *r,
+				    unsigned long npages)
+{
+	return r->writable && npages <= PINMGR_VMAP_MAX_PAGES &&
+	       npages <= totalram_pages();
+}
+
+/*
  * Fill @sgt (or, if @sgt is NULL, only count its entries) with the pages of
  * @pd: one entry per physically contiguous piece of a run, no longer than
  * @max_seg (a multiple of the page size). Return: the number of entries.
@@ -455,7 +468,7 @@ struct file *pinmgr_dmabuf_export(struct pinmgr_file *pf,
 	INIT_LIST_HEAD(&pd->mappings);
 	pd->pf = pinmgr_file_get(pf);
 
-	exp_info.ops = r->writable && length >> PAGE_SHIFT <= PINMGR_VMAP_MAX_PAGES ?
+	exp_info.ops = pinmgr_dmabuf_vmappable(r, length >> PAGE_SHIFT) ?
 		       &pinmgr_dmabuf_ops : &pinmgr_dmabuf_novmap_ops;
 	exp_info.size = length;
 	exp_info.flags = r->writable ? O_RDWR : O_RDONLY;

@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1122,6 +1123,60 @@ CASE(race_export_during_undo_update)
 	undo_race(true);
 }
 
+/*
+ * A region of more pages than the machine has RAM: a 64-page memfd mapped
+ * again and again. vmap() refuses that many pages, and a .vmap that fails
+ * makes dma_buf_vmap() warn, so such a dma-buf has no vmap at all: EINVAL,
+ * and the kernel log stays clean. A small one of the same memfd has one.
+ */
+#define VMAP_ALIAS_PAGES 64
+
+CASE(vmap_more_pages_than_ram)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	size_t chunk = VMAP_ALIAS_PAGES * h_ps, n, i, len;
+	struct pinmgr_info info;
+	struct sysinfo si;
+	struct pti_map m;
+	uint32_t h, small;
+	uint64_t ram;
+	char *base;
+	int mfd, fd;
+
+	h_case_timeout(300);
+	ASSERT_SYS(sysinfo(&si));
+	ram = (uint64_t)si.totalram * si.mem_unit / h_ps;	/* totalram_pages() */
+	n = (ram + VMAP_ALIAS_PAGES) / VMAP_ALIAS_PAGES;	/* more than that */
+	len = n * chunk;
+	ASSERT_OK(pinmgr_info(ctx, &info, sizeof(info)));
+	if (len / h_ps > info.out_max_pages_per_pin)
+		h_skip("%zu pages: more than max_pages_per_pin", len / h_ps);
+	mfd = h_keep_fd(memfd_create("alias", MFD_CLOEXEC));
+	ASSERT_SYS(ftruncate(mfd, chunk));
+	base = h_map(len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (i = 0; i < n; i++)
+		ASSERT(mmap(base + i * chunk, chunk, PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_FIXED, mfd, 0) != MAP_FAILED);
+	h_fill(base, chunk, 9);
+
+	small = h_pin(ctx, base, chunk, PINMGR_PIN_WRITE);
+	fd = export_ok(ctx, small, 0, chunk);
+	ASSERT_OK(import(PTI_MAP, fd, PTI_DIR_BIDIRECTIONAL, PTI_OP_VMAP_ONLY, 0, 0, &m));
+	h_close_fd(fd);
+
+	h = h_pin(ctx, base, len, PINMGR_PIN_WRITE);
+	fd = export_ok(ctx, h, 0, len);
+	h_diag("%zu pages exported, RAM %llu pages", len / h_ps,
+	       (unsigned long long)ram);
+	ASSERT_ERR(import(PTI_MAP, fd, PTI_DIR_BIDIRECTIONAL, PTI_OP_VMAP_ONLY, 0, 0, &m),
+		   EINVAL);
+	h_close_fd(fd);
+	ASSERT_OK(pinmgr_unpin(ctx, h));
+	ASSERT_OK(pinmgr_unpin(ctx, small));
+	h_close(ctx);
+	assert_all_released();
+}
+
 /* ---- a receiver's close does not wait for the exporter's lookups -- */
 
 /* Ranges of PIN_VEC's first chunk (PINMGR_VEC_CHUNK in the module). */
@@ -1309,6 +1364,7 @@ static const struct h_case cases[] = {
 	H_CASE(close_at_handle_wrap, "handles going round past 0xffffffff, every other unpinned, every third of those left exported: close keeps exactly the exported, each goes with its dma-buf"),
 	H_CASE(race_export_during_undo_pin_vec, "PIN_VEC failing EFAULT after 512 pins while a thread exports the first new handle: the call keeps nothing (the guessed region goes with its dma-buf)"),
 	H_CASE(race_export_during_undo_update, "UPDATE failing EBUSY (its old region exported meanwhile) while a thread exports the first new handle: the call keeps nothing"),
+	H_CASE(vmap_more_pages_than_ram, "a writable region of more pages than RAM (one memfd mapped again and again): its dma-buf has no vmap (EINVAL, no warning); a small one of the same pages has"),
 	H_CASE(receiver_close_during_lookup, "another process closes the last dma-buf of a region a PIN_VEC undid while a SEGMENTS of it is parked on userfaultfd: its close() returns, the lookup's end releases the pages"),
 	H_CASE(unload, PTI_NAME " unloads"),
 };

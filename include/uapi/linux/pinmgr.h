@@ -664,8 +664,10 @@ struct pinmgr_update {
  *
  * Importers that map for both directions (DRM's PRIME import, RDMA's
  * ``ibv_reg_dmabuf_mr``) need a region pinned with %PINMGR_PIN_WRITE. A
- * dma-buf of more than 4M pages (16 GiB of 4 KiB pages) has no kernel
- * mapping either (``vmap``: EINVAL): its page array alone would be 32 MiB.
+ * dma-buf of more than 4M pages (16 GiB of 4 KiB pages), or of more pages
+ * than the machine has RAM (a region of one page mapped at many addresses
+ * can be), has no kernel mapping either (``vmap``: EINVAL): its page array
+ * alone would be 32 MiB, and vmap() refuses more pages than there is RAM.
  *
  * Not supported: ``mmap()`` of the dma-buf (EINVAL from the dma-buf core;
  * EACCES from mmap() itself for a writable mapping of an ``O_RDONLY``

@@ -173,7 +173,9 @@ static int pti_import(struct pti_file *pf, struct pti_map *m, bool hold)
 	int ret, slot = -1, i;
 
 	if (m->dir > PTI_DIR_FROM_DEVICE ||
-	    m->ops & ~(PTI_OP_WRITE_SG | PTI_OP_VMAP | PTI_OP_WRITE_VMAP))
+	    m->ops & ~(PTI_OP_WRITE_SG | PTI_OP_VMAP | PTI_OP_WRITE_VMAP |
+		       PTI_OP_VMAP_ONLY) ||
+	    (hold && m->ops & PTI_OP_VMAP_ONLY))
 		return -EINVAL;
 	if (hold) {
 		for (i = 0; i < PTI_SLOTS && slot < 0; i++)
@@ -188,6 +190,14 @@ static int pti_import(struct pti_file *pf, struct pti_map *m, bool hold)
 	if (IS_ERR(s.dmabuf))
 		return PTR_ERR(s.dmabuf);
 	m->out_size = s.dmabuf->size;
+	if (m->ops & PTI_OP_VMAP_ONLY) {
+		struct iosys_map map;
+
+		ret = pti_vmap(s.dmabuf, &map);
+		if (!ret)
+			pti_vunmap(s.dmabuf, &map);
+		goto out_put;
+	}
 	s.attach = dma_buf_attach(s.dmabuf, dev);
 	if (IS_ERR(s.attach)) {
 		ret = PTR_ERR(s.attach);

@@ -24,6 +24,7 @@
 #define PTI_OP_WRITE_SG		0x1	/* write the pattern through the sg list */
 #define PTI_OP_VMAP		0x2	/* hash through dma_buf_vmap() too */
 #define PTI_OP_WRITE_VMAP	0x4	/* write the pattern through the vmap */
+#define PTI_OP_VMAP_ONLY	0x8	/* only vmap + vunmap (PTI_MAP only) */
 
 /**
  * struct pti_map - ioctl(PTI_MAP) and ioctl(PTI_HOLD)
