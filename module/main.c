@@ -486,6 +486,28 @@ static int pinmgr_segments(struct pinmgr_ucmd *ucmd)
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
+/**
+ * pinmgr_shows_layout() - may a reader learn how contiguous the pages are
+ * @pf: the file whose counters are read
+ * @reader: the reader's open file (its credentials are those of its
+ *	opener), or NULL for a reader through @pf itself
+ *
+ * The tracking metadata grows by 8 bytes per physically contiguous run
+ * of a region's pages, so its size tells what /proc/PID/pagemap and
+ * QUERY/SEGMENTS hide from users without ``CAP_SYS_ADMIN``. It is shown
+ * only where the layout is: on a file opened with ``CAP_SYS_ADMIN``, or to
+ * a reader that opened its own file (fdinfo) with it. Others see 0.
+ *
+ * Context: any.
+ * Return: true if the metadata size may be shown.
+ */
+static bool pinmgr_shows_layout(const struct pinmgr_file *pf,
+				const struct file *reader)
+{
+	return pf->phys_allowed ||
+	       (reader && file_ns_capable(reader, &init_user_ns, CAP_SYS_ADMIN));
+}
+
 /*
  * Where STATS returns each counter: the UAPI field, or 0 for a counter it
  * does not return (notifiers: sysfs only).
@@ -515,6 +537,8 @@ static int pinmgr_stats(struct pinmgr_ucmd *ucmd)
 	if (ret)
 		return ret;
 	pin_tracker_read_stats(&ucmd->pf->tracker, &s);
+	if (!pinmgr_shows_layout(ucmd->pf, NULL))
+		s.v[PIN_COUNTER_METADATA_BYTES] = 0;
 	for (i = 0; i < PIN_NR_COUNTERS; i++)
 		if (pinmgr_stats_field[i])
 			*(u64 *)((u8 *)cmd + pinmgr_stats_field[i]) = s.v[i];
@@ -877,6 +901,8 @@ static void pinmgr_fops_show_fdinfo(struct seq_file *m, struct file *filp)
 	unsigned int i;
 
 	pin_tracker_read_stats(&pf->tracker, &s);
+	if (!pinmgr_shows_layout(pf, m->file))
+		s.v[PIN_COUNTER_METADATA_BYTES] = 0;
 	seq_printf(m, "pinmgr-owner-tgid:\t%d\n", pid_vnr(pf->owner));
 	/* pinmgr-pinned-pages: and so on, then pinmgr-pinned-bytes: */
 	for (i = 0; i < PIN_NR_COUNTERS; i++) {
@@ -965,7 +991,8 @@ static int __init pinmgr_init(void)
 
 		sysfs_attr_init(&a->attr);
 		a->attr.name = pin_counter_names[i];
-		a->attr.mode = 0444;
+		/* Summed over every user's regions, it tells their layout. */
+		a->attr.mode = i == PIN_COUNTER_METADATA_BYTES ? 0400 : 0444;
 		a->show = pinmgr_counter_show;
 		pinmgr_stats_attrs[2 + i] = &a->attr;
 	}

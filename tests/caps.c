@@ -9,6 +9,8 @@
 #include <linux/capability.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -263,6 +265,74 @@ CASE(opened_without)
 	run(child_opened_without);
 }
 
+/* CAP_SYS_ADMIN in the effective set or not; the permitted set keeps it. */
+static void sys_admin_effective(bool on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2];
+
+	ASSERT_SYS(syscall(SYS_capget, &hdr, d));
+	if (on)
+		d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective |= CAP_TO_MASK(CAP_SYS_ADMIN);
+	else
+		d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+	ASSERT_SYS(syscall(SYS_capset, &hdr, d));
+	ASSERT_EQ(h_cap_has(CAP_SYS_ADMIN), on);
+}
+
+/* pinmgr-metadata-bytes of @ctx's fdinfo, opened by this process now. */
+static uint64_t fdinfo_metadata(struct pinmgr_ctx *ctx)
+{
+	uint64_t v;
+
+	ASSERT_OK(h_fdinfo_u64(h_fd(ctx), "pinmgr-metadata-bytes", &v));
+	return v;
+}
+
+/*
+ * The tracking metadata grows by 8 bytes per physically contiguous run of
+ * pages, so its size is layout too: a file opened without CAP_SYS_ADMIN
+ * reads 0 in STATS and in its fdinfo, unless whoever opens the fdinfo has
+ * it; the sysfs total is root's only.
+ */
+static void child_no_cap_no_metadata_size(void *arg)
+{
+	struct pinmgr_ctx *priv = h_open(), *unpriv;
+	char *buf = h_anon(8 * h_ps);
+	struct pinmgr_stats st;
+	uint64_t exact;
+	struct stat sb;
+
+	(void)arg;
+	h_pin(priv, buf, 8 * h_ps, 0);
+	ASSERT_OK(pinmgr_stats(priv, &st, sizeof(st)));
+	exact = st.out_metadata_bytes;
+	ASSERT_NE(exact, 0);
+	sys_admin_effective(false);
+	unpriv = h_open();
+	h_pin(unpriv, buf, 8 * h_ps, 0);
+	ASSERT_OK(pinmgr_stats(unpriv, &st, sizeof(st)));
+	ASSERT_EQ(st.out_regions, 1);
+	ASSERT_EQ(st.out_metadata_bytes, 0);
+	ASSERT_EQ(fdinfo_metadata(unpriv), 0);
+	/* A file opened with it keeps showing it, as it keeps PHYS. */
+	ASSERT_OK(pinmgr_stats(priv, &st, sizeof(st)));
+	ASSERT_EQ(st.out_metadata_bytes, exact);
+	ASSERT_EQ(fdinfo_metadata(priv), exact);
+	/* A reader with it sees the other file's: the same pages, runs, bytes. */
+	sys_admin_effective(true);
+	ASSERT_EQ(fdinfo_metadata(unpriv), exact);
+	ASSERT_SYS(stat("/sys/class/misc/pinmgr/stats/metadata_bytes", &sb));
+	ASSERT_EQ(sb.st_mode & 0777, 0400);
+}
+
+CASE(no_cap_no_metadata_size)
+{
+	run(child_no_cap_no_metadata_size);
+}
+
 static const struct h_case cases[] = {
 	H_CASE(root_has_cap_phys, "root: INFO out_caps has PINMGR_CAP_PHYS"),
 	H_CASE(root_phys_nonzero_aligned, "root: SEGMENTS PHYS -> phys non-zero and page aligned"),
@@ -273,6 +343,7 @@ static const struct h_case cases[] = {
 	H_CASE(no_cap_phys_eperm, "without CAP_SYS_ADMIN at open: SEGMENTS PHYS -> EPERM, array untouched"),
 	H_CASE(no_cap_no_contiguity, "without CAP_SYS_ADMIN at open: a THP shows as one segment per page"),
 	H_CASE(no_cap_plain_ok, "without CAP_SYS_ADMIN: pin/query/segments/unpin without PHYS -> ok"),
+	H_CASE(no_cap_no_metadata_size, "without CAP_SYS_ADMIN at open: STATS and fdinfo metadata bytes 0 (a reader with it sees them); sysfs metadata_bytes 0400"),
 	H_CASE(dropped_after_open, "CAP_SYS_ADMIN dropped after open: PHYS still allowed"),
 	H_CASE(opened_without, "same process: file opened before the drop has PHYS, after -> EPERM"),
 };
