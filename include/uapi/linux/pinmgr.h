@@ -353,8 +353,9 @@ struct pinmgr_segments {
  * @out_regions: regions held now
  * @out_pinned_pages: pages pinned now
  * @out_peak_pages: most pages pinned at once since open
- * @out_pins: regions pinned by successful PINs and PIN_VECs since open
- * @out_unpins: regions unpinned by UNPIN since open
+ * @out_pins: regions pinned by successful PINs, PIN_VECs and UPDATEs since
+ *	open
+ * @out_unpins: regions unpinned by UNPIN and UPDATE since open
  * @out_failed_pins: PINs since open that passed the argument checks
  *	(EINVAL, EOVERFLOW, EFAULT for a range outside the user address
  *	space, E2BIG) and then failed, counted per range: the ranges a failed
@@ -663,6 +664,15 @@ struct pinmgr_update {
  * keep DMA-ing to the pages the region pinned whatever the process does to
  * its mapping afterwards; divergence is reported on this file as for any
  * region (&struct pinmgr_event, %PINMGR_VERIFY).
+ *
+ * A handle is visible to the file's other threads from the moment its
+ * region is pinned, before the call that pins it returns. If another
+ * thread exports it and the call then fails (a later range of a PIN_VEC or
+ * UPDATE, or the results cannot be written back), the call's undo cannot
+ * unpin that region: it loses its handle at once (ENOENT from then on)
+ * but stays pinned, charged and counted in @out_regions of STATS until
+ * its last dma-buf is released. This is the one exception to "all or
+ * nothing" of PIN, PIN_VEC and UPDATE.
  *
  * Importers that map for both directions (DRM's PRIME import, RDMA's
  * ``ibv_reg_dmabuf_mr``) need a region pinned with %PINMGR_PIN_WRITE. A
