@@ -399,7 +399,9 @@ static void pinmgr_segment_of(const struct pinmgr_file *pf,
 			      unsigned long *npages)
 {
 	if (pf->phys_allowed) {
-		pin_region_run(r, i, pfn, pgoff, npages);
+		/* @i, checked against the runs, indexes an array of them. */
+		pin_region_run(r, array_index_nospec(i, r->nr_runs), pfn,
+			       pgoff, npages);
 	} else {
 		*pfn = 0;
 		*pgoff = i;
@@ -846,6 +848,9 @@ static __poll_t pinmgr_fops_poll(struct file *filp, poll_table *wait)
 {
 	struct pinmgr_file *pf = filp->private_data;
 
+	/* read() from another mm fails at once: say that, and nothing more. */
+	if (current->mm != pf->tracker.mm)
+		return EPOLLERR;
 	poll_wait(filp, &pf->tracker.ev_wait, wait);
 	return pin_tracker_has_changes(&pf->tracker) ? EPOLLIN | EPOLLRDNORM : 0;
 }

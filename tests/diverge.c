@@ -743,17 +743,28 @@ CASE(ev_read_errors)
 
 static void child_read(void *arg)
 {
+	struct pollfd pfd = { .fd = h_fd(arg), .events = POLLIN };
 	struct pinmgr_event ev;
 
+	/* A change is pending, but not for this mm: only an error. */
+	ASSERT_EQ(poll(&pfd, 1, 0), 1);
+	ASSERT_EQ(pfd.revents, POLLERR);
 	ASSERT_ERR(pinmgr_events_read(arg, &ev, 1), EACCES);
 }
 
 CASE(ev_other_mm_eacces)
 {
 	struct pinmgr_ctx *ctx = h_open();
+	struct pollfd pfd = { .fd = h_fd(ctx), .events = POLLIN };
+	char *buf = h_anon(h_ps);
 
 	nonblock(ctx);
+	h_pin(ctx, buf, h_ps, 0);
+	ASSERT_SYS(madvise(buf, h_ps, MADV_DONTNEED));
+	ASSERT_EQ(poll(&pfd, 1, 0), 1);
+	ASSERT_EQ(pfd.revents, POLLIN);
 	h_child_wait(h_child_start(child_read, ctx));
+	h_close(ctx);
 }
 
 /* /sys/class/misc/pinmgr/stats/@name */
@@ -1055,7 +1066,7 @@ static const struct h_case cases[] = {
 	H_CASE(ev_unpin_drops_pending, "events: UNPIN drops the pending record and the mark"),
 	H_CASE(ev_blocking_read, "events: a blocked read() wakes up on munmap"),
 	H_CASE(ev_read_errors, "events: short buffer EINVAL, EFAULT keeps the record"),
-	H_CASE(ev_other_mm_eacces, "events: read() from a forked child -> EACCES"),
+	H_CASE(ev_other_mm_eacces, "events: with a change pending, poll() from a forked child -> POLLERR only, read() -> EACCES"),
 	H_CASE(ev_notifiers_unregistered, "events: UNPIN and close unregister notifiers (sysfs back to base)"),
 	H_CASE(ev_param_off, "events: parameter off at open -> no CAP_EVENTS, no notifier, no record; VERIFY works"),
 	H_CASE(ev_overhead, "events: notifier overhead on unrelated faults (reported)"),

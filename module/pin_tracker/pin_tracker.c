@@ -255,7 +255,8 @@ int pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	ret = pin_counters_setup(&t->counters, PIN_GFP_ACCOUNT | __GFP_NOWARN);
 	if (ret)
 		return ret;
-	xa_init_flags(&t->regions, XA_FLAGS_ALLOC1);
+	/* Nodes are charged to the memory cgroup, as the regions are. */
+	xa_init_flags(&t->regions, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	t->next_handle = 1;
 	mmgrab(mm);
 	t->mm = mm;
