@@ -14,6 +14,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/atomic.h>
 #include <linux/capability.h>
 #include <linux/ktime.h>
 #include <linux/lockdep.h>
@@ -27,6 +28,7 @@
 #include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 
 #include "pin_compat.h"
@@ -1154,11 +1156,39 @@ static void pin_region_free(struct pin_tracker *t, struct pin_region *r)
  * FOLL_PIN of a small page adds GUP_PIN_COUNTING_BIAS (1024) to it, so one
  * page mapped at many addresses and pinned again and again would pass
  * INT_MAX after about two million pins, and GUP only warns once the count
- * is negative. Half of INT_MAX leaves room for the batches that other
- * pinners may be adding at the same moment (one of ours adds at most
- * PIN_BATCH * 1024 = 2^19).
+ * is negative. A batch is checked only once pinned, so the batches
+ * between their GUP and their check add to the count too: at most
+ * PIN_BATCHES_IN_FLIGHT of them, system-wide, each at most PIN_BATCH *
+ * 1024 = 2^19, 2^29 in all, which keeps INT_MAX out of reach of our pins
+ * however many tasks pin at once and however long they are preempted.
  */
-#define PIN_REF_LIMIT	(INT_MAX / 2)
+#define PIN_REF_LIMIT		(INT_MAX / 2)
+#define PIN_BATCHES_IN_FLIGHT	1024
+
+static atomic_t pin_batches = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(pin_batches_wait);
+
+/*
+ * A batch may be pinned: one of PIN_BATCHES_IN_FLIGHT. Waiters are
+ * exclusive, so a batch's end wakes one of them, not thousands; one that
+ * a fatal signal takes away passes its wakeup on.
+ */
+static int pin_batch_begin(void)
+{
+	if (likely(atomic_add_unless(&pin_batches, 1, PIN_BATCHES_IN_FLIGHT)))
+		return 0;
+	return wait_event_killable_exclusive(pin_batches_wait,
+					     atomic_add_unless(&pin_batches, 1,
+							       PIN_BATCHES_IN_FLIGHT));
+}
+
+/* The batch's pins are checked (and kept) or dropped. */
+static void pin_batch_end(void)
+{
+	atomic_dec(&pin_batches);
+	if (wq_has_sleeper(&pin_batches_wait))
+		wake_up(&pin_batches_wait);
+}
 
 /* Are the reference counts of @pages, just pinned, within PIN_REF_LIMIT? */
 static bool pin_pages_refs_ok(struct page **pages, long nr)
@@ -1202,6 +1232,10 @@ static int pin_region_fill(struct pin_tracker *t, struct pin_region *r,
 	while (r->npages < total) {
 		cur = start + (r->npages << PAGE_SHIFT);
 		nr = min(total - r->npages, PIN_BATCH);
+		if (pin_batch_begin()) {
+			ret = -EINTR;	/* a fatal signal */
+			break;
+		}
 		got = pin_pages_fast(cur, nr, r->writable, batch);
 		if (!got) {
 			got = pin_pages_careful(t->mm, cur, end, nr,
@@ -1209,6 +1243,7 @@ static int pin_region_fill(struct pin_tracker *t, struct pin_region *r,
 						r->writable && !policy_checked,
 						batch);
 			if (got < 0) {
+				pin_batch_end();
 				ret = got;
 				break;
 			}
@@ -1216,9 +1251,11 @@ static int pin_region_fill(struct pin_tracker *t, struct pin_region *r,
 		}
 		if (!pin_pages_refs_ok(batch, got)) {
 			unpin_user_pages(batch, got);
+			pin_batch_end();
 			ret = -EOVERFLOW;
 			break;
 		}
+		pin_batch_end();
 		ret = pin_region_add_pages(r, &cap, total, batch, got, &added);
 		if (ret) {
 			unpin_user_pages(batch + added, got - added);
