@@ -357,7 +357,8 @@ struct pinmgr_segments {
  *	open
  * @out_unpins: regions unpinned by UNPIN and UPDATE since open
  * @out_failed_pins: PINs since open that passed the argument checks
- *	(EINVAL, EOVERFLOW, EFAULT for a range outside the user address
+ *	(EINVAL, EOVERFLOW for a range that wraps, EFAULT for a range
+ *	outside the user address
  *	space, E2BIG) and then failed, counted per range: the ranges a failed
  *	PIN_VEC had pinned and then undid count here too, not in @out_pins
  * @out_metadata_bytes: kernel memory the file's regions take to track
@@ -671,7 +672,9 @@ struct pinmgr_update {
  * UPDATE, or the results cannot be written back), the call's undo cannot
  * unpin that region: it loses its handle at once (ENOENT from then on)
  * but stays pinned, charged and counted in @out_regions of STATS until
- * its last dma-buf is released. This is the one exception to "all or
+ * its last dma-buf is released and no call that looked it up before (a
+ * SEGMENTS, QUERY or VERIFY under way) still uses it. This is the one
+ * exception to "all or
  * nothing" of PIN, PIN_VEC and UPDATE.
  *
  * Importers that map for both directions (DRM's PRIME import, RDMA's
