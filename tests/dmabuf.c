@@ -1311,7 +1311,7 @@ CASE(receiver_close_during_lookup)
 	h_close_fd(S.dmabuf);
 	h_signal_fd(go[1]);
 	pfd = (struct pollfd){ .fd = done[0], .events = POLLIN };
-	ready = poll(&pfd, 1, 30000);
+	ready = poll(&pfd, 1, h_bound_ms(30000));
 	/* Let the lookup end either way, so that nothing stays parked. */
 	uffd_serve(uffd, S.trap);
 	pthread_join(seg, NULL);

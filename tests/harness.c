@@ -1018,6 +1018,26 @@ static void final_check(const void *arg)
 
 static int npass, nfail, nskip;
 
+/*
+ * PINMGR_TIMEOUT_MUL (tests/vm/run.sh passes it on) multiplies every case
+ * timeout, as it does the VM's own, for a slower or busier machine.
+ */
+static unsigned int timeout_mul = 1;
+
+static void read_timeout_mul(void)
+{
+	const char *s = getenv("PINMGR_TIMEOUT_MUL");
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s)
+		return;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (!errno && !*end && v >= 1 && v <= 100)
+		timeout_mul = v;
+}
+
 static size_t case_num;
 static const char *case_name;
 
@@ -1025,10 +1045,16 @@ void h_case_timeout(unsigned int seconds)
 {
 	if (in_thread() || h_in_child() || phase != PHASE_CASE)
 		return;
+	seconds *= timeout_mul;
 	snprintf(timeout_line, sizeof(timeout_line),
 		 "not ok %zu - %s # timed out after %u s\n", case_num,
 		 case_name, seconds);
 	alarm(seconds);
+}
+
+int h_bound_ms(int ms)
+{
+	return ms * (int)timeout_mul;
 }
 
 static void run_case(size_t num, const char *name,
@@ -1044,10 +1070,10 @@ static void run_case(size_t num, const char *name,
 	case_num = num;
 	case_name = name;
 	snprintf(timeout_line, sizeof(timeout_line),
-		 "not ok %zu - %s # timed out after %d s\n", num, name,
-		 CASE_TIMEOUT_S);
+		 "not ok %zu - %s # timed out after %u s\n", num, name,
+		 CASE_TIMEOUT_S * timeout_mul);
 
-	alarm(CASE_TIMEOUT_S);
+	alarm(CASE_TIMEOUT_S * timeout_mul);
 	phase = PHASE_CASE;
 	if (!sigsetjmp(case_jmp, 1))
 		fn(arg);
@@ -1112,6 +1138,7 @@ int h_main(const struct h_case *cases, size_t n)
 	signal(SIGALRM, on_timeout);
 	h_ps = sysconf(_SC_PAGESIZE);
 	main_pid = getpid();
+	read_timeout_mul();
 
 	printf("TAP version 13\n");
 	/* kselftest convention: nothing to test here -> skip, exit 4 */

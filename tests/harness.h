@@ -126,6 +126,9 @@ const char *h_retstr(char *buf, size_t len, long long ret);
  * 60 s) before it is reported as timed out and the program ends. Main
  * thread only. The VM's per-program timeout still applies. */
 void h_case_timeout(unsigned int seconds);
+/* @ms scaled by PINMGR_TIMEOUT_MUL: the bound of a wait that only a hang
+ * would reach (a poll for a release, a frame, a reader). */
+int h_bound_ms(int ms);
 
 /* Cleanups run after the case, newest first. Main thread only. */
 void h_defer(void (*fn)(void *p, size_t n), void *p, size_t n);

@@ -113,7 +113,8 @@ static void capture_one(int fd, uint32_t memory, struct v4l2_buffer *b)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	ASSERT_SYS(ioctl(fd, VIDIOC_STREAMON, &type));
-	ASSERT_MSG(poll(&p, 1, 30000) == 1, "no frame from vivid in 30 s");
+	ASSERT_MSG(poll(&p, 1, h_bound_ms(30000)) == 1,
+		   "no frame from vivid in %d ms", h_bound_ms(30000));
 	memset(b, 0, sizeof(*b));
 	b->type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
 	b->memory = memory;

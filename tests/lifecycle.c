@@ -67,14 +67,14 @@ static int64_t pins_outstanding(void)
 /* Bounded poll: the outstanding pins reach @want within SETTLE_MS. */
 static void wait_outstanding(int64_t want, const char *when)
 {
-	uint64_t end = now_ms() + SETTLE_MS;
+	uint64_t end = now_ms() + h_bound_ms(SETTLE_MS);
 	int64_t got;
 
 	while ((got = pins_outstanding()) != want && now_ms() < end)
 		pause_ms(10);
 	ASSERT_MSG(got == want,
 		   "%s: %" PRId64 " FOLL_PIN references outstanding system-wide after %d ms, expected %" PRId64,
-		   when, got, SETTLE_MS, want);
+		   when, got, h_bound_ms(SETTLE_MS), want);
 }
 
 #define KPF_ANON	12
@@ -147,7 +147,7 @@ static void assert_frames_held(const uint64_t *pfns, size_t n,
 static void await_frames_held(const uint64_t *pfns, size_t n,
 			      const char *when)
 {
-	uint64_t end = now_ms() + SETTLE_MS;
+	uint64_t end = now_ms() + h_bound_ms(SETTLE_MS);
 
 	while (frames_held(pfns, n) != n && now_ms() < end)
 		pause_ms(10);
@@ -158,14 +158,14 @@ static void await_frames_held(const uint64_t *pfns, size_t n,
 static void assert_frames_freed(const uint64_t *pfns, size_t n,
 				const char *when)
 {
-	uint64_t end = now_ms() + SETTLE_MS;
+	uint64_t end = now_ms() + h_bound_ms(SETTLE_MS);
 	size_t held;
 
 	while ((held = frames_held(pfns, n)) && now_ms() < end)
 		pause_ms(10);
 	ASSERT_MSG(held == 0,
 		   "%s: %zu of %zu formerly pinned page frames still allocated, anonymous and unmapped after %d ms",
-		   when, held, n, SETTLE_MS);
+		   when, held, n, h_bound_ms(SETTLE_MS));
 }
 
 /*

@@ -406,7 +406,7 @@ CASE(unpin_waits_for_lookup)
 	ASSERT(!h_thread_create(&ta, held_access, NULL));
 	/* The ACCESS holds the region once its copy-out faults. */
 	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
-	ASSERT_EQ(ASSERT_SYS(poll(&pfd, 1, 30000)), 1);
+	ASSERT_EQ(ASSERT_SYS(poll(&pfd, 1, h_bound_ms(30000))), 1);
 	ASSERT_EQ(ASSERT_SYS(read(uffd, &msg, sizeof(msg))), sizeof(msg));
 	ASSERT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
 

@@ -161,7 +161,7 @@ static void *closer_fn(void *p)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += 20;
+	deadline.tv_sec += h_bound_ms(20000) / 1000;
 	pthread_mutex_lock(&T.lock);
 	while (T.reached < NWORKERS) {
 		if (pthread_cond_timedwait(&T.cond, &T.lock, &deadline) ==

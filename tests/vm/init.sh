@@ -23,7 +23,8 @@
 #   $M err PROG LINE                   a line of its stderr, after it exited
 #   $M check PROG ok|FAIL|SKIP DESC[ # REASON]   a check made by this script
 #   $M detail PROG LINE                details of the check before it
-#   $M prog-end PROG tap=N             N = TAP result lines the guest saw
+#   $M prog-end PROG tap=N secs=S      N = TAP result lines the guest saw,
+#                                      S = seconds from start to exit
 #   $M demo LINE                       demo mode: text for the person watching
 #   $M info LINE                       a remark the host shows as "vm: guest: LINE"
 #   $M end uptime=SECONDS              the last line; the guest powers off
@@ -242,6 +243,8 @@ run_prog() {
 	: >"$out"
 	mkfifo "$fifo"
 	emit begin "$name"
+	centis
+	t_begin=$_cs
 
 	# Relay stdout live, until every writer (the program and anything it
 	# forked) has closed it.
@@ -261,12 +264,16 @@ run_prog() {
 	pid=$!
 	# The watchdog also leads its own group so that it and its sleep can be
 	# killed together once the program is done.
-	setsid sh -c "sleep $TEST_TIMEOUT; : >$flag; kill -TERM -$pid; sleep 5; kill -KILL -$pid" \
+	# Before it kills, it saves where each of the group's threads is in the
+	# kernel: a hang shows its stacks in the report.
+	setsid sh -c "sleep $TEST_TIMEOUT; : >$flag; sh $W/stacks.sh $pid >$W/$name.stacks 2>&1; kill -TERM -$pid; sleep 5; kill -KILL -$pid" \
 		</dev/null >/dev/null 2>&1 &
 	wd=$!
 
 	wait "$pid"
 	rc=$?
+	centis
+	t_ran=$((_cs - t_begin))
 	kill -KILL -"$wd" 2>/dev/null
 	wait "$wd" 2>/dev/null
 
@@ -291,6 +298,8 @@ run_prog() {
 	# (a) exit status
 	if [ -e "$flag" ]; then
 		check "$name" FAIL "timed out after $TEST_TIMEOUT s # killed, status $rc"
+		detail "$name" "--- kernel stacks of its threads at the timeout ---"
+		emit_file "detail $name" "$W/$name.stacks" 300
 	elif [ "$rc" = 0 ]; then
 		check "$name" ok "exit status 0"
 	elif [ "$rc" = 4 ] && ! grep -q '^not ok' "$out"; then
@@ -306,7 +315,8 @@ run_prog() {
 	check_refcnt "$name" "module refcnt 0 after program"
 	check_klog "$name" "kernel log clean"
 
-	emit prog-end "$name" "tap=$(grep -c -E '^(not )?ok( |$)' "$out")"
+	emit prog-end "$name" "tap=$(grep -c -E '^(not )?ok( |$)' "$out")" \
+		"secs=$((t_ran / 100)).$((t_ran % 100 / 10))"
 	rm -f "$fifo"
 }
 
@@ -368,6 +378,20 @@ exec </dev/console >/dev/console 2>&1
 mount -t debugfs debugfs /sys/kernel/debug
 mount -t tmpfs tmpfs /tmp
 mkdir -p /dev/shm /dev/pts "$W"
+# stacks.sh PGID: every thread of process group PGID, its state and kernel
+# stack (the watchdog's report of a program that timed out).
+cat >"$W/stacks.sh" <<'EOF_STACKS'
+want=$1
+for st in /proc/[0-9]*/task/[0-9]*/stat; do
+	line=$(cat "$st" 2>/dev/null) || continue
+	# shellcheck disable=SC2086 # the fields after "(comm) "
+	set -- ${line##*) }
+	[ "$3" = "$want" ] || continue
+	d=${st%/stat}
+	echo "$(cat "$d/comm" 2>/dev/null) ${d#/proc/}: $(grep '^State' "$d/status" 2>/dev/null)"
+	sed 's/^/    /' "$d/stack" 2>/dev/null
+done
+EOF_STACKS
 mount -t tmpfs tmpfs /dev/shm
 mount -t devpts devpts /dev/pts
 hostname pinmgr-vm
