@@ -1134,14 +1134,14 @@ CASE(race_export_during_undo_update)
 CASE(vmap_more_pages_than_ram)
 {
 	struct pinmgr_ctx *ctx = h_open();
-	size_t chunk = VMAP_ALIAS_PAGES * h_ps, n, i, len;
+	size_t chunk = VMAP_ALIAS_PAGES * h_ps, n, len;
 	struct pinmgr_info info;
 	struct sysinfo si;
 	struct pti_map m;
 	uint32_t h, small;
 	uint64_t ram;
 	char *base;
-	int mfd, fd;
+	int fd;
 
 	h_case_timeout(300);
 	ASSERT_SYS(sysinfo(&si));
@@ -1151,12 +1151,7 @@ CASE(vmap_more_pages_than_ram)
 	ASSERT_OK(pinmgr_info(ctx, &info, sizeof(info)));
 	if (len / h_ps > info.out_max_pages_per_pin)
 		h_skip("%zu pages: more than max_pages_per_pin", len / h_ps);
-	mfd = h_keep_fd(memfd_create("alias", MFD_CLOEXEC));
-	ASSERT_SYS(ftruncate(mfd, chunk));
-	base = h_map(len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	for (i = 0; i < n; i++)
-		ASSERT(mmap(base + i * chunk, chunk, PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_FIXED, mfd, 0) != MAP_FAILED);
+	base = h_memfd_aliases(chunk, n);
 	h_fill(base, chunk, 9);
 
 	small = h_pin(ctx, base, chunk, PINMGR_PIN_WRITE);

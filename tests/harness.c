@@ -363,6 +363,22 @@ void *h_anon_untouched(size_t len)
 	return p;
 }
 
+void *h_memfd_aliases(size_t chunk, size_t n)
+{
+	int fd = h_keep_fd(memfd_create("aliases", MFD_CLOEXEC));
+	char *base;
+	size_t i;
+
+	if (ftruncate(fd, (off_t)chunk))
+		h_fail("ftruncate: %s", h_errname(errno));
+	base = h_map(chunk * n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	for (i = 0; i < n; i++)
+		if (mmap(base + i * chunk, chunk, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED)
+			h_fail("mmap of alias %zu: %s", i, h_errname(errno));
+	return base;
+}
+
 void h_keep_map(void *p, size_t len)
 {
 	h_defer(unmap, p, len);

@@ -147,6 +147,9 @@ void *h_map(size_t len, int prot, int flags, int fd, off_t off);
 void *h_anon(size_t len);
 /* Like h_anon(), but MADV_NOHUGEPAGE and not touched (no page mapped). */
 void *h_anon_untouched(size_t len);
+/* @n read-write shared mappings, back to back, of the same @chunk bytes of
+ * a new memfd: a range of @n * @chunk bytes whose pages are those few. */
+void *h_memfd_aliases(size_t chunk, size_t n);
 void h_unmap(void *p);
 /* munmap()s a mapping made by the case itself after the case. */
 void h_keep_map(void *p, size_t len);

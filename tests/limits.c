@@ -2,12 +2,11 @@
 /*
  * The max_pages_per_pin (E2BIG) and max_regions (ENOSPC) limits: module
  * parameters, read when a file is opened. Every case lowers a parameter for
- * its own duration only (the harness restores it).
+ * its own duration only (the harness restores it). And the bound on one
+ * page's reference count (EOVERFLOW), which is not a parameter.
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "harness.h"
 
@@ -249,17 +248,12 @@ CASE(page_refcount_bound)
 	size_t len = PAGE_ALIASES * h_ps;
 	struct pinmgr_ctx *ctx = h_open();
 	struct pinmgr_stats st;
-	int mfd, i, ret = 0;
+	int i, ret = 0;
 	uint32_t h;
 	char *base;
 
 	h_case_timeout(300);
-	mfd = h_keep_fd(memfd_create("alias", MFD_CLOEXEC));
-	ASSERT_SYS(ftruncate(mfd, h_ps));
-	base = h_map(len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	for (i = 0; i < PAGE_ALIASES; i++)
-		ASSERT(mmap(base + i * h_ps, h_ps, PROT_READ | PROT_WRITE,
-			    MAP_SHARED | MAP_FIXED, mfd, 0) != MAP_FAILED);
+	base = h_memfd_aliases(h_ps, PAGE_ALIASES);
 	base[0] = 42;
 	ASSERT_EQ(base[len - h_ps], 42);
 	for (i = 0; i < 300; i++) {
