@@ -488,28 +488,6 @@ static int pinmgr_segments(struct pinmgr_ucmd *ucmd)
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
 }
 
-/**
- * pinmgr_shows_layout() - may a reader learn how contiguous the pages are
- * @pf: the file whose counters are read
- * @reader: the reader's open file (its credentials are those of its
- *	opener), or NULL for a reader through @pf itself
- *
- * The tracking metadata grows by 8 bytes per physically contiguous run
- * of a region's pages, so its size tells what /proc/PID/pagemap and
- * QUERY/SEGMENTS hide from users without ``CAP_SYS_ADMIN``. It is shown
- * only where the layout is: on a file opened with ``CAP_SYS_ADMIN``, or to
- * a reader that opened its own file (fdinfo) with it. Others see 0.
- *
- * Context: any.
- * Return: true if the metadata size may be shown.
- */
-static bool pinmgr_shows_layout(const struct pinmgr_file *pf,
-				const struct file *reader)
-{
-	return pf->phys_allowed ||
-	       (reader && file_ns_capable(reader, &init_user_ns, CAP_SYS_ADMIN));
-}
-
 /*
  * Where STATS returns each counter: the UAPI field, or 0 for a counter it
  * does not return (notifiers: sysfs only).
@@ -539,8 +517,6 @@ static int pinmgr_stats(struct pinmgr_ucmd *ucmd)
 	if (ret)
 		return ret;
 	pin_tracker_read_stats(&ucmd->pf->tracker, &s);
-	if (!pinmgr_shows_layout(ucmd->pf, NULL))
-		s.v[PIN_COUNTER_METADATA_BYTES] = 0;
 	for (i = 0; i < PIN_NR_COUNTERS; i++)
 		if (pinmgr_stats_field[i])
 			*(u64 *)((u8 *)cmd + pinmgr_stats_field[i]) = s.v[i];
@@ -877,6 +853,12 @@ static int pinmgr_fops_open(struct inode *inode, struct file *filp)
 	pin_tracker_set_next_handle(&pf->tracker, READ_ONCE(test_first_handle));
 	pf->owner = get_pid(task_tgid(current));
 	pf->phys_allowed = capable(CAP_SYS_ADMIN);
+	/*
+	 * Nor may the size of its metadata, which its memory cgroup and
+	 * STATS show, tell how contiguous its pages are.
+	 */
+	if (!pf->phys_allowed)
+		pin_tracker_hide_layout(&pf->tracker);
 	pf->test_access = READ_ONCE(test_access);
 	filp->private_data = pf;
 	atomic64_inc(&pinmgr_open_files);
@@ -906,8 +888,6 @@ static void pinmgr_fops_show_fdinfo(struct seq_file *m, struct file *filp)
 	unsigned int i;
 
 	pin_tracker_read_stats(&pf->tracker, &s);
-	if (!pinmgr_shows_layout(pf, m->file))
-		s.v[PIN_COUNTER_METADATA_BYTES] = 0;
 	seq_printf(m, "pinmgr-owner-tgid:\t%d\n", pid_vnr(pf->owner));
 	/* pinmgr-pinned-pages: and so on, then pinmgr-pinned-bytes: */
 	for (i = 0; i < PIN_NR_COUNTERS; i++) {

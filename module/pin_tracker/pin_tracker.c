@@ -268,6 +268,7 @@ int pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 	t->max_pages = min(max_pages, PIN_TRACKER_MAX_PAGES);
 	t->max_regions = max_regions;
 	t->watch = watch && PIN_WATCH_SUPPORTED;
+	t->hide_layout = false;
 	atomic_set(&t->nr_regions, 0);
 	memset(t->spare, 0, sizeof(t->spare));
 	t->shared = shared;
@@ -301,6 +302,25 @@ void pin_tracker_set_next_handle(struct pin_tracker *t, u32 handle)
 	xa_lock(&t->regions);
 	t->next_handle = handle ? handle : 1;
 	xa_unlock(&t->regions);
+}
+
+/**
+ * pin_tracker_hide_layout() - size every region's metadata by its pages
+ * @t: a tracker that has not pinned anything yet
+ *
+ * A region's run array grows by 8 bytes per physically contiguous run of
+ * its pages and is charged to the caller's memory cgroup, so the cgroup's
+ * memory.current and memory.stat tell how contiguous the pages are. An
+ * owner that must not learn that (it may not read page frame numbers)
+ * calls this: from then on a region of N pages always takes room for N
+ * runs, whatever its layout. That costs 8 bytes per pinned page (a page
+ * pointer array's size), instead of 8 per run.
+ *
+ * Context: process context, before the first pin.
+ */
+void pin_tracker_hide_layout(struct pin_tracker *t)
+{
+	t->hide_layout = true;
 }
 
 /* Run @i of @r: the first is inline, the others in the array. */
@@ -505,6 +525,11 @@ out_unlock:
 	return got;
 }
 
+/*
+ * A region's first run is inline; the others are in a kvmalloc'd array,
+ * whose size the caller chooses: a failure is an errno, not a log line.
+ */
+#define PIN_GFP_RUNS	(PIN_GFP_ACCOUNT | __GFP_NOWARN)
 /* A region's first run is inline; the others are in a kvmalloc'd array. */
 static void pin_region_free_runs(struct pin_region *r)
 {
@@ -526,7 +551,7 @@ static int pin_region_grow_runs(struct pin_region *r, unsigned long *cap,
 
 	new_cap = min(max(*cap * 2, (unsigned long)PIN_RUNS_MIN),
 		      r->nr_runs + left);
-	runs = kvmalloc_array(new_cap - 1, sizeof(*runs), PIN_GFP_ACCOUNT);
+	runs = kvmalloc_array(new_cap - 1, sizeof(*runs), PIN_GFP_RUNS);
 	if (!runs)
 		return -ENOMEM;
 	if (r->more_runs)
@@ -542,13 +567,14 @@ static int pin_region_grow_runs(struct pin_region *r, unsigned long *cap,
  * Give back what the run array over-allocated (keep it if that fails) and
  * note what the region's metadata takes.
  */
-static void pin_region_shrink_runs(struct pin_region *r, unsigned long cap)
+static void pin_region_shrink_runs(struct pin_region *r, unsigned long cap,
+				   bool hide_layout)
 {
 	struct pin_run *runs;
 
-	if (r->more_runs && cap > r->nr_runs) {
+	if (!hide_layout && r->more_runs && cap > r->nr_runs) {
 		runs = kvmalloc_array(r->nr_runs - 1, sizeof(*runs),
-				      PIN_GFP_ACCOUNT);
+				      PIN_GFP_RUNS);
 		if (runs) {
 			memcpy(runs, r->more_runs,
 			       (r->nr_runs - 1) * sizeof(*runs));
@@ -1229,6 +1255,16 @@ static int pin_region_fill(struct pin_tracker *t, struct pin_region *r,
 		if (!batch)
 			return -ENOMEM;
 	}
+	/* Room for a run per page from the start: the size tells nothing. */
+	if (t->hide_layout && total > 1) {
+		r->more_runs = kvmalloc_array(total - 1, sizeof(*r->more_runs),
+					      PIN_GFP_RUNS);
+		if (!r->more_runs) {
+			ret = -ENOMEM;
+			goto out_free_batch;
+		}
+		cap = total;
+	}
 	while (r->npages < total) {
 		cur = start + (r->npages << PAGE_SHIFT);
 		nr = min(total - r->npages, PIN_BATCH);
@@ -1267,10 +1303,11 @@ static int pin_region_fill(struct pin_tracker *t, struct pin_region *r,
 		}
 		cond_resched();
 	}
+	if (!ret)
+		pin_region_shrink_runs(r, cap, t->hide_layout);
+out_free_batch:
 	if (batch != small)
 		kfree(batch);
-	if (!ret)
-		pin_region_shrink_runs(r, cap);
 	return ret;
 }
 

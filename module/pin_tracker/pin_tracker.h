@@ -256,6 +256,8 @@ struct pin_counters {
  *	%PIN_TRACKER_MAX_PAGES
  * @max_regions: most regions held at once (ENOSPC beyond)
  * @watch: regions are watched for changes of their mapping
+ * @hide_layout: a region's metadata depends on its page count only, not
+ *	on how physically contiguous its pages are (pin_tracker_hide_layout())
  * @nr_regions: regions held or being pinned, for @max_regions (atomic)
  * @spare: released regions kept, zeroed on reuse, for the next pins: an
  *	owner that pins and unpins a buffer per I/O then allocates no
@@ -292,6 +294,7 @@ struct pin_tracker {
 	unsigned long max_pages;
 	unsigned int max_regions;
 	bool watch;
+	bool hide_layout;
 	atomic_t nr_regions;
 	struct pin_region *spare[PIN_SPARE_REGIONS];
 	struct pin_counters counters;
@@ -318,6 +321,7 @@ int pin_tracker_init(struct pin_tracker *t, struct mm_struct *mm,
 		     unsigned long max_pages, unsigned int max_regions,
 		     bool watch, struct pin_counters *shared);
 void pin_tracker_set_next_handle(struct pin_tracker *t, u32 handle);
+void pin_tracker_hide_layout(struct pin_tracker *t);
 void pin_tracker_destroy(struct pin_tracker *t);
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages);

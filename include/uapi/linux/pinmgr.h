@@ -362,9 +362,11 @@ struct pinmgr_segments {
  *	space, E2BIG) and then failed, counted per range: the ranges a failed
  *	PIN_VEC had pinned and then undid count here too, not in @out_pins
  * @out_metadata_bytes: kernel memory the file's regions take to track
- *	(charged to the opener's memory cgroup); 0 on a file without
- *	%PINMGR_CAP_PHYS, since it grows by 8 bytes per physically
- *	contiguous run of pages, which such a file does not learn
+ *	(charged to the opener's memory cgroup). On a file with
+ *	%PINMGR_CAP_PHYS a region takes a fixed size plus 8 bytes per
+ *	physically contiguous run of its pages after the first; on a file
+ *	without, plus 8 bytes per page after the first, whatever the layout,
+ *	which such a file does not learn
  * @out_diverged_regions: regions some of whose pinned pages no longer
  *	back their addresses (unmapped, or found so by a look at the page
  *	tables once a change was complete) since they were pinned or last
