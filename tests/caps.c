@@ -160,6 +160,19 @@ static void child_no_cap_plain_ok(void *arg)
 	ASSERT_OK(pinmgr_unpin(ctx, h));
 }
 
+/* @hps bytes at an @hps boundary, MADV_HUGEPAGE, written (skip if refused). */
+static char *thp_buffer(size_t hps)
+{
+	char *map = h_map(2 * hps, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *buf = (char *)(((uintptr_t)map + hps - 1) & ~(hps - 1));
+
+	if (madvise(buf, hps, MADV_HUGEPAGE))
+		h_skip("MADV_HUGEPAGE: %s", h_errname(errno));
+	memset(buf, 1, hps);
+	return buf;
+}
+
 /*
  * Without CAP_SYS_ADMIN a file does not learn which pages are physically
  * contiguous (/proc/PID/pagemap hides that from such users too): QUERY and
@@ -172,17 +185,12 @@ static void child_no_cap_no_contiguity(void *arg)
 	struct pinmgr_ctx *priv, *unpriv;
 	struct pinmgr_segment *segs;
 	struct pinmgr_query q;
-	char *map, *buf;
 	size_t n, i;
+	char *buf;
 	uint32_t h;
 
 	(void)arg;
-	map = h_map(2 * hps, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	buf = (char *)(((uintptr_t)map + hps - 1) & ~(hps - 1));
-	if (madvise(buf, hps, MADV_HUGEPAGE))
-		h_skip("MADV_HUGEPAGE: %s", h_errname(errno));
-	memset(buf, 1, hps);
+	buf = thp_buffer(hps);
 	priv = h_open();
 	h = h_pin(priv, buf, hps, 0);
 	ASSERT_OK(pinmgr_query(priv, h, &q, sizeof(q)));
@@ -309,17 +317,12 @@ static void child_no_cap_metadata_by_pages(void *arg)
 	struct pinmgr_stats st;
 	uint64_t one, thp;
 	struct pinmgr_query q;
-	char *map, *buf;
 	struct stat sb;
+	char *buf;
 	uint32_t h;
 
 	(void)arg;
-	map = h_map(2 * hps, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	buf = (char *)(((uintptr_t)map + hps - 1) & ~(hps - 1));
-	if (madvise(buf, hps, MADV_HUGEPAGE))
-		h_skip("MADV_HUGEPAGE: %s", h_errname(errno));
-	memset(buf, 1, hps);
+	buf = thp_buffer(hps);
 	/* What a one-page region takes: the region, no run array. */
 	h = h_pin(priv, buf, h_ps, 0);
 	ASSERT_OK(pinmgr_stats(priv, &st, sizeof(st)));

@@ -166,25 +166,24 @@ if [ "$MODE" = check ]; then
 			PROGS+=("$p")
 		done < <(cd "$TESTS_DIR" && find . -mindepth 1 -maxdepth 1 -type f -perm -u+x -printf '%f\n' | LC_ALL=C sort)
 	fi
-	if [ -n "$TESTS_ONLY" ]; then
-		for t in $TESTS_ONLY; do
-			[ -x "$TESTS_DIR/$t" ] || die "PINMGR_TESTS: no executable $TESTS_DIR/$t"
+	# select_progs VAR NAMES KEEP: keep (KEEP=1) or drop (0) the named programs.
+	select_progs() {
+		local t p sel=()
+		for t in $2; do
+			[ -x "$TESTS_DIR/$t" ] || die "$1: no executable $TESTS_DIR/$t"
 		done
-		sel=()
 		for p in "${PROGS[@]}"; do
-			[[ " $TESTS_ONLY " == *" $p "* ]] && sel+=("$p")
+			if [[ " $2 " == *" $p "* ]]; then
+				[ "$3" = 1 ] && sel+=("$p")
+			else
+				[ "$3" = 0 ] && sel+=("$p")
+			fi
 		done
 		PROGS=("${sel[@]}")
-	fi
+	}
+	[ -z "$TESTS_ONLY" ] || select_progs PINMGR_TESTS "$TESTS_ONLY" 1
 	if [ -n "$TESTS_SKIP" ]; then
-		for t in $TESTS_SKIP; do
-			[ -x "$TESTS_DIR/$t" ] || die "PINMGR_TESTS_SKIP: no executable $TESTS_DIR/$t"
-		done
-		sel=()
-		for p in "${PROGS[@]}"; do
-			[[ " $TESTS_SKIP " == *" $p "* ]] || sel+=("$p")
-		done
-		PROGS=("${sel[@]}")
+		select_progs PINMGR_TESTS_SKIP "$TESTS_SKIP" 0
 		note "left out (PINMGR_TESTS_SKIP): $TESTS_SKIP"
 	fi
 	for p in "${PROGS[@]}"; do
