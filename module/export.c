@@ -100,7 +100,8 @@ static bool pinmgr_dmabuf_vmappable(const struct pin_region *r,
 /*
  * Fill @sgt (or, if @sgt is NULL, only count its entries) with the pages of
  * @pd: one entry per physically contiguous piece of a run, no longer than
- * @max_seg (a multiple of the page size). Return: the number of entries.
+ * @max_seg (a multiple of the page size; PAGE_SIZE: an entry per page).
+ * Return: the number of entries.
  */
 static unsigned int pinmgr_dmabuf_fill(const struct pinmgr_dmabuf *pd,
 				       unsigned long max_seg,
@@ -258,6 +259,14 @@ static struct sg_table *pinmgr_dmabuf_map(struct dma_buf_attachment *attach,
 	max_seg = pinmgr_dmabuf_max_seg(attach->dev);
 	if (!max_seg)
 		return ERR_PTR(-EINVAL);
+	/*
+	 * The tables are charged to the mapping process: for a file that may
+	 * not learn how contiguous its pages are, their size is the length's
+	 * alone, an entry per page (a device still finds contiguous pages
+	 * contiguous in DMA addresses).
+	 */
+	if (pd->tracker->hide_layout)
+		max_seg = PAGE_SIZE;
 	own = kzalloc(sizeof(*own), PINMGR_MAP_GFP);
 	if (!own)
 		return ERR_PTR(-ENOMEM);

@@ -249,7 +249,7 @@ static u32 *pinmgr_handles_alloc(u32 count, u32 *small, u32 nsmall)
 {
 	if (count <= nsmall)
 		return small;
-	return kvmalloc_array(count, sizeof(u32), PIN_GFP_ACCOUNT);
+	return kvmalloc_array(count, sizeof(u32), PIN_GFP_ACCOUNT | __GFP_NOWARN);
 }
 
 static void pinmgr_handles_free(u32 *handles, u32 *small)

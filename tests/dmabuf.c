@@ -12,6 +12,7 @@
  * nothing pinned, no dma-buf and no charge left.
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/dma-buf.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -361,6 +362,44 @@ CASE(thp)
 	check_through_importer(ctx, h, HPS / 2, p + HPS / 2, HPS);
 	ASSERT_OK(pinmgr_unpin(ctx, h));
 	h_close(ctx);
+	assert_all_released();
+}
+
+/*
+ * A file opened without CAP_SYS_ADMIN may not learn how contiguous its
+ * pages are, and the scatter lists of its dma-bufs are charged to the
+ * process that maps them: they get an entry per page, however the pages
+ * lie (a THP would be one entry). Found by review.
+ */
+static void child_thp_no_cap(void *arg)
+{
+	uint8_t *p = aligned_anon(HPS);
+	struct pinmgr_ctx *ctx;
+	struct pti_map m;
+	uint32_t h;
+	int fd;
+
+	(void)arg;
+	if (madvise(p, HPS, MADV_HUGEPAGE))
+		h_skip("madvise(MADV_HUGEPAGE): %s (kernel without THP)",
+		       h_errname(errno));
+	h_fill(p, HPS, 4);
+	h_cap_drop(CAP_SYS_ADMIN);
+	ctx = h_open();
+	h = h_pin(ctx, p, HPS, PINMGR_PIN_WRITE);
+	fd = export_ok(ctx, h, 0, HPS);
+	ASSERT_OK(import(PTI_MAP, fd, PTI_DIR_BIDIRECTIONAL, 0, 0, 0, &m));
+	ASSERT_MSG(m.out_hash == fnv(p, HPS), "the importer read other bytes");
+	ASSERT_EQ(m.out_nents, HPS / h_ps);
+	ASSERT_EQ(m.out_max_len, h_ps);
+	/* The dma-buf's release may come later: the file's close waits. */
+	h_close_fd(fd);
+	h_close(ctx);
+}
+
+CASE(thp_no_cap)
+{
+	h_child_wait(h_child_start(child_thp_no_cap, NULL));
 	assert_all_released();
 }
 
@@ -1339,6 +1378,7 @@ static const struct h_case cases[] = {
 	H_CASE(fd_flags, "close-on-exec; O_RDWR for a writable pin, O_RDONLY for a read-only one; size = length; mmap -> EINVAL"),
 	H_CASE(pages_unaligned, "a region from byte 100: whole, mid-region and last page read and written by the importer through sg and vmap, entries as contiguous as the pages"),
 	H_CASE(thp, "THP: 2 huge pages and a range across them -> 2 MiB entries (64 KiB with a 64 KiB device), every byte"),
+	H_CASE(thp_no_cap, "a file opened without CAP_SYS_ADMIN: a THP's dma-buf has an entry per page (its tables' size tells nothing of the layout), every byte"),
 	H_CASE(hugetlb, "hugetlb: 2 huge pages and a range across them -> every byte, entries as contiguous as the pages"),
 	H_CASE(read_only, "a read-only pin: the device may read; BIDIRECTIONAL or FROM_DEVICE -> EACCES; no vmap -> EINVAL"),
 	H_CASE(unpin_busy, "UNPIN, UPDATE, UNPIN_VEC of an exported region -> EBUSY, nothing changed, until the last dma-buf closes"),

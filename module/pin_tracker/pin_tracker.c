@@ -530,7 +530,7 @@ out_unlock:
  * whose size the caller chooses: a failure is an errno, not a log line.
  */
 #define PIN_GFP_RUNS	(PIN_GFP_ACCOUNT | __GFP_NOWARN)
-/* A region's first run is inline; the others are in a kvmalloc'd array. */
+
 static void pin_region_free_runs(struct pin_region *r)
 {
 	if (r->more_runs) {
@@ -2131,7 +2131,7 @@ int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
 	if (!n)
 		return 0;
 	if (n > 1) {
-		rs = kvmalloc_array(n, sizeof(*rs), PIN_GFP_ACCOUNT);
+		rs = kvmalloc_array(n, sizeof(*rs), PIN_GFP_ACCOUNT | __GFP_NOWARN);
 		if (!rs)
 			return -ENOMEM;
 	}

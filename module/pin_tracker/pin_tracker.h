@@ -78,7 +78,8 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @first_run: the first run of the pinned pages
  * @more_runs: the other runs, in order (run i at @more_runs[i - 1]), or
  *	NULL while there is only one: small pins need no array, and a large
- *	one stores each run once, 8 bytes a run
+ *	one stores each run once, 8 bytes a run (on a tracker that hides
+ *	the layout, room for a run per page, from the start)
  * @tracker: the tracker the region belongs to
  * @metadata_bytes: bytes of memory this region's tracking takes (at most
  *	the region and 8 bytes for each of %PIN_TRACKER_MAX_PAGES runs)

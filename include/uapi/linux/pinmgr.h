@@ -362,7 +362,7 @@ struct pinmgr_segments {
  *	space, E2BIG) and then failed, counted per range: the ranges a failed
  *	PIN_VEC had pinned and then undid count here too, not in @out_pins
  * @out_metadata_bytes: kernel memory the file's regions take to track
- *	(charged to the opener's memory cgroup). On a file with
+ *	(charged to the memory cgroup of the task that pinned). On a file with
  *	%PINMGR_CAP_PHYS a region takes a fixed size plus 8 bytes per
  *	physically contiguous run of its pages after the first; on a file
  *	without, plus 8 bytes per page after the first, whatever the layout,
