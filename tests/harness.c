@@ -1061,7 +1061,9 @@ void h_case_timeout(unsigned int seconds)
 {
 	if (in_thread() || h_in_child() || phase != PHASE_CASE)
 		return;
-	seconds *= timeout_mul;
+	/* Saturated: a wrap could make it alarm(0), no timeout at all. */
+	seconds = seconds > UINT_MAX / timeout_mul ? UINT_MAX :
+						    seconds * timeout_mul;
 	snprintf(timeout_line, sizeof(timeout_line),
 		 "not ok %zu - %s # timed out after %u s\n", case_num,
 		 case_name, seconds);

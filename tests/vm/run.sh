@@ -107,9 +107,12 @@ for v in MEM:PINMGR_VM_MEM SMP:PINMGR_VM_SMP TIMEOUT:PINMGR_VM_TIMEOUT \
 	val=${v%%:*}
 	[[ ${!val} =~ ^[1-9][0-9]*$ ]] || die "${v#*:} must be a positive integer (got '${!val}')"
 done
+# The test programs accept the same range (tests/harness.c).
+[ "$MUL" -le 100 ] || die "PINMGR_TIMEOUT_MUL must be 1 to 100 (got $MUL)"
 TIMEOUT=$((TIMEOUT * MUL)) TEST_TIMEOUT=$((TEST_TIMEOUT * MUL))
 SETTLE_TIMEOUT=$((SETTLE_TIMEOUT * MUL))
-# Seconds without a line on the console before the host gives the guest up:
+# Seconds without a line from the guest's init or test programs (kernel
+# messages do not count) before the host gives the guest up:
 # longer than a program may run silently before the watchdog kills it, plus
 # the checks after it (kmemleak scans take tens of seconds on a debug kernel).
 IDLE_TIMEOUT=${PINMGR_VM_IDLE_TIMEOUT:-$((TEST_TIMEOUT + 300 * MUL))}
@@ -668,18 +671,32 @@ run_boot() {
 	timeout -k 10 "$TIMEOUT" "${qemu[@]}" </dev/null >"$FIFO" 2>&1 &
 	qpid=$!
 
-	silent=0
+	# Only the guest's own lines count as life: a kernel that repeats a
+	# soft-lockup or hung-task report forever is as stuck as a silent one.
+	silent=0 part='' idle_end=$((SECONDS + IDLE_TIMEOUT))
 	while :; do
-		if IFS= read -r -t "$IDLE_TIMEOUT" line; then
-			:
-		elif [ $? -gt 128 ]; then	# nothing for IDLE_TIMEOUT s
-			silent=1
+		if IFS= read -r -t 10 line; then
+			line=$part$line part=''
+		elif [ $? -gt 128 ]; then	# nothing for 10 s
+			part+=$line	# read -t keeps what it got of a line
+			if [ "$SECONDS" -ge "$idle_end" ]; then
+				silent=1
+				break
+			fi
+			continue
+		elif [ -z "$part$line" ]; then	# end of the console
 			break
-		elif [ -z "$line" ]; then	# end of the console
-			break
+		else
+			line=$part$line part=''
 		fi
 		line=${line%$'\r'}
-		[[ $line == "$MARK "* ]] && event "${line#"$MARK "}"
+		if [[ $line == "$MARK "* ]]; then
+			idle_end=$((SECONDS + IDLE_TIMEOUT))
+			event "${line#"$MARK "}"
+		elif [ "$SECONDS" -ge "$idle_end" ]; then
+			silent=1
+			break
+		fi
 	done < <(tee "$LOG" <"$FIFO")
 	# timeout(1) passes the signal on to QEMU.
 	[ "$silent" = 1 ] && kill -TERM "$qpid" 2>/dev/null
@@ -696,7 +713,7 @@ run_boot() {
 		124 | 137) why="timed out after $TIMEOUT s" ;;
 		*) why="QEMU exited with status $qrc before the end marker" ;;
 		esac
-		[ "$silent" = 1 ] && why="no console output for $IDLE_TIMEOUT s"
+		[ "$silent" = 1 ] && why="no word from the guest for $IDLE_TIMEOUT s"
 		[ -n "$prog" ] && why="$why, while running $prog"
 		echo "vm: --- last 40 lines of $LOG ---"
 		tail -n 40 "$LOG" | tr -d '\r'
