@@ -6,6 +6,8 @@
 #                2 vCPUs and run the full benchmark (tests/bench/run.sh);
 #                results in $(BUILD)/bench/: results.json, results.txt,
 #                results.png
+#   make bench-guest  build what the benchmark boots, run nothing (for
+#                tests/bench/ab.sh, which compares module builds)
 #   make tests   also builds the smoke run that `make check` runs, so the
 #                benchmark cannot rot:
 #                  $(BUILD)/tests/bin/bench-smoke
@@ -41,7 +43,7 @@ BENCH_LDFLAGS	:= -static -pthread $(LDFLAGS)
 BENCH_LIBS	:= $(LIB_A) -luring -Wl,--whole-archive -lrxe-rdmav34 -Wl,--no-whole-archive \
 		   -libverbs -lnl-route-3 -lnl-3
 
-.PHONY: bench vm-bench bench-raw bench-clean lint-bench
+.PHONY: bench vm-bench bench-guest bench-raw bench-clean lint-bench
 
 # `make tests` (and so `make all`, `make check`) builds the smoke run.
 tests: $(BENCH_SMOKE) $(BENCH_SMOKE_KO)
@@ -49,8 +51,12 @@ tests: $(BENCH_SMOKE) $(BENCH_SMOKE_KO)
 bench: deps
 	@$(MAKE) --no-print-directory vm-bench
 
-vm-bench: all $(BENCH_PROG) $(BENCH_PROG_KO)
+vm-bench: bench-guest
 	@KVER=$(KVER) $(SRC)/tests/bench/run.sh
+
+# What tests/bench/ab.sh boots: the module, the guest program and the raw
+# companion, built, nothing run.
+bench-guest: all $(BENCH_PROG) $(BENCH_PROG_KO)
 
 bench-raw: $(BENCH_RAW_KO)
 

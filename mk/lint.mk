@@ -56,7 +56,8 @@ SHELL_SCRIPTS	:= $(SRC)/cli/bundle.sh $(SRC)/mk/kernel-doc.sh \
 		   $(SRC)/mk/deb-check.sh $(SRC)/tests/abi/coverage.sh \
 		   $(wildcard $(SRC)/scripts/*.sh) $(SRC)/.ci/run \
 		   $(SRC)/tests/vm/run.sh $(SRC)/tests/vm/init.sh \
-		   $(SRC)/tests/bench/run.sh $(SRC)/module/pin_tracker/probe.sh \
+		   $(SRC)/tests/bench/run.sh $(SRC)/tests/bench/ab.sh \
+		   $(SRC)/module/pin_tracker/probe.sh \
 		   $(SRC)/mk/borrow.sh $(SRC)/mk/doc-names.sh \
 		   $(wildcard $(SRC)/debian/*.postinst $(SRC)/debian/*.postrm)
 
