@@ -110,12 +110,12 @@ function median(list,   a, i, j, n, t) {
 END {
 	nn = split(names, nm, " ")
 	printf "ratios to raw in the same boot: median [range] over %d boots per build, sections %s\n", rounds, cases
-	printf "%-62s", "case backing bytes: op"
+	printf "%-72s", "case backing bytes: op"
 	for (k = 1; k <= nn; k++)
 		printf "  %-26s", nm[k] (k > 1 ? " (/" nm[1] ")" : "")
 	printf "\n"
 	for (w = 1; w <= nw; w++) {
-		printf "%-62s", substr(order[w], 1, 62)
+		printf "%-72s", substr(order[w], 1, 72)
 		base = 0
 		for (k = 1; k <= nn; k++) {
 			if (!((nm[k], order[w]) in v)) { printf "  %-26s", "-"; continue }
