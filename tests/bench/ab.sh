@@ -76,11 +76,10 @@ for ((r = 0; r < rounds; r++)); do
 			die "round $r, ${names[$i]}: the bench failed (see $log)"
 		fi
 		# One line per ratio measured (not null), raw's own left out:
-		# build, round, "case backing bytes: op", ratio to raw. The
-		# program prints each object on one line, fields in this order.
-		sed -n 's/^# @json //p' "$BUILD/bench/stdout.txt" |
-			sed -n '/"contender":"raw"/!s/.*"case":"\([^"]*\)".*"backing":"\([^"]*\)","bytes":\([0-9]*\).*"ratio_to_raw":\([0-9.][0-9.]*\),.*"op":"\([^"]*\)".*/\1 \2 \3: \5\t\4/p' |
-			awk -F'\t' -v b="${names[$i]}" -v r="$r" '{ print b "\t" r "\t" $1 "\t" $2 }' >"$OUT/boot.tsv"
+		# build, round, "case backing bytes: op", ratio to raw, from
+		# results.json (one object a line, fields in this order).
+		sed -n '/"contender":"raw"/!s/.*"case":"\([^"]*\)".*"backing":"\([^"]*\)","bytes":\([0-9]*\).*"ratio_to_raw":\([0-9.][0-9.]*\),.*"op":"\([^"]*\)".*/'"${names[$i]}\t$r"'\t\1 \2 \3: \5\t\4/p' \
+			"$BUILD/bench/results.json" >"$OUT/boot.tsv"
 		got=$(wc -l <"$OUT/boot.tsv")
 		[ "$got" -gt 0 ] || die "round $r, ${names[$i]}: no ratio to raw in the output (sections '$cases'; see $log)"
 		cat "$OUT/boot.tsv" >>"$tsv"
