@@ -61,7 +61,8 @@ PIN_TRACE_CLASS(PIN_TRACE_NAME(region),
 /*
  * pin - a region was pinned and published under @handle. @bytes is the
  * length asked for; @duration_ns covers the whole pin (GUP and
- * bookkeeping).
+ * bookkeeping); for a region that takes the handle of another over
+ * (pin_tracker_replace()), the call up to that moment.
  */
 PIN_TRACE_DEFINE(PIN_TRACE_NAME(region), PIN_TRACE_NAME(pin),
 		 TP_PROTO(u32 handle, unsigned long pages, u64 bytes,

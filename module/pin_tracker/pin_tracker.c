@@ -1311,6 +1311,68 @@ out_free_batch:
 	return ret;
 }
 
+/*
+ * Pin the pages [@addr, @addr + @length) touches into a new region, watched
+ * and charged but not published: a pin up to the moment it gets a handle.
+ * A failure after the argument checks counts as a failed pin.
+ */
+static struct pin_region *pin_region_make(struct pin_tracker *t, u64 addr,
+					  u64 length, bool writable)
+{
+	unsigned long start, total;
+	struct pin_region *r;
+	int ret;
+
+	ret = pin_range_check(t, addr, length, &start, &total);
+	if (ret)
+		return ERR_PTR(ret);
+	ret = pin_tracker_reserve(t, total);
+	if (ret)
+		goto out_fail;
+	r = pin_region_alloc(t, addr, length, writable);
+	if (!r) {
+		ret = -ENOMEM;
+		goto out_unreserve;
+	}
+	ret = pin_region_watch(t, r, start, total << PAGE_SHIFT);
+	if (ret)
+		goto out_free_region;
+	ret = pin_region_fill(t, r, start, total);
+	if (ret)
+		goto out_unpin;
+	pin_region_settle(r);
+	return r;
+
+out_unpin:
+	/* Nothing was written through these pins: no dirtying. */
+	pin_region_unpin(r, false);
+	pin_region_free_runs(r);
+	pin_region_unwatch(t, r);
+out_free_region:
+	pin_region_free(t, r);
+out_unreserve:
+	pin_tracker_unreserve(t, total);
+out_fail:
+	pin_tracker_event(t, PIN_EVENT_FAIL);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Undo pin_region_make() of @r, which was never published (or was taken
+ * back before anyone could look it up): a failed pin.
+ */
+static void pin_region_unmake(struct pin_tracker *t, struct pin_region *r)
+{
+	unsigned long total = r->npages;
+
+	pin_region_unpin(r, false);
+	pin_region_free_runs(r);
+	pin_region_unwatch(t, r);
+	pin_region_free(t, r);
+	pin_tracker_unreserve(t, total);
+	pin_tracker_event(t, PIN_EVENT_FAIL);
+}
+
 /**
  * pin_tracker_pin() - pin a user range long-term and track it
  * @t: the tracker
@@ -1338,54 +1400,28 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 		    bool writable, u32 *handle, unsigned long *npages)
 {
 	u64 t0 = pin_trace_clock(pin_trace_enabled(pin));
-	unsigned long start, total;
+	unsigned long total;
 	struct pin_region *r;
 	int ret;
 
 	/* GUP walks current->mm; the charge and the policy are @t's mm's. */
 	if (WARN_ON_ONCE(current->mm != t->mm))
 		return -EACCES;
-	ret = pin_range_check(t, addr, length, &start, &total);
-	if (ret)
-		return ret;
-	ret = pin_tracker_reserve(t, total);
-	if (ret)
-		goto out_fail;
-	r = pin_region_alloc(t, addr, length, writable);
-	if (!r) {
-		ret = -ENOMEM;
-		goto out_unreserve;
-	}
-	ret = pin_region_watch(t, r, start, total << PAGE_SHIFT);
-	if (ret)
-		goto out_free_region;
-	ret = pin_region_fill(t, r, start, total);
-	if (ret)
-		goto out_unpin;
-	pin_region_settle(r);
-
+	r = pin_region_make(t, addr, length, writable);
+	if (IS_ERR(r))
+		return PTR_ERR(r);
+	total = r->npages;
 	ret = pin_tracker_publish(t, r, handle);
-	if (ret)
-		goto out_unpin;
+	if (ret) {
+		pin_region_unmake(t, r);
+		return ret;
+	}
 	/* Published: @r may already be unpinned and freed by another thread. */
 	pin_tracker_event(t, PIN_EVENT_PIN);
 	pin_trace(pin, *handle, total, length, writable,
 		  pin_trace_clock(t0 != 0) - t0);
 	*npages = total;
 	return 0;
-
-out_unpin:
-	/* Nothing was written through these pins: no dirtying. */
-	pin_region_unpin(r, false);
-	pin_region_free_runs(r);
-	pin_region_unwatch(t, r);
-out_free_region:
-	pin_region_free(t, r);
-out_unreserve:
-	pin_tracker_unreserve(t, total);
-out_fail:
-	pin_tracker_event(t, PIN_EVENT_FAIL);
-	return ret;
 }
 
 /* Unpin and free @r; its accounting is the caller's. */
@@ -1993,32 +2029,35 @@ int pin_tracker_unpin(struct pin_tracker *t, u32 handle)
 	return pin_tracker_unpin_vec(t, &handle, 1);
 }
 
+/* Whether xarray entry @entry is a region that may be taken out now. */
+static int pin_entry_takeable(struct pin_region *entry)
+{
+	if (!entry || xa_is_zero(entry))
+		return -ENOENT;
+	return entry->busy ? -EBUSY : 0;
+}
+
 /*
  * Take the regions of @handles out of the xarray, all or none (-ENOENT if
  * a handle is not in use or is listed twice, -EBUSY if a region is held
- * busy), into @rs. Each entry is first
- * replaced by a zero entry, which keeps its node, so that putting the
- * regions back when a later handle fails allocates nothing and cannot fail.
+ * busy), into @rs, under xa_lock. Each entry is replaced by a zero entry,
+ * which keeps its node, so that putting the regions back when a later
+ * handle fails, or storing others in their place, allocates nothing and
+ * cannot fail.
  */
-static int pin_tracker_remove_vec(struct pin_tracker *t, const u32 *handles,
-				  unsigned int n, struct pin_region **rs)
+static int pin_tracker_take_vec(struct pin_tracker *t, const u32 *handles,
+				unsigned int n, struct pin_region **rs)
 {
 	XA_STATE(xas, &t->regions, 0);
 	unsigned int i, j;
 	int ret = 0;
 
-	xa_lock(&t->regions);
 	for (i = 0; i < n; i++) {
 		xas_set(&xas, handles[i]);
 		rs[i] = xas_load(&xas);
-		if (!rs[i] || xa_is_zero(rs[i])) {
-			ret = -ENOENT;
+		ret = pin_entry_takeable(rs[i]);
+		if (ret)
 			break;
-		}
-		if (rs[i]->busy) {
-			ret = -EBUSY;
-			break;
-		}
 		xas_store(&xas, XA_ZERO_ENTRY);
 	}
 	if (ret) {
@@ -2026,6 +2065,21 @@ static int pin_tracker_remove_vec(struct pin_tracker *t, const u32 *handles,
 			xas_set(&xas, handles[j]);
 			xas_store(&xas, rs[j]);
 		}
+	}
+	return ret;
+}
+
+/* pin_tracker_take_vec(), then the handles are free (see PIN_HANDLE_BLOCK). */
+static int pin_tracker_remove_vec(struct pin_tracker *t, const u32 *handles,
+				  unsigned int n, struct pin_region **rs)
+{
+	XA_STATE(xas, &t->regions, 0);
+	unsigned int i;
+	int ret;
+
+	xa_lock(&t->regions);
+	ret = pin_tracker_take_vec(t, handles, n, rs);
+	if (ret) {
 		xa_unlock(&t->regions);
 		return ret;
 	}
@@ -2100,6 +2154,38 @@ int pin_tracker_check_handles(struct pin_tracker *t, u32 *handles,
 	return ret;
 }
 
+/*
+ * Release the regions @rs of @handles, just taken out, as
+ * pin_tracker_unpin() does; @t0 is when the taking out began, for the first
+ * region's trace. Returns 0, or -ERESTARTSYS if a fatal signal cut a wait
+ * short (the last lookup then releases the region).
+ */
+static int pin_tracker_release_vec(struct pin_tracker *t, const u32 *handles,
+				   struct pin_region **rs, unsigned int n,
+				   u64 t0)
+{
+	unsigned long npages;
+	unsigned int i;
+	int ret = 0, err;
+	bool writable;
+	u64 length;
+
+	for (i = 0; i < n; i++) {
+		if (i)
+			t0 = pin_trace_clock(pin_trace_enabled(unpin));
+		/* @rs[i] may be freed by the release: keep what the trace wants. */
+		npages = rs[i]->npages;
+		length = rs[i]->length;
+		writable = rs[i]->writable;
+		err = pin_tracker_release_removed(t, rs[i]);
+		if (err && !ret)
+			ret = err;
+		pin_trace(unpin, handles[i], npages, length, writable,
+			  pin_trace_clock(t0 != 0) - t0);
+	}
+	return ret;
+}
+
 /**
  * pin_tracker_unpin_vec() - unpin several regions, all or none
  * @t: the tracker
@@ -2122,11 +2208,8 @@ int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
 			  unsigned int n)
 {
 	struct pin_region *one, **rs = &one;
-	unsigned long npages;
-	unsigned int i;
-	int ret, err;
-	u64 length, t0;
-	bool writable;
+	int ret;
+	u64 t0;
 
 	if (!n)
 		return 0;
@@ -2138,24 +2221,121 @@ int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
 	/* The first region's trace counts the removal, the others' not. */
 	t0 = pin_trace_clock(pin_trace_enabled(unpin));
 	ret = pin_tracker_remove_vec(t, handles, n, rs);
+	if (!ret) {
+		pin_tracker_count(t, PIN_COUNTER_UNPINS, n);
+		ret = pin_tracker_release_vec(t, handles, rs, n, t0);
+	}
+	if (rs != &one)
+		kvfree(rs);
+	return ret;
+}
+
+/**
+ * pin_tracker_replace() - pin new ranges in the place of regions, all or none
+ * @t: the tracker
+ * @handles: the handles of the regions to replace
+ * @ranges: the new ranges; range i is pinned into a new region that takes
+ *	@handles[i] over
+ * @n: the number of handles and of ranges
+ * @writable: the device may write to the new ranges' pages
+ *
+ * For an owner that pins per I/O and keeps a table of handles, as io_uring
+ * updates a slot of its registered buffers: a handle goes from its old
+ * region to its new one with nothing in between (a lookup finds one or the
+ * other, never none). The handles are checked first (as
+ * pin_tracker_check_handles() does), then every range is pinned into a
+ * region of its own, then, in one critical section, every old region is
+ * taken out and the new one put in its place; then the old ones are
+ * released as pin_tracker_unpin_vec() releases them. Until then the new
+ * pins count against the tracker's limits beside the old ones. All or
+ * nothing: if a handle fails the check or, once the ranges are pinned, the
+ * taking out (another thread unpinned the region or held it busy
+ * meanwhile), or a range cannot be pinned, the new pins are undone and no
+ * region is replaced. The counters see @n pins and @n unpins.
+ *
+ * Context: process context of @t's mm, may sleep.
+ * Return: 0 on success (also for @n 0); -ENOENT if a handle is not in use
+ * or is listed twice, -EBUSY if a region is held busy, -ENOMEM, or an
+ * errno of pin_tracker_pin() for a range: nothing was replaced;
+ * -ERESTARTSYS as for pin_tracker_unpin_vec(): every region was replaced.
+ */
+int pin_tracker_replace(struct pin_tracker *t, const u32 *handles,
+			const struct pin_tracker_range *ranges, unsigned int n,
+			bool writable)
+{
+	u64 t0 = pin_trace_clock(pin_trace_enabled(pin)), t1;
+	struct pin_region *small[2], **rs = small, **old;
+	XA_STATE(xas, &t->regions, 0);
+	unsigned int i, done = 0;
+	u32 one, *sorted = &one;
+	bool wake = false;
+	int ret;
+
+	/* GUP walks current->mm; the charge and the policy are @t's mm's. */
+	if (WARN_ON_ONCE(current->mm != t->mm))
+		return -EACCES;
+	if (!n)
+		return 0;
+	if (n > 1) {
+		/* The new regions, the old ones and a sorted copy of @handles. */
+		rs = kvmalloc_array(n, 2 * sizeof(*rs) + sizeof(*sorted),
+				    PIN_GFP_ACCOUNT | __GFP_NOWARN);
+		if (!rs)
+			return -ENOMEM;
+		sorted = (u32 *)(rs + 2 * n);
+	}
+	old = rs + n;
+	memcpy(sorted, handles, n * sizeof(*sorted));
+	/* A bad handle fails the call before anything is pinned. */
+	ret = pin_tracker_check_handles(t, sorted, n);
 	if (ret)
 		goto out_free;
-	pin_tracker_count(t, PIN_COUNTER_UNPINS, n);
-	for (i = 0; i < n; i++) {
-		if (i)
-			t0 = pin_trace_clock(pin_trace_enabled(unpin));
-		/* @rs[i] may be freed by the release: keep what the trace wants. */
-		npages = rs[i]->npages;
-		length = rs[i]->length;
-		writable = rs[i]->writable;
-		err = pin_tracker_release_removed(t, rs[i]);
-		if (err && !ret)
-			ret = err;
-		pin_trace(unpin, handles[i], npages, length, writable,
-			  pin_trace_clock(t0 != 0) - t0);
+	for (done = 0; done < n; done++) {
+		rs[done] = pin_region_make(t, ranges[done].addr,
+					   ranges[done].length, writable);
+		if (IS_ERR(rs[done])) {
+			ret = PTR_ERR(rs[done]);
+			goto out_unmake;
+		}
 	}
+	t1 = pin_trace_clock(pin_trace_enabled(unpin));
+	xa_lock(&t->regions);
+	if (n == 1) {
+		/* The per-I/O case: one load and one store. */
+		xas_set(&xas, handles[0]);
+		old[0] = xas_load(&xas);
+		ret = pin_entry_takeable(old[0]);
+	} else {
+		ret = pin_tracker_take_vec(t, handles, n, old);
+	}
+	for (i = 0; !ret && i < n; i++) {
+		/* In place of an entry: allocates nothing, cannot fail. */
+		pin_tracker_hold(t, rs[i], 1);
+		WRITE_ONCE(rs[i]->handle, handles[i]);
+		if (n > 1)
+			xas_set(&xas, handles[i]);
+		xas_store(&xas, rs[i]);
+		pin_region_unpublish(t, old[i]);
+		wake |= pin_region_publish_changes(t, rs[i]);
+		pin_trace(pin, handles[i], rs[i]->npages, rs[i]->length,
+			  writable, pin_trace_clock(t0 != 0) - t0);
+	}
+	xa_unlock(&t->regions);
+	if (ret)
+		goto out_unmake;
+	/* Published: the new regions may already be unpinned and freed. */
+	if (wake)
+		wake_up_interruptible_poll(&t->ev_wait, EPOLLIN | EPOLLRDNORM);
+	pin_tracker_count(t, PIN_COUNTER_PINS, n);
+	pin_tracker_count(t, PIN_COUNTER_UNPINS, n);
+	ret = pin_tracker_release_vec(t, handles, old, n, t1);
+	goto out_free;
+
+out_unmake:
+	while (done--)
+		pin_region_unmake(t, rs[done]);
 out_free:
-	if (rs != &one)
+	if (rs != small)
 		kvfree(rs);
 	return ret;
 }

@@ -153,6 +153,16 @@ struct pin_region {
 };
 
 /**
+ * struct pin_tracker_range - a user range to pin (pin_tracker_replace())
+ * @addr: first byte of the range
+ * @length: length of the range in bytes
+ */
+struct pin_tracker_range {
+	u64 addr;
+	u64 length;
+};
+
+/**
  * struct pin_change - changes to the mapping of one region, as dequeued
  * @handle: the region's handle
  * @kinds: BIT_ULL(enum mmu_notifier_event) for each kind of change seen;
@@ -331,6 +341,9 @@ int pin_tracker_check_handles(struct pin_tracker *t, u32 *handles,
 			      unsigned int n);
 int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
 			  unsigned int n);
+int pin_tracker_replace(struct pin_tracker *t, const u32 *handles,
+			const struct pin_tracker_range *ranges, unsigned int n,
+			bool writable);
 int pin_tracker_abort(struct pin_tracker *t, u32 handle);
 struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle);
 void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);
