@@ -1232,6 +1232,7 @@ static void info_print_text(const struct info_state *st)
 		[__builtin_ctz(PINMGR_CAP_TEST_ACCESS)] = "test_access",
 		[__builtin_ctz(PINMGR_CAP_EVENTS)] = "events",
 		[__builtin_ctz(PINMGR_CAP_EXPORT_DMABUF)] = "export_dmabuf",
+		[__builtin_ctz(PINMGR_CAP_UPDATE_REPLACE)] = "update_replace",
 	};
 	char b[64];
 	size_t i, w = 0;

@@ -153,7 +153,8 @@ static int pinmgr_info(struct pinmgr_ucmd *ucmd)
 	cmd->out_caps = (ucmd->pf->phys_allowed ? PINMGR_CAP_PHYS : 0) |
 			(ucmd->pf->test_access ? PINMGR_CAP_TEST_ACCESS : 0) |
 			(t->watch ? PINMGR_CAP_EVENTS : 0) |
-			(PINMGR_HAVE_EXPORT ? PINMGR_CAP_EXPORT_DMABUF : 0);
+			(PINMGR_HAVE_EXPORT ? PINMGR_CAP_EXPORT_DMABUF : 0) |
+			PINMGR_CAP_UPDATE_REPLACE;
 	cmd->out_max_pages_per_pin = t->max_pages;
 	cmd->out_max_regions = t->max_regions;
 	return pinmgr_ucmd_respond(ucmd, sizeof(*cmd));
@@ -282,6 +283,73 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
 	return ret;
 }
 
+/* Ranges of an UPDATE that replaces, kept on the stack. */
+#define PINMGR_SMALL_REPLACE 2
+
+/*
+ * UPDATE with PINMGR_UPDATE_REPLACE: range i takes handle i over. The out_
+ * fields are known before anything is pinned (the handle is the one given)
+ * and are written first, so that nothing is left to fail once the regions
+ * are replaced.
+ */
+static int pinmgr_update_replace(struct pin_tracker *t,
+				 const struct pinmgr_update *cmd)
+{
+	struct pinmgr_pin_range __user *uranges = u64_to_user_ptr(cmd->pin);
+	u32 __user *uhandles = u64_to_user_ptr(cmd->unpin);
+	struct pinmgr_pin_range small_ranges[PINMGR_SMALL_REPLACE], *ranges;
+	struct pin_tracker_range small_tr[PINMGR_SMALL_REPLACE], *tr;
+	u32 small_handles[PINMGR_SMALL_REPLACE], *handles;
+	u32 i, n = cmd->nr_pin;
+	int ret;
+
+	if (n != cmd->nr_unpin)
+		return -EINVAL;
+	handles = small_handles;
+	ranges = small_ranges;
+	tr = small_tr;
+	if (n > PINMGR_SMALL_REPLACE) {
+		/* The ranges as read and as the tracker takes them, the handles. */
+		ranges = kvmalloc_array(n, sizeof(*ranges) + sizeof(*tr) +
+					sizeof(*handles),
+					PIN_GFP_ACCOUNT | __GFP_NOWARN);
+		if (!ranges)
+			return -ENOMEM;
+		tr = (struct pin_tracker_range *)(ranges + n);
+		handles = (u32 *)(tr + n);
+	}
+	ret = -EFAULT;
+	/* One range, the per-I/O case: copies of a constant size, inlined. */
+	if (n == 1) {
+		if (get_user(handles[0], uhandles) ||
+		    copy_from_user(ranges, uranges, sizeof(*ranges)))
+			goto out_free;
+	} else if (copy_from_user(handles, uhandles, n * sizeof(*handles)) ||
+		   copy_from_user(ranges, uranges, n * sizeof(*ranges))) {
+		goto out_free;
+	}
+	for (i = 0; i < n; i++) {
+		u64 addr = ranges[i].addr, end = addr + ranges[i].length;
+
+		tr[i].addr = addr;
+		tr[i].length = ranges[i].length;
+		ranges[i].out_handle = handles[i];
+		ranges[i].out_offset = offset_in_page(addr);
+		/* Undefined for a range the tracker refuses (as on failure). */
+		ranges[i].out_npages = (PAGE_ALIGN(end) - (addr & PAGE_MASK)) >>
+				       PAGE_SHIFT;
+	}
+	if (n == 1 ? copy_to_user(uranges, ranges, sizeof(*ranges)) :
+		     copy_to_user(uranges, ranges, n * sizeof(*ranges)))
+		goto out_free;
+	ret = pin_tracker_replace(t, handles, tr, n,
+				  cmd->flags & PINMGR_PIN_WRITE);
+out_free:
+	if (ranges != small_ranges)
+		kvfree(ranges);
+	return ret;
+}
+
 /*
  * Check the handles, pin the new ranges, then unpin the listed regions at
  * once; if another thread unpinned one meanwhile, undo the pins. Nothing
@@ -296,11 +364,14 @@ static int pinmgr_update(struct pinmgr_ucmd *ucmd)
 	u32 *pinned, *unpin;
 	int ret;
 
-	if (cmd->flags & ~PINMGR_PIN_WRITE || (!cmd->nr_pin && !cmd->nr_unpin))
+	if (cmd->flags & ~(PINMGR_PIN_WRITE | PINMGR_UPDATE_REPLACE) ||
+	    (!cmd->nr_pin && !cmd->nr_unpin))
 		return -EINVAL;
 	if (cmd->nr_pin > PINMGR_PIN_VEC_MAX ||
 	    cmd->nr_unpin > PINMGR_UNPIN_VEC_MAX)
 		return -E2BIG;
+	if (cmd->flags & PINMGR_UPDATE_REPLACE)
+		return pinmgr_update_replace(t, cmd);
 	unpin = pinmgr_handles_alloc(cmd->nr_unpin, small_unpin,
 				     ARRAY_SIZE(small_unpin));
 	if (!unpin)

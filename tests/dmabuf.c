@@ -821,6 +821,72 @@ CASE(race_unpin_export)
 }
 
 /*
+ * Replace the region of the one handle by the next buffer
+ * (PINMGR_UPDATE_REPLACE) while the exporters export it: EBUSY while a
+ * dma-buf of the region lives (try again), never ENOENT; until the
+ * exporters are done. Each dma-buf is of the region the handle named when
+ * it was made, and keeps it pinned until closed.
+ */
+static void *race_replacer(void *arg)
+{
+	uint32_t h = atomic_load(&R.handle);
+	long replaced = 0;
+	int i, ret;
+
+	(void)arg;
+	for (i = 1; !atomic_load(&R.stop); i++) {
+		struct pinmgr_pin_range rg = {
+			.addr = (uintptr_t)R.buf + (i % 4) * h_ps,
+			.length = 4 * h_ps,
+		};
+
+		while ((ret = pinmgr_update(R.ctx, &h, 1, PINMGR_PIN_WRITE |
+					    PINMGR_UPDATE_REPLACE, &rg, 1)) ==
+		       -EBUSY)
+			atomic_fetch_add(&R.busy, 1);
+		if (ret || rg.out_handle != h) {
+			h_fail("replace of %u: %s (out_handle %u)", h,
+			       h_errname(-ret), rg.out_handle);
+			return NULL;
+		}
+		replaced++;
+	}
+	h_diag("%ld replaces", replaced);
+	return NULL;
+}
+
+CASE(race_replace_export)
+{
+	int imps[2], i;
+	pthread_t t[3];
+
+	memset((void *)&R, 0, sizeof(R));
+	R.ctx = h_open();
+	R.buf = h_anon(8 * h_ps);
+	atomic_store(&R.handle, h_pin(R.ctx, R.buf, 4 * h_ps, PINMGR_PIN_WRITE));
+	for (i = 0; i < 2; i++) {
+		imps[i] = h_keep_fd(open("/dev/" PTI_NAME, O_RDWR | O_CLOEXEC));
+		ASSERT_EQ(h_thread_create(&t[i], race_exporter, &imps[i]), 0);
+	}
+	ASSERT_EQ(h_thread_create(&t[2], race_replacer, NULL), 0);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&R.stop, true);
+	pthread_join(t[2], NULL);
+	ASSERT_NO_THREAD_FAILURE();
+	h_diag("%ld exports, %ld replace EBUSY, %ld EXPORT ENOENT",
+	       atomic_load(&R.exports), atomic_load(&R.busy),
+	       atomic_load(&R.gone));
+	ASSERT_EQ(atomic_load(&R.exports), 2 * RACE_ROUNDS);
+	ASSERT_EQ(atomic_load(&R.gone), 0);
+	ASSERT_EQ(total("dmabufs"), 0);
+	for (i = 0; i < 2; i++)
+		h_close_fd(imps[i]);
+	h_close(R.ctx);
+	assert_all_released();
+}
+
+/*
  * Export through file number R.pfd until it is closed under us (EBADF; or
  * ENOTTY once the number names one of the dma-bufs made here); keep what
  * was made.
@@ -1392,6 +1458,7 @@ static const struct h_case cases[] = {
 	H_CASE(rmmod_while_exported, "delete_module(pinmgr) with only a dma-buf left -> EWOULDBLOCK"),
 	H_CASE(diverged_still_exports, "a region whose pages were dropped from the mapping exports the pinned bytes, VERIFY says 4 differ; after close it is neither watched nor counted diverged, and still exports them"),
 	H_CASE(race_unpin_export, "2 threads export+map+close while a third pins the next region and unpins the last (EBUSY while exported): only EBUSY/ENOENT, all released"),
+	H_CASE(race_replace_export, "2 threads export+map+close the one handle while a third replaces its region (UPDATE_REPLACE; EBUSY while exported): never ENOENT, all released"),
 	H_CASE(race_close_export, "the pinmgr fd closed while a thread exports from it: EBADF after, every dma-buf made still reads the region, all released"),
 	H_CASE(race_child_import, "a child maps an inherited dma-buf 100 times while the parent closes the dma-buf and the pinmgr file"),
 	H_CASE(race_close_release_storm, "150 rounds: the pinmgr file closed, 7 dma-bufs of 6 regions closed and the importer's mapping dropped from 4 threads at once: all released each round"),

@@ -721,6 +721,74 @@ static void after_update_err(struct fx *fx)
 	after_pins_err(fx, VEC_RANGES);
 }
 
+/*
+ * -- UPDATE_REPLACE: the 3 regions of UPDATE replaced by the first 1 or 3
+ * ranges of PIN_VEC (3: the arrays are on the heap) --
+ */
+
+static unsigned int rpl_n;
+
+static void setup_replace_1(struct fx *fx)
+{
+	rpl_n = 1;
+	setup_update(fx);
+}
+
+static void setup_replace_3(struct fx *fx)
+{
+	rpl_n = 3;
+	setup_update(fx);
+}
+
+static int call_replace(struct fx *fx)
+{
+	struct pinmgr_update u = {
+		.size = sizeof(u),
+		.flags = PINMGR_PIN_WRITE | PINMGR_UPDATE_REPLACE,
+		.nr_unpin = rpl_n,
+		.nr_pin = rpl_n,
+		.unpin = (uintptr_t)upd_old,
+		.pin = (uintptr_t)fx->ranges,
+	};
+
+	return h_ioctl(fx->fd, PINMGR_UPDATE, &u);
+}
+
+/* @i of the old handles names the region of @addr, @len bytes. */
+static void assert_names(struct fx *fx, unsigned int i, uint64_t addr,
+			 uint64_t len)
+{
+	struct pinmgr_query q;
+
+	ASSERT_OK(pinmgr_query(fx->ctx, upd_old[i], &q, sizeof(q)));
+	ASSERT_EQ(q.out_addr, addr);
+	ASSERT_EQ(q.out_length, len);
+}
+
+static void after_replace_ok(struct fx *fx)
+{
+	uint64_t pages = 0;
+	unsigned int i;
+
+	for (i = 0; i < rpl_n; i++) {
+		ASSERT_EQ(fx->ranges[i].out_handle, upd_old[i]);
+		ASSERT_EQ(fx->ranges[i].out_npages, vec_pages(&fx->ranges[i]));
+		pages += fx->ranges[i].out_npages;
+		assert_names(fx, i, fx->ranges[i].addr, fx->ranges[i].length);
+	}
+	assert_counters(fx, 0, pages - rpl_n, rpl_n, rpl_n);
+}
+
+/* Nothing of the call stays pinned; every handle keeps its old region. */
+static void after_replace_err(struct fx *fx)
+{
+	unsigned int i;
+
+	for (i = 0; i < UPD_OLD; i++)
+		assert_names(fx, i, (uintptr_t)upd_mem + i * h_ps, h_ps);
+	after_pins_err(fx, rpl_n);
+}
+
 static void teardown_update(struct fx *fx)
 {
 	struct pinmgr_query q;
@@ -1084,6 +1152,30 @@ static const struct op ops[] = {
 		 * of them need no allocation), room for the old regions
 		 */
 		.min_points = 20, .min_usercopy = 4, .may_absorb = true,
+	},
+	{
+		.name = "UPDATE_REPLACE of 1 region (arrays on the stack)",
+		.setup = setup_replace_1, .call = call_replace,
+		.after_ok = after_replace_ok, .after_err = after_replace_err,
+		.teardown = teardown_update,
+		.errnos = { ENOMEM, EFAULT },
+		/*
+		 * copy in, the range in and out (the handle comes in by
+		 * get_user(), which fail_usercopy does not reach)
+		 */
+		.min_points = 3, .min_usercopy = 3, .may_absorb = true,
+	},
+	{
+		.name = "UPDATE_REPLACE of 3 regions (arrays on the heap)",
+		.setup = setup_replace_3, .call = call_replace,
+		.after_ok = after_replace_ok, .after_err = after_replace_err,
+		.teardown = teardown_update,
+		.errnos = { ENOMEM, EFAULT },
+		/*
+		 * copy in, room for the arrays, the handles in, the ranges in
+		 * and out, room for the tracker's (3 regions may be spares)
+		 */
+		.min_points = 6, .min_usercopy = 4, .may_absorb = true,
 	},
 	{
 		.name = "UNPIN of a 600-page region",

@@ -147,7 +147,7 @@ static const struct ioc iocs[] = {
 	  prep_handle },
 #define I_UPDATE 8
 	{ "UPDATE", PINMGR_CMD_UPDATE, sizeof(struct pinmgr_update),
-	  sizeof(struct pinmgr_update), PINMGR_PIN_WRITE, false,
+	  sizeof(struct pinmgr_update), PINMGR_PIN_WRITE | PINMGR_UPDATE_REPLACE, false,
 	  prep_update },
 #define I_EXPORT_DMABUF 9
 	{ "EXPORT_DMABUF", PINMGR_CMD_EXPORT_DMABUF,
@@ -503,7 +503,8 @@ CASE(info_caps_known)
 	info(&in);
 	ASSERT_MSG(!(in.out_caps & ~(uint64_t)(PINMGR_CAP_PHYS | PINMGR_CAP_TEST_ACCESS |
 					      PINMGR_CAP_EVENTS |
-					      PINMGR_CAP_EXPORT_DMABUF)),
+					      PINMGR_CAP_EXPORT_DMABUF |
+					      PINMGR_CAP_UPDATE_REPLACE)),
 		   "out_caps 0x%llx has unknown bits",
 		   (unsigned long long)in.out_caps);
 }

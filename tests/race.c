@@ -140,6 +140,61 @@ static void *updater(void *arg)
 }
 
 /*
+ * Keeps one handle and replaces its region by the next buffer in one
+ * UPDATE with PINMGR_UPDATE_REPLACE, as a driver with a table of buffers
+ * would. The thieves may unpin the handle: then the call fails with ENOENT
+ * and nothing of it stays pinned, and a new handle is pinned. A failed
+ * replace leaves the old region under the handle.
+ */
+static void *replacer(void *arg)
+{
+	unsigned int s = seed ^ (unsigned int)(uintptr_t)arg;
+	struct pinmgr_pin_range rg;
+	uint32_t slot = 0, replaced = 0;
+	int i, ret;
+
+	pin_to_cpu(0);
+	for (i = 0; i < rounds; i++) {
+		size_t pages = 1 + rand_r(&s) % 4;
+		size_t off = (rand_r(&s) % (BUF_PAGES - pages)) * h_ps;
+		uint32_t flags = rand_r(&s) % 2 ? PINMGR_PIN_WRITE : 0;
+
+		if (!slot) {
+			ret = pinmgr_pin(R.ctx, R.buf + off, pages * h_ps,
+					 flags, &slot);
+			if (ret == -EFAULT && flags) {
+				slot = 0;	/* made read-only by the changer */
+				continue;
+			}
+			ASSERT_MSG(!ret, "pin %d: %s", i, h_errname(-ret));
+			note_handle(slot);
+			continue;
+		}
+		rg = (struct pinmgr_pin_range){ .addr = (uintptr_t)R.buf + off,
+						.length = pages * h_ps };
+		ret = pinmgr_update(R.ctx, &slot, 1,
+				    flags | PINMGR_UPDATE_REPLACE, &rg, 1);
+		if (ret == -EFAULT && flags)
+			continue;	/* the old region stays */
+		if (ret == -ENOENT) {
+			slot = 0;	/* stolen */
+			continue;
+		}
+		ASSERT_MSG(!ret, "replace %d: %s", i, h_errname(-ret));
+		ASSERT_MSG(rg.out_handle == slot, "replace of %u gave %u",
+			   slot, rg.out_handle);
+		replaced++;
+	}
+	h_diag("%u replaces", replaced);
+	if (slot) {
+		ret = pinmgr_unpin(R.ctx, slot);
+		ASSERT_MSG(!ret || ret == -ENOENT, "last unpin: %s",
+			   h_errname(-ret));
+	}
+	return NULL;
+}
+
+/*
  * Takes the newest handle and the ones about to exist away in vectored
  * UNPINs (UPDATE without ranges), one, two or the same twice at a time.
  */
@@ -202,6 +257,16 @@ static void *looker(void *arg)
 
 		ret = pinmgr_query(R.ctx, h, &q, sizeof(q));
 		ASSERT_MSG(!ret || ret == -ENOENT, "query: %s", h_errname(-ret));
+		/* One whole region, whichever a replace left under @h. */
+		ASSERT_MSG(ret || (q.out_addr >= (uintptr_t)R.buf &&
+				   q.out_length <= BUF_PAGES * h_ps &&
+				   q.out_addr + q.out_length <=
+				   (uintptr_t)R.buf + BUF_PAGES * h_ps &&
+				   q.out_npages == q.out_length / h_ps),
+			   "query of %u: %#llx+%llu, %llu pages", h,
+			   (unsigned long long)q.out_addr,
+			   (unsigned long long)q.out_length,
+			   (unsigned long long)q.out_npages);
 		ret = pinmgr_segments(R.ctx, h + 1, 0, 0, segs, 4);
 		ASSERT_MSG(ret >= 0 || ret == -ENOENT, "segments: %s",
 			   h_errname(-ret));
@@ -326,6 +391,14 @@ CASE(lookup_races_unpin)
 CASE(update_races_unpin)
 {
 	void *(*fns[])(void *) = { updater, thief, vec_thief, looker, reader };
+
+	run_threads(fns, ARRAY_SIZE(fns));
+}
+
+CASE(replace_races_unpin)
+{
+	void *(*fns[])(void *) = { replacer, thief, vec_thief, looker, reader,
+				   changer };
 
 	run_threads(fns, ARRAY_SIZE(fns));
 }
@@ -807,6 +880,11 @@ static void z_one(const int *weight, unsigned int *s)
 
 		if (!a.nr_unpin && !a.nr_pin)
 			a.nr_pin = 1;
+		if (a.nr_unpin && a.nr_unpin < 3 && !(rand_r(s) % 3)) {
+			/* Range i takes handle i over. */
+			a.flags |= PINMGR_UPDATE_REPLACE;
+			a.nr_pin = a.nr_unpin;
+		}
 		for (i = 0; i < (int)a.nr_unpin; i++)
 			un[i] = z_target(s);
 		for (i = 0; i < (int)a.nr_pin; i++)
@@ -876,6 +954,7 @@ static const struct h_case cases[] = {
 	H_CASE(unpin_races_publish, "UNPIN of the handle a PIN is publishing, with events queued: no use-after-free, events name real handles"),
 	H_CASE(lookup_races_unpin, "QUERY/SEGMENTS/VERIFY race UNPIN of the newest handles: only ENOENT, nothing leaks"),
 	H_CASE(update_races_unpin, "UPDATE (pin next, unpin last) while UNPIN and vectored UNPIN steal handles and lookups use them: all or nothing, nothing leaks"),
+	H_CASE(replace_races_unpin, "UPDATE_REPLACE of one handle while UNPIN and vectored UNPIN steal it, lookups and reads use it, the mapping changes: a lookup finds a whole region, nothing leaks"),
 	H_CASE(unpin_vec_races_publish, "vectored UNPIN of the handles a PIN is publishing, one or two (or one twice) at a time: no use-after-free, nothing leaks"),
 	H_CASE(ro_pin_races_mprotect, "read-only PIN while another thread flips the page PROT_READ <-> PROT_READ|PROT_WRITE: never EFAULT"),
 	H_CASE(race_fuzz, "race fuzzer: 4 threads, one file, aimed handles, fork/exec/reopen/munmap/mprotect: only documented errnos"),

@@ -413,16 +413,20 @@ PINMGR_EXPORT int pinmgr_pin_vec(struct pinmgr_ctx *ctx, unsigned int flags,
  * @ctx: the context
  * @unpin: @nr_unpin handles of regions to unpin; may be NULL if @nr_unpin is 0
  * @nr_unpin: number of handles, 0 to %PINMGR_UNPIN_VEC_MAX
- * @flags: %PINMGR_PIN_WRITE or 0, for every range of @pin
+ * @flags: %PINMGR_PIN_WRITE or 0, for every range of @pin; with
+ *	%PINMGR_UPDATE_REPLACE, range i takes handle i over
  * @pin: @nr_pin ranges as for pinmgr_pin_vec(); may be NULL if @nr_pin is 0
  * @nr_pin: number of ranges, 0 to %PINMGR_PIN_VEC_MAX
  *
  * The handles are checked, then the ranges pinned, then the regions
  * unpinned. All or nothing: on failure no range stays pinned, no region is
- * unpinned and the out_ fields of @pin are undefined.
+ * unpinned and the out_ fields of @pin are undefined. With
+ * %PINMGR_UPDATE_REPLACE (@nr_pin equal to @nr_unpin), the region of range
+ * i gets handle i (its out_handle) in place of the region unpinned.
  *
- * Return: 0; -EINVAL if @ctx is NULL, both counts are 0, or a count is not
- * 0 and its array is NULL; -E2BIG past %PINMGR_PIN_VEC_MAX ranges or
+ * Return: 0; -EINVAL if @ctx is NULL, both counts are 0, a count is not
+ * 0 and its array is NULL, or with %PINMGR_UPDATE_REPLACE the counts
+ * differ (from the module); -E2BIG past %PINMGR_PIN_VEC_MAX ranges or
  * %PINMGR_UNPIN_VEC_MAX handles; -ENOENT if a
  * handle names no region or is listed twice; -ENOTTY from a module older
  * than this call; or the -errno of the first range that failed (see

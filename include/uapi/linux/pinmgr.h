@@ -48,7 +48,8 @@
  *   a userfaultfd handler could provide (GUP cannot wait for one there).
  * - EINVAL: @size smaller than the first version of the struct, unknown
  *   @flags bits, a non-zero reserved field, or a zero length; a PIN_VEC of
- *   no range, an UPDATE of neither ranges nor handles; an EXPORT_DMABUF
+ *   no range, an UPDATE of neither ranges nor handles, or with
+ *   %PINMGR_UPDATE_REPLACE of not as many ranges as handles; an EXPORT_DMABUF
  *   offset or length that is not a multiple of the page size.
  * - E2BIG: @size larger than the module's struct with non-zero bytes past
  *   its end, or larger than a page (as openat2() and clone3()); a PIN of
@@ -124,6 +125,16 @@ enum pinmgr_pin_flags {
 };
 
 /**
+ * enum pinmgr_update_flags - flags for &struct pinmgr_update, besides
+ *	&enum pinmgr_pin_flags
+ * @PINMGR_UPDATE_REPLACE: range i of &struct pinmgr_update.pin takes handle
+ *	i of &struct pinmgr_update.unpin over (%PINMGR_CAP_UPDATE_REPLACE)
+ */
+enum pinmgr_update_flags {
+	PINMGR_UPDATE_REPLACE = 1 << 16,
+};
+
+/**
  * enum pinmgr_segments_flags - flags for &struct pinmgr_segments
  * @PINMGR_SEGMENTS_PHYS: fill in &struct pinmgr_segment.phys. Needs a file
  *	opened with ``CAP_SYS_ADMIN`` (else EPERM).
@@ -154,12 +165,15 @@ enum pinmgr_access_flags {
  *	%PINMGR_VERIFY tells whether pages still back the mapping.
  * @PINMGR_CAP_EXPORT_DMABUF: %PINMGR_EXPORT_DMABUF works: the kernel has
  *	dma-buf support.
+ * @PINMGR_CAP_UPDATE_REPLACE: %PINMGR_UPDATE takes %PINMGR_UPDATE_REPLACE
+ *	(older modules fail it with EINVAL).
  */
 enum pinmgr_caps {
 	PINMGR_CAP_PHYS = 1 << 0,
 	PINMGR_CAP_TEST_ACCESS = 1 << 1,
 	PINMGR_CAP_EVENTS = 1 << 2,
 	PINMGR_CAP_EXPORT_DMABUF = 1 << 3,
+	PINMGR_CAP_UPDATE_REPLACE = 1 << 4,
 };
 
 enum {
@@ -587,7 +601,8 @@ struct pinmgr_verify {
 /**
  * struct pinmgr_update - ioctl(PINMGR_UPDATE)
  * @size: sizeof(struct pinmgr_update)
- * @flags: &enum pinmgr_pin_flags, for every range at @pin
+ * @flags: &enum pinmgr_pin_flags, for every range at @pin, and &enum
+ *	pinmgr_update_flags
  * @nr_unpin: number of handles at @unpin, 0 to %PINMGR_UNPIN_VEC_MAX
  * @nr_pin: number of ranges at @pin, 0 to %PINMGR_PIN_VEC_MAX; @nr_unpin
  *	and @nr_pin may not both be 0
@@ -617,6 +632,19 @@ struct pinmgr_verify {
  * other threads may see them. As with UNPIN, if
  * another thread's QUERY, SEGMENTS, VERIFY or ACCESS uses a listed region,
  * the call returns once that call is done and the pages are released.
+ *
+ * With %PINMGR_UPDATE_REPLACE, for a driver that keeps a table of buffers
+ * as io_uring's ``IORING_REGISTER_BUFFERS_UPDATE`` updates one: @nr_pin
+ * must equal @nr_unpin (else EINVAL), and range i is pinned into a new
+ * region that takes handle i over, in place of the region it named, which
+ * is unpinned. A lookup of the handle by another thread finds the old
+ * region or the new one, never none. The out_ fields of @pin are written
+ * before anything is pinned (out_handle is handle i), and are undefined
+ * after a failure; the rest is as above: the handles checked first, all
+ * or nothing, the new pins counted beside the old ones for a moment, and
+ * STATS counting a pin and an unpin per range. A change record
+ * (&struct pinmgr_event) read while the call is under way may be one of
+ * the old region; none of the old region is read once it returns.
  */
 struct pinmgr_update {
 	__u32 size;
