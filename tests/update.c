@@ -35,6 +35,24 @@ static void assert_gone(struct pinmgr_ctx *ctx, uint32_t h)
 	ASSERT_ERR(pinmgr_query(ctx, h, &q, sizeof(q)), ENOENT);
 }
 
+/* @h names a region of @ctx pinned from @addr, @len bytes, @flags. */
+static void assert_names(struct pinmgr_ctx *ctx, uint32_t h, const void *addr,
+			 uint64_t len, uint32_t flags)
+{
+	struct pinmgr_query q;
+
+	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
+	ASSERT_MSG(q.out_addr == (uintptr_t)addr && q.out_length == len,
+		   "handle %u names %#llx+%llu, not %p+%llu", h,
+		   (unsigned long long)q.out_addr,
+		   (unsigned long long)q.out_length, addr,
+		   (unsigned long long)len);
+	ASSERT_EQ(q.out_flags, flags);
+}
+
+/* The flags of an UPDATE that replaces, for the cases of both kinds. */
+static const uint32_t replace = PINMGR_UPDATE_REPLACE;
+
 static struct pinmgr_pin_range range_of(const void *addr, uint64_t len)
 {
 	return (struct pinmgr_pin_range){ .addr = (uintptr_t)addr,
@@ -154,6 +172,7 @@ static void assert_unchanged(struct pinmgr_ctx *ctx, uint32_t h, uint32_t h2,
 struct bad_unpin {
 	const char *what;
 	int second;	/* 0: h2, 1: h again, 2: never pinned, 3: 0 */
+	uint32_t flags;	/* 0 or PINMGR_UPDATE_REPLACE */
 };
 
 /*
@@ -175,9 +194,10 @@ CASE(bad_handle)
 	unsigned char vec[4];
 
 	un[1] = b->second == 1 ? h : b->second == 2 ? h2 + 1000 : 0;
-	ASSERT_ERR(pinmgr_update(ctx, un, 2, 0, r, 2), ENOENT);
+	ASSERT_ERR(pinmgr_update(ctx, un, 2, b->flags, r, 2), ENOENT);
 	/* Nothing was pinned, so nothing failed either. */
 	assert_unchanged(ctx, h, h2, 0);
+	assert_names(ctx, h, buf, h_ps, 0);
 	stats(ctx, &st);
 	ASSERT_EQ(st.out_peak_pages, 2);
 	ASSERT_SYS(mincore(fresh, 4 * h_ps, vec));
@@ -209,13 +229,24 @@ CASE(own_new_handle)
 	assert_held(ctx, h, 1);
 }
 
-static const struct bad_unpin twice = { "twice", 1 };
-static const struct bad_unpin unknown = { "unknown", 2 };
-static const struct bad_unpin zero = { "zero", 3 };
+static const struct bad_unpin twice = { "twice", 1, 0 };
+static const struct bad_unpin unknown = { "unknown", 2, 0 };
+static const struct bad_unpin zero = { "zero", 3, 0 };
+static const struct bad_unpin replace_twice = {
+	"twice", 1, PINMGR_UPDATE_REPLACE };
+static const struct bad_unpin replace_unknown = {
+	"unknown", 2, PINMGR_UPDATE_REPLACE };
+static const struct bad_unpin replace_zero = {
+	"zero", 3, PINMGR_UPDATE_REPLACE };
 
-/* A range cannot be pinned: its errno, the handles stay pinned. */
+/*
+ * A range cannot be pinned: its errno, the handles keep their regions. The
+ * ranges before it, pinned, are undone: failed pins, as is the bad one
+ * (unless it fails the argument checks). @arg: &replace for UPDATE_REPLACE.
+ */
 CASE(bad_range)
 {
+	uint32_t flags = arg ? replace : 0;
 	struct pinmgr_ctx *ctx = h_open();
 	char *buf = h_anon(8 * h_ps);
 	char *hole = h_anon(h_ps);
@@ -226,12 +257,17 @@ CASE(bad_range)
 					 range_of(hole, h_ps) };
 
 	ASSERT_SYS(munmap(hole, h_ps));
-	ASSERT_ERR(pinmgr_update(ctx, un, 2, 0, r, 2), EFAULT);
+	ASSERT_ERR(pinmgr_update(ctx, un, 2, flags, r, 2), EFAULT);
 	/* The first range was pinned and undone; the second failed. */
 	assert_unchanged(ctx, h, h2, 2);
 	r[1] = range_of(buf, 0);
-	ASSERT_ERR(pinmgr_update(ctx, un, 2, 0, r, 2), EINVAL);
+	ASSERT_ERR(pinmgr_update(ctx, un, 2, flags, r, 2), EINVAL);
 	assert_unchanged(ctx, h, h2, 3);
+	r[1] = range_of((void *)-4096L, h_ps);
+	ASSERT_ERR(pinmgr_update(ctx, un, 2, flags, r, 2), EOVERFLOW);
+	assert_unchanged(ctx, h, h2, 4);
+	assert_names(ctx, h, buf, h_ps, 0);
+	assert_names(ctx, h2, buf + h_ps, h_ps, 0);
 }
 
 /* The handle array cannot be read: EFAULT before anything is pinned. */
@@ -289,36 +325,49 @@ CASE(ranges_unreadable_past_first_chunk)
 }
 
 /*
+ * After a successful UPDATE (@arg: &replace or NULL) of @h by one page at
+ * @addr: with a new handle, @h is gone; with a replace, @h names the page.
+ */
+static void assert_updated(struct pinmgr_ctx *ctx, const void *arg,
+			   uint32_t h, const void *addr)
+{
+	if (arg)
+		assert_names(ctx, h, addr, h_ps, 0);
+	else
+		assert_gone(ctx, h);
+}
+
+/*
  * At RLIMIT_MEMLOCK the new pin counts beside the old one: ENOMEM, nothing
  * changes; with one page of room it goes through. In a child without
- * CAP_IPC_LOCK.
+ * CAP_IPC_LOCK; @arg: &replace for UPDATE_REPLACE.
  */
 static void memlock_child(void *arg)
 {
+	uint32_t flags = arg ? replace : 0;
 	struct rlimit rl = { 4 * h_ps, 4 * h_ps };
 	struct pinmgr_ctx *ctx;
 	char *buf = h_anon(8 * h_ps);
 	struct pinmgr_pin_range r = range_of(buf + 4 * h_ps, h_ps);
 	uint32_t h;
 
-	(void)arg;
 	h_cap_drop(CAP_IPC_LOCK);
 	ASSERT_SYS(setrlimit(RLIMIT_MEMLOCK, &rl));
 	ctx = h_open();
 	h = h_pin(ctx, buf, 4 * h_ps, 0);
-	ASSERT_ERR(pinmgr_update(ctx, &h, 1, 0, &r, 1), ENOMEM);
-	assert_held(ctx, h, 4);
+	ASSERT_ERR(pinmgr_update(ctx, &h, 1, flags, &r, 1), ENOMEM);
+	assert_names(ctx, h, buf, 4 * h_ps, 0);
 	ASSERT_VMPIN_KB(PAGES_KB(4));
 	ASSERT_OK(pinmgr_unpin(ctx, h));
 	h = h_pin(ctx, buf, 3 * h_ps, 0);
-	ASSERT_OK(pinmgr_update(ctx, &h, 1, 0, &r, 1));
-	assert_gone(ctx, h);
+	ASSERT_OK(pinmgr_update(ctx, &h, 1, flags, &r, 1));
+	assert_updated(ctx, arg, h, buf + 4 * h_ps);
 	ASSERT_VMPIN_KB(PAGES_KB(1));
 }
 
 CASE(memlock_counts_both)
 {
-	h_child_wait(h_child_start(memlock_child, NULL));
+	h_child_wait(h_child_start(memlock_child, (void *)arg));
 	ASSERT_VMPIN_KB(0);
 	h_assert_pins_balanced();
 }
@@ -326,6 +375,7 @@ CASE(memlock_counts_both)
 /* Likewise max_regions: the new region counts before the old one goes. */
 CASE(max_regions_counts_both)
 {
+	uint32_t flags = arg ? replace : 0;
 	struct pinmgr_ctx *ctx;
 	char *buf = h_anon(4 * h_ps);
 	struct pinmgr_pin_range r;
@@ -336,12 +386,12 @@ CASE(max_regions_counts_both)
 	h = h_pin(ctx, buf, h_ps, 0);
 	h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
 	r = range_of(buf + 2 * h_ps, h_ps);
-	ASSERT_ERR(pinmgr_update(ctx, &h, 1, 0, &r, 1), ENOSPC);
+	ASSERT_ERR(pinmgr_update(ctx, &h, 1, flags, &r, 1), ENOSPC);
 	assert_unchanged(ctx, h, h2, 1);
 	ASSERT_OK(pinmgr_unpin(ctx, h2));
-	ASSERT_OK(pinmgr_update(ctx, &h, 1, 0, &r, 1));
-	assert_gone(ctx, h);
-	assert_held(ctx, r.out_handle, 1);
+	ASSERT_OK(pinmgr_update(ctx, &h, 1, flags, &r, 1));
+	assert_updated(ctx, arg, h, buf + 2 * h_ps);
+	assert_names(ctx, r.out_handle, buf + 2 * h_ps, h_ps, 0);
 }
 
 /* A pending change record of an unpinned region is dropped. */
@@ -409,21 +459,6 @@ CASE(lib_args)
 /* ---- PINMGR_UPDATE_REPLACE: range i takes handle i over ------------- */
 
 #define REPLACE PINMGR_UPDATE_REPLACE
-
-/* @h names a region of @ctx pinned from @addr, @len bytes, @flags. */
-static void assert_names(struct pinmgr_ctx *ctx, uint32_t h, const void *addr,
-			 uint64_t len, uint32_t flags)
-{
-	struct pinmgr_query q;
-
-	ASSERT_OK(pinmgr_query(ctx, h, &q, sizeof(q)));
-	ASSERT_MSG(q.out_addr == (uintptr_t)addr && q.out_length == len,
-		   "handle %u names %#llx+%llu, not %p+%llu", h,
-		   (unsigned long long)q.out_addr,
-		   (unsigned long long)q.out_length, addr,
-		   (unsigned long long)len);
-	ASSERT_EQ(q.out_flags, flags);
-}
 
 CASE(replace_info_cap)
 {
@@ -543,62 +578,6 @@ CASE(replace_counts_differ)
 }
 
 /*
- * A bad handle: ENOENT before anything is pinned (the ranges are pages
- * never touched, which a pin would fault in), nothing replaced.
- */
-CASE(replace_bad_handle)
-{
-	const struct bad_unpin *b = arg;
-	struct pinmgr_ctx *ctx = h_open();
-	char *buf = h_anon(2 * h_ps);
-	char *fresh = h_anon_untouched(4 * h_ps);
-	uint32_t h = h_pin(ctx, buf, h_ps, 0);
-	uint32_t h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
-	uint32_t un[2] = { h, 0 };
-	struct pinmgr_pin_range r[2] = { range_of(fresh, h_ps),
-					 range_of(fresh + 2 * h_ps, 2 * h_ps) };
-	unsigned char vec[4];
-
-	un[1] = b->second == 1 ? h : b->second == 2 ? h2 + 1000 : 0;
-	ASSERT_ERR(pinmgr_update(ctx, un, 2, REPLACE, r, 2), ENOENT);
-	assert_unchanged(ctx, h, h2, 0);
-	assert_names(ctx, h, buf, h_ps, 0);
-	ASSERT_SYS(mincore(fresh, 4 * h_ps, vec));
-	ASSERT_MSG(!(vec[0] & 1) && !(vec[2] & 1) && !(vec[3] & 1),
-		   "the ranges were faulted in (mincore %d %d %d)",
-		   vec[0] & 1, vec[2] & 1, vec[3] & 1);
-}
-
-/*
- * The second range cannot be pinned: its errno; the first, pinned, is
- * undone (a failed pin, as is the second), both handles keep their
- * regions.
- */
-CASE(replace_bad_range)
-{
-	struct pinmgr_ctx *ctx = h_open();
-	char *buf = h_anon(8 * h_ps);
-	char *hole = h_anon(h_ps);
-	uint32_t h = h_pin(ctx, buf, h_ps, 0);
-	uint32_t h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
-	uint32_t un[2] = { h, h2 };
-	struct pinmgr_pin_range r[2] = { range_of(buf + 2 * h_ps, h_ps),
-					 range_of(hole, h_ps) };
-
-	ASSERT_SYS(munmap(hole, h_ps));
-	ASSERT_ERR(pinmgr_update(ctx, un, 2, REPLACE, r, 2), EFAULT);
-	assert_unchanged(ctx, h, h2, 2);
-	r[1] = range_of(buf, 0);
-	ASSERT_ERR(pinmgr_update(ctx, un, 2, REPLACE, r, 2), EINVAL);
-	assert_unchanged(ctx, h, h2, 3);
-	r[1] = range_of((void *)-4096L, h_ps);
-	ASSERT_ERR(pinmgr_update(ctx, un, 2, REPLACE, r, 2), EOVERFLOW);
-	assert_unchanged(ctx, h, h2, 4);
-	assert_names(ctx, h, buf, h_ps, 0);
-	assert_names(ctx, h2, buf + h_ps, h_ps, 0);
-}
-
-/*
  * The ranges cannot be written back, or read, or the handles read:
  * EFAULT before anything is pinned (the out_ fields are known at once).
  */
@@ -688,57 +667,6 @@ CASE(replace_exported)
 	assert_names(ctx, h2, buf + 2 * h_ps, h_ps, 0);
 }
 
-/* At RLIMIT_MEMLOCK the new pin counts beside the old one: ENOMEM. */
-static void replace_memlock_child(void *arg)
-{
-	struct rlimit rl = { 4 * h_ps, 4 * h_ps };
-	struct pinmgr_ctx *ctx;
-	char *buf = h_anon(8 * h_ps);
-	struct pinmgr_pin_range r = range_of(buf + 4 * h_ps, h_ps);
-	uint32_t h;
-
-	(void)arg;
-	h_cap_drop(CAP_IPC_LOCK);
-	ASSERT_SYS(setrlimit(RLIMIT_MEMLOCK, &rl));
-	ctx = h_open();
-	h = h_pin(ctx, buf, 4 * h_ps, 0);
-	ASSERT_ERR(pinmgr_update(ctx, &h, 1, REPLACE, &r, 1), ENOMEM);
-	assert_names(ctx, h, buf, 4 * h_ps, 0);
-	ASSERT_VMPIN_KB(PAGES_KB(4));
-	ASSERT_OK(pinmgr_unpin(ctx, h));
-	h = h_pin(ctx, buf, 3 * h_ps, 0);
-	ASSERT_OK(pinmgr_update(ctx, &h, 1, REPLACE, &r, 1));
-	assert_names(ctx, h, buf + 4 * h_ps, h_ps, 0);
-	ASSERT_VMPIN_KB(PAGES_KB(1));
-}
-
-CASE(replace_memlock_counts_both)
-{
-	h_child_wait(h_child_start(replace_memlock_child, NULL));
-	ASSERT_VMPIN_KB(0);
-	h_assert_pins_balanced();
-}
-
-/* Likewise max_regions. */
-CASE(replace_max_regions_counts_both)
-{
-	struct pinmgr_ctx *ctx;
-	char *buf = h_anon(4 * h_ps);
-	struct pinmgr_pin_range r;
-	uint32_t h, h2;
-
-	h_param_set_for_case("max_regions", 2);
-	ctx = h_open();
-	h = h_pin(ctx, buf, h_ps, 0);
-	h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
-	r = range_of(buf + 2 * h_ps, h_ps);
-	ASSERT_ERR(pinmgr_update(ctx, &h, 1, REPLACE, &r, 1), ENOSPC);
-	assert_unchanged(ctx, h, h2, 1);
-	ASSERT_OK(pinmgr_unpin(ctx, h2));
-	ASSERT_OK(pinmgr_update(ctx, &h, 1, REPLACE, &r, 1));
-	assert_names(ctx, h, buf + 2 * h_ps, h_ps, 0);
-}
-
 /*
  * The old region's pending change record is dropped; a change of the new
  * region's mapping is queued under the same handle.
@@ -776,7 +704,7 @@ static const struct h_case cases[] = {
 	H_CASE_ARG(bad_handle, &unknown, "update: a handle never pinned -> ENOENT before any pin, nothing unpinned"),
 	H_CASE_ARG(bad_handle, &zero, "update: handle 0 -> ENOENT before any pin, nothing unpinned"),
 	H_CASE(own_new_handle, "update: the handle its own pin would get -> ENOENT, nothing pinned"),
-	H_CASE(bad_range, "update: an unmapped or empty range -> EFAULT/EINVAL, nothing unpinned"),
+	H_CASE(bad_range, "update: an unmapped, empty or wrapping range -> EFAULT/EINVAL/EOVERFLOW, nothing unpinned"),
 	H_CASE(unpin_array_fault, "update: handle array unreadable -> EFAULT, nothing changes"),
 	H_CASE(ranges_readonly, "update: results not writable -> EFAULT, pins undone, nothing unpinned"),
 	H_CASE(ranges_unreadable_past_first_chunk, "update: ranges 6-7 of 8 unreadable -> EFAULT, the 4 pinned undone, nothing unpinned"),
@@ -790,15 +718,15 @@ static const struct h_case cases[] = {
 	H_CASE(replace_vec, "replace: 3 handles out of order, range i takes handle i"),
 	H_CASE(replace_same_memory, "replace by the same pages: they stay pinned, same frames"),
 	H_CASE(replace_counts_differ, "replace: nr_pin != nr_unpin, or an unknown flag -> EINVAL, nothing changes"),
-	H_CASE_ARG(replace_bad_handle, &twice, "replace: a handle listed twice -> ENOENT before any pin (pages not faulted in)"),
-	H_CASE_ARG(replace_bad_handle, &unknown, "replace: a handle never pinned -> ENOENT before any pin"),
-	H_CASE_ARG(replace_bad_handle, &zero, "replace: handle 0 -> ENOENT before any pin"),
-	H_CASE(replace_bad_range, "replace: an unmapped, empty or wrapping range -> EFAULT/EINVAL/EOVERFLOW, pins undone, handles keep their regions"),
+	H_CASE_ARG(bad_handle, &replace_twice, "replace: a handle listed twice -> ENOENT before any pin (pages not faulted in)"),
+	H_CASE_ARG(bad_handle, &replace_unknown, "replace: a handle never pinned -> ENOENT before any pin"),
+	H_CASE_ARG(bad_handle, &replace_zero, "replace: handle 0 -> ENOENT before any pin"),
+	H_CASE_ARG(bad_range, &replace, "replace: an unmapped, empty or wrapping range -> EFAULT/EINVAL/EOVERFLOW, pins undone, handles keep their regions"),
 	H_CASE(replace_arrays_fault, "replace: ranges not writable or unreadable, handles unreadable -> EFAULT before any pin"),
 	H_CASE(replace_many, "replace: 300 handles at once (heap arrays); one listed twice -> ENOENT, nothing changes"),
 	H_CASE(replace_exported, "replace of an exported region -> EBUSY, nothing changes; after the dma-buf's close ok"),
-	H_CASE(replace_memlock_counts_both, "replace at RLIMIT_MEMLOCK: new pin counts beside the old -> ENOMEM; with room ok"),
-	H_CASE(replace_max_regions_counts_both, "replace at max_regions: new region counts beside the old -> ENOSPC; with room ok"),
+	H_CASE_ARG(memlock_counts_both, &replace, "replace at RLIMIT_MEMLOCK: new pin counts beside the old -> ENOMEM; with room ok"),
+	H_CASE_ARG(max_regions_counts_both, &replace, "replace at max_regions: new region counts beside the old -> ENOSPC; with room ok"),
 	H_CASE(replace_events, "replace drops the old region's record, stops watching its range; the new one's changes come under the handle"),
 };
 
