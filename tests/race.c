@@ -511,6 +511,278 @@ CASE(unpin_waits_for_lookup)
 	ASSERT_ERR(pinmgr_events_read(U.ctx, &ev, 1), EAGAIN);
 }
 
+/* ---- UPDATE_REPLACE against calls that were under way --------------- */
+
+/* A userfaultfd with [@p, @p + @len) registered for missing pages. */
+static int uffd_missing(void *p, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+	if (uffd < 0)
+		h_skip("userfaultfd: %s", h_errname(errno));
+	h_keep_fd(uffd);
+	ASSERT_SYS(ioctl(uffd, UFFDIO_API, &api));
+	reg.range.start = (uintptr_t)p;
+	reg.range.len = len;
+	ASSERT_SYS(ioctl(uffd, UFFDIO_REGISTER, &reg));
+	return uffd;
+}
+
+/* Until a thread's access faults on the registered range. */
+static void uffd_wait_fault(int uffd)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	ASSERT_EQ(ASSERT_SYS(poll(&pfd, 1, h_bound_ms(30000))), 1);
+	ASSERT_EQ(ASSERT_SYS(read(uffd, &msg, sizeof(msg))), sizeof(msg));
+	ASSERT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+}
+
+/* Make the faulting access fail: unmap the page, then wake the faulter. */
+static void uffd_fail(int uffd, void *p, size_t len)
+{
+	ASSERT_SYS(munmap(p, len));
+	h_close_fd(uffd);
+}
+
+static int query_addr(struct pinmgr_ctx *ctx, uint32_t h, uint64_t *addr)
+{
+	struct pinmgr_query q;
+	int ret = pinmgr_query(ctx, h, &q, sizeof(q));
+
+	if (!ret)
+		*addr = q.out_addr;
+	return ret;
+}
+
+static struct {
+	struct pinmgr_ctx *ctx;
+	struct pinmgr_pin_range *rg;
+	atomic_int ret;
+} PV;
+
+static void *pin_vec_of_5(void *arg)
+{
+	(void)arg;
+	atomic_store(&PV.ret, pinmgr_pin_vec(PV.ctx, 0, PV.rg, 5));
+	return NULL;
+}
+
+/*
+ * A PIN_VEC of 5 ranges has pinned the first chunk of 4 and waits reading
+ * the fifth (userfaultfd); another thread replaces the first new handle
+ * (and, @export, exports the region it put there); then the read fails.
+ * The PIN_VEC's undo must leave the other thread's region alone: its
+ * handle still names it, pinned, and nothing else stays.
+ */
+CASE(pin_vec_undo_races_replace)
+{
+	const bool export = arg != NULL;
+	char *buf = h_anon(8 * h_ps), *arr;
+	struct pinmgr_pin_range r;
+	struct pinmgr_stats st;
+	uint64_t addr = 0;
+	int uffd, dfd = -1, i;
+	pthread_t t;
+	uint32_t h0;
+
+	PV.ctx = h_open();
+	if (export) {
+		struct pinmgr_info in;
+
+		ASSERT_OK(pinmgr_info(PV.ctx, &in, sizeof(in)));
+		if (!(in.out_caps & PINMGR_CAP_EXPORT_DMABUF))
+			h_skip("no dma-buf support in this kernel");
+	}
+	arr = h_map(2 * h_ps, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memset(arr, 0, h_ps);	/* page 0 present, page 1 missing */
+	uffd = uffd_missing(arr + h_ps, h_ps);
+	PV.rg = (struct pinmgr_pin_range *)(arr + h_ps) - 4;
+	for (i = 0; i < 4; i++)
+		PV.rg[i] = (struct pinmgr_pin_range){
+			.addr = (uintptr_t)buf + i * h_ps, .length = h_ps };
+	ASSERT(!h_thread_create(&t, pin_vec_of_5, NULL));
+	uffd_wait_fault(uffd);
+	h0 = PV.rg[0].out_handle;	/* written back with the first chunk */
+	ASSERT_OK(query_addr(PV.ctx, h0, &addr));
+	ASSERT_EQ(addr, (uintptr_t)buf);
+	r = (struct pinmgr_pin_range){ .addr = (uintptr_t)buf + 6 * h_ps,
+				       .length = h_ps };
+	ASSERT_OK(pinmgr_update(PV.ctx, &h0, 1, PINMGR_UPDATE_REPLACE, &r, 1));
+	if (export) {
+		dfd = pinmgr_export_dmabuf(PV.ctx, h0, 0, h_ps, 0);
+		ASSERT_MSG(dfd >= 0, "export: %s", h_errname(-dfd));
+		h_keep_fd(dfd);
+	}
+	uffd_fail(uffd, arr + h_ps, h_ps);
+	pthread_join(t, NULL);
+	ASSERT_NO_THREAD_FAILURE();
+	ASSERT_ERR(atomic_load(&PV.ret), EFAULT);
+	ASSERT_MSG(!query_addr(PV.ctx, h0, &addr) &&
+		   addr == (uintptr_t)buf + 6 * h_ps,
+		   "handle %u no longer names the region its replace pinned",
+		   h0);
+	if (export)
+		h_close_fd(dfd);
+	ASSERT_OK(pinmgr_stats(PV.ctx, &st, sizeof(st)));
+	/* The replace's region only; the PIN_VEC's first was its unpin. */
+	ASSERT_EQ(st.out_regions, 1);
+	ASSERT_EQ(st.out_pinned_pages, 1);
+	ASSERT_EQ(st.out_pins, 2);
+	ASSERT_EQ(st.out_unpins, 1);
+	ASSERT_EQ(st.out_failed_pins, 3);	/* the other 3 of the chunk */
+	ASSERT_OK(pinmgr_unpin(PV.ctx, h0));
+	h_close(PV.ctx);
+	ASSERT_VMPIN_KB(0);
+	h_assert_pins_balanced();
+}
+
+static struct {
+	int fd;
+	void *dst;
+	atomic_long ret;
+	atomic_int err;
+} RQ;
+
+static void *read_one_event(void *arg)
+{
+	long n;
+
+	(void)arg;
+	n = read(RQ.fd, RQ.dst, sizeof(struct pinmgr_event));
+	atomic_store(&RQ.err, n < 0 ? errno : 0);
+	atomic_store(&RQ.ret, n);
+	return NULL;
+}
+
+/*
+ * A read() has taken the old region's change record and waits copying it
+ * out (userfaultfd) when a replace of its handle returns; then the copy
+ * fails. The record must not come back under the handle, which names the
+ * new region now.
+ */
+CASE(read_requeue_races_replace)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(4 * h_ps);
+	struct pinmgr_pin_range r = { .addr = (uintptr_t)buf + 2 * h_ps,
+				      .length = h_ps };
+	struct pinmgr_event ev[2];
+	struct pinmgr_info in;
+	pthread_t t;
+	uint32_t h;
+	int uffd, n;
+
+	ASSERT_OK(pinmgr_info(ctx, &in, sizeof(in)));
+	if (!(in.out_caps & PINMGR_CAP_EVENTS))
+		h_skip("no divergence events on this file");
+	h = h_pin(ctx, buf, h_ps, 0);
+	ASSERT_SYS(madvise(buf, h_ps, MADV_DONTNEED));	/* a record for h */
+	RQ.fd = pinmgr_fd(ctx);
+	RQ.dst = h_map(h_ps, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uffd = uffd_missing(RQ.dst, h_ps);
+	ASSERT(!h_thread_create(&t, read_one_event, NULL));
+	uffd_wait_fault(uffd);		/* taken, being copied out */
+	ASSERT_OK(pinmgr_update(ctx, &h, 1, PINMGR_UPDATE_REPLACE, &r, 1));
+	uffd_fail(uffd, RQ.dst, h_ps);
+	pthread_join(t, NULL);
+	ASSERT_EQ(atomic_load(&RQ.ret), -1);
+	ASSERT_EQ(atomic_load(&RQ.err), EFAULT);
+	ASSERT_SYS(fcntl(pinmgr_fd(ctx), F_SETFL, O_NONBLOCK));
+	n = pinmgr_events_read(ctx, ev, 2);
+	ASSERT_MSG(n == -EAGAIN,
+		   "after the replace returned, read() gave %d record(s) (handle %u from %#llx: the old region's)",
+		   n, n > 0 ? ev[0].handle : 0,
+		   n > 0 ? (unsigned long long)ev[0].start : 0ULL);
+	/* A failed copy of a record of the region itself still puts it back. */
+	ASSERT_SYS(madvise(buf + 2 * h_ps, h_ps, MADV_DONTNEED));
+	ASSERT_EQ(pinmgr_events_read(ctx, ev, 1), 1);
+	ASSERT_EQ(ev[0].handle, h);
+	ASSERT_EQ(ev[0].start, (uintptr_t)buf + 2 * h_ps);
+}
+
+#define NH 64
+
+static struct {
+	struct pinmgr_ctx *ctx;
+	char *buf;
+	uint32_t h[NH];
+	atomic_bool stop;
+	atomic_long big, small_enoent;
+} V;
+
+/* Replaces all NH handles at once, again and again, until stopped. */
+static void *replace_all(void *arg)
+{
+	struct pinmgr_pin_range r[NH];
+	int i, k, ret;
+
+	(void)arg;
+	pin_to_cpu(0);
+	for (k = 0; !atomic_load(&V.stop); k++) {
+		for (i = 0; i < NH; i++)
+			r[i] = (struct pinmgr_pin_range){
+				.addr = (uintptr_t)V.buf + ((i + k) % 8) * h_ps,
+				.length = h_ps };
+		ret = pinmgr_update(V.ctx, V.h, NH, PINMGR_UPDATE_REPLACE, r,
+				    NH);
+		ASSERT_MSG(!ret, "replace of %d handles: %s", NH,
+			   h_errname(-ret));
+		atomic_fetch_add(&V.big, 1);
+	}
+	return NULL;
+}
+
+/*
+ * A replace of one handle while another thread replaces it with 63
+ * others, over and over: the handle is in use throughout, so it never
+ * fails (its check must not read the zero entries that the other call's
+ * taking out leaves inside its critical section as "not in use").
+ */
+CASE(replace_check_races_replace_vec)
+{
+	struct pinmgr_pin_range r;
+	pthread_t t;
+	int i, ret;
+
+	memset((void *)&V, 0, sizeof(V));
+	V.ctx = h_open();
+	V.buf = h_anon(8 * h_ps);
+	h_case_timeout(600);
+	for (i = 0; i < NH; i++)
+		V.h[i] = h_pin(V.ctx, V.buf + (i % 8) * h_ps, h_ps, 0);
+	ASSERT(!h_thread_create(&t, replace_all, NULL));
+	pin_to_cpu(1);
+	for (i = 0; i < rounds; i++) {
+		r = (struct pinmgr_pin_range){
+			.addr = (uintptr_t)V.buf + (i % 8) * h_ps,
+			.length = h_ps };
+		ret = pinmgr_update(V.ctx, &V.h[0], 1, PINMGR_UPDATE_REPLACE,
+				    &r, 1);
+		if (ret == -ENOENT)
+			atomic_fetch_add(&V.small_enoent, 1);
+		else
+			ASSERT_MSG(!ret, "replace %d: %s", i, h_errname(-ret));
+	}
+	atomic_store(&V.stop, true);
+	pthread_join(t, NULL);
+	ASSERT_NO_THREAD_FAILURE();
+	h_diag("%d replaces of one handle beside %ld of all %d",
+	       rounds, atomic_load(&V.big), NH);
+	ASSERT_MSG(!atomic_load(&V.small_enoent),
+		   "a replace of a handle in use failed with ENOENT %ld times",
+		   atomic_load(&V.small_enoent));
+	ASSERT_OK(pinmgr_unpin_vec(V.ctx, V.h, NH));
+	h_close(V.ctx);
+	ASSERT_VMPIN_KB(0);
+	h_assert_pins_balanced();
+}
+
 /*
  * Read-only pins of a private anonymous page while another thread flips it
  * between PROT_READ and PROT_READ|PROT_WRITE and drops it, so that most
@@ -954,6 +1226,10 @@ static const struct h_case cases[] = {
 	H_CASE(unpin_races_publish, "UNPIN of the handle a PIN is publishing, with events queued: no use-after-free, events name real handles"),
 	H_CASE(lookup_races_unpin, "QUERY/SEGMENTS/VERIFY race UNPIN of the newest handles: only ENOENT, nothing leaks"),
 	H_CASE(update_races_unpin, "UPDATE (pin next, unpin last) while UNPIN and vectored UNPIN steal handles and lookups use them: all or nothing, nothing leaks"),
+	H_CASE(pin_vec_undo_races_replace, "PIN_VEC failing after its first handle was replaced by another thread: its undo leaves the replacing region pinned under the handle"),
+	H_CASE_ARG(pin_vec_undo_races_replace, "export", "same, the replacing region exported meanwhile: it keeps its handle, nothing orphaned"),
+	H_CASE(read_requeue_races_replace, "read() whose copy-out fails after a replace of the record's handle returned: the old region's record is not put back under the handle"),
+	H_CASE(replace_check_races_replace_vec, "replace of one handle while another thread replaces it among 64, over and over: never ENOENT"),
 	H_CASE(replace_races_unpin, "UPDATE_REPLACE of one handle while UNPIN and vectored UNPIN steal it, lookups and reads use it, the mapping changes: a lookup finds a whole region, nothing leaks"),
 	H_CASE(unpin_vec_races_publish, "vectored UNPIN of the handles a PIN is publishing, one or two (or one twice) at a time: no use-after-free, nothing leaks"),
 	H_CASE(ro_pin_races_mprotect, "read-only PIN while another thread flips the page PROT_READ <-> PROT_READ|PROT_WRITE: never EFAULT"),

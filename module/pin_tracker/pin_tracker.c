@@ -872,6 +872,7 @@ bool pin_tracker_pop_change(struct pin_tracker *t, struct pin_change *c)
 	if (r) {
 		list_del_init(&r->ev_node);
 		c->handle = r->handle;
+		c->gen = r->gen;
 		c->kinds = r->ev_kinds;
 		c->start = r->ev_start;
 		c->end = r->ev_end;
@@ -888,7 +889,8 @@ bool pin_tracker_pop_change(struct pin_tracker *t, struct pin_change *c)
  * @c: a change returned by pin_tracker_pop_change()
  *
  * Merges @c into its region's pending record and queues it again, unless
- * the region was unpinned in the meantime.
+ * the region was unpinned in the meantime, or replaced
+ * (pin_tracker_replace(): the record was of the region that is gone).
  *
  * Context: process context (the tracker's locks are taken with softirqs
  * enabled).
@@ -900,7 +902,8 @@ void pin_tracker_requeue_change(struct pin_tracker *t,
 
 	xa_lock(&t->regions);
 	r = xa_load(&t->regions, c->handle);
-	if (r) {
+	/* Not if the handle was replaced since (its record went with it). */
+	if (r && r->gen == c->gen) {
 		spin_lock(&t->ev_lock);
 		if (!r->ev_kinds) {
 			r->ev_start = c->start;
@@ -1706,7 +1709,7 @@ int pin_region_verify(struct pin_region *r, u64 *differ, u64 *first)
  */
 static struct pin_region *pin_tracker_next_suspect(struct pin_tracker *t,
 						   u64 *start, u64 *end,
-						   u64 *looks)
+						   u32 *looks)
 {
 	struct pin_region *r;
 	bool wake = false;
@@ -1746,7 +1749,7 @@ static struct pin_region *pin_tracker_next_suspect(struct pin_tracker *t,
  * @r counts as diverged.
  */
 static void pin_region_confirm(struct pin_tracker *t, struct pin_region *r,
-			       u64 start, u64 end, u64 looks)
+			       u64 start, u64 end, u32 looks)
 {
 	u64 base = r->addr & PAGE_MASK, differ, first;
 	unsigned long wseq;
@@ -1784,8 +1787,9 @@ static void pin_tracker_confirm_work(struct work_struct *work)
 	struct pin_tracker *t = container_of(work, struct pin_tracker,
 					     cf_work);
 	bool live = mmget_not_zero(t->mm);
-	u64 start, end, looks;
+	u64 start, end;
 	struct pin_region *r;
+	u32 looks;
 
 	if (live)
 		kthread_use_mm(t->mm);
@@ -2131,13 +2135,18 @@ int pin_tracker_check_handles(struct pin_tracker *t, u32 *handles,
 			return -ENOENT;
 	/*
 	 * No region held busy (the common case, and the per-I/O one): only
-	 * whether each handle is in use, without the lock.
+	 * whether each handle is in use, without the lock. A handle found
+	 * unused is looked up again under the lock: another call taking
+	 * regions out all or none leaves zero entries, which read as unused,
+	 * until it puts the regions (or their replacements) back in the same
+	 * critical section.
 	 */
 	if (!READ_ONCE(t->busy_holds)) {
 		for (i = 0; i < n; i++)
 			if (!xa_load(&t->regions, handles[i]))
-				return -ENOENT;
-		return 0;
+				break;
+		if (i == n)
+			return 0;
 	}
 	/* @busy is read under xa_lock: a region may be freed once out. */
 	xa_lock(&t->regions);
@@ -2312,6 +2321,7 @@ int pin_tracker_replace(struct pin_tracker *t, const u32 *handles,
 		/* In place of an entry: allocates nothing, cannot fail. */
 		pin_tracker_hold(t, rs[i], 1);
 		WRITE_ONCE(rs[i]->handle, handles[i]);
+		rs[i]->gen = old[i]->gen + 1 ?: 1;
 		if (n > 1)
 			xas_set(&xas, handles[i]);
 		xas_store(&xas, rs[i]);
@@ -2352,10 +2362,14 @@ out_free:
  * thread meanwhile: the region is then taken out all the same (its handle
  * is gone, it is no longer watched) and unpinned when its last hold is
  * dropped, so that the owner's call fails having pinned nothing it keeps.
+ * Another thread may also have replaced the region (pin_tracker_replace()):
+ * that unpinned it, and the region put in its place is left alone.
  *
  * Context: may sleep.
  * Return: 0 on success, -ENOENT if @handle is not in use (another thread
- * unpinned it), -ERESTARTSYS as for pin_tracker_unpin().
+ * unpinned it) or another thread's pin_tracker_replace() put a region of
+ * its own there (ours was unpinned by it, and theirs stays), -ERESTARTSYS
+ * as for pin_tracker_unpin().
  */
 int pin_tracker_abort(struct pin_tracker *t, u32 handle)
 {
@@ -2365,7 +2379,8 @@ int pin_tracker_abort(struct pin_tracker *t, u32 handle)
 
 	xa_lock(&t->regions);
 	r = xas_load(&xas);
-	if (!r || xa_is_zero(r)) {
+	/* A region that took @handle over is another caller's: ours is gone. */
+	if (!r || xa_is_zero(r) || r->gen) {
 		xa_unlock(&t->regions);
 		return -ENOENT;
 	}

@@ -105,9 +105,12 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @cf_end: its end (exclusive)
  * @looks: conclusive pin_region_verify() calls, which decide @diverged
  *	over the whole region: a confirmation begun before one is stale
+ * @gen: 0 for a region pinned by pin_tracker_pin(); for one that took its
+ *	handle over from another (pin_tracker_replace()), that one's @gen + 1,
+ *	never 0: tells a region from the ones its handle named before
  *
- * Everything from @addr to @writable is written once before the region
- * is published in the tracker and is read-only afterwards, so holders of
+ * Everything from @addr to @writable, and @gen, is written once before the
+ * region is published in the tracker and is read-only afterwards, so holders of
  * a reference read it without locking; @handle too, except that the change
  * callback's tracepoint may read it (as 0) before (READ_ONCE()). @busy and
  * @orphan are protected by xa_lock(&pin_tracker.regions). @published is
@@ -149,7 +152,8 @@ struct pin_region {
 	struct list_head cf_node;
 	u64 cf_start;
 	u64 cf_end;
-	u64 looks;
+	u32 looks;
+	u32 gen;
 };
 
 /**
@@ -165,6 +169,8 @@ struct pin_tracker_range {
 /**
  * struct pin_change - changes to the mapping of one region, as dequeued
  * @handle: the region's handle
+ * @gen: the region's &pin_region.gen: pin_tracker_requeue_change() puts
+ *	the record back only if @handle still names that region
  * @kinds: BIT_ULL(enum mmu_notifier_event) for each kind of change seen;
  *	bit 63 for kinds beyond 62
  * @start: start of the union of the changed ranges, clipped to the region's
@@ -173,6 +179,7 @@ struct pin_tracker_range {
  */
 struct pin_change {
 	u32 handle;
+	u32 gen;
 	u64 kinds;
 	u64 start;
 	u64 end;

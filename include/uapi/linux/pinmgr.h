@@ -27,7 +27,8 @@
  * prefixed ``out_`` and are written
  * back only when the ioctl succeeds, and only up to @size bytes (the
  * out_ fields of the range arrays of PIN_VEC and UPDATE are written as
- * the ranges are pinned, and are undefined after a failure). The
+ * the ranges are pinned, with %PINMGR_UPDATE_REPLACE before anything is
+ * pinned, and are undefined after a failure). The
  * elements of the arrays an ioctl or read() points to (&struct
  * pinmgr_segment, &struct pinmgr_pin_range, &struct pinmgr_event) carry no
  * size and never grow: a different element would come with a new ioctl.
@@ -705,7 +706,9 @@ struct pinmgr_update {
  * its last dma-buf is released and no call that looked it up before (a
  * SEGMENTS, QUERY or VERIFY under way) still uses it. This is the one
  * exception to "all or
- * nothing" of PIN, PIN_VEC and UPDATE.
+ * nothing" of PIN, PIN_VEC and UPDATE. (If another thread replaces such a
+ * region instead, %PINMGR_UPDATE_REPLACE, that unpins it, and the region
+ * put under its handle stays: the failing call's undo leaves it alone.)
  *
  * Importers that map for both directions (DRM's PRIME import, RDMA's
  * ``ibv_reg_dmabuf_mr``) need a region pinned with %PINMGR_PIN_WRITE. A
