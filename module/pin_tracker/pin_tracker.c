@@ -890,7 +890,10 @@ bool pin_tracker_pop_change(struct pin_tracker *t, struct pin_change *c)
  *
  * Merges @c into its region's pending record and queues it again, unless
  * the region was unpinned in the meantime, or replaced
- * (pin_tracker_replace(): the record was of the region that is gone).
+ * (pin_tracker_replace(): the record was of the region that is gone). A
+ * handle replaced 2^32 - 1 times while @c was out comes back to @c's
+ * generation: the record then goes to the region of that moment, a wrong
+ * hint on the owner's own file, nothing worse.
  *
  * Context: process context (the tracker's locks are taken with softirqs
  * enabled).

@@ -376,6 +376,9 @@ struct pinmgr_segments {
  *	outside the user address
  *	space, E2BIG) and then failed, counted per range: the ranges a failed
  *	PIN_VEC had pinned and then undid count here too, not in @out_pins
+ *	(but for one whose handle another thread replaced meanwhile,
+ *	%PINMGR_UPDATE_REPLACE: that counts in @out_pins, and the replace's
+ *	unpin of it in @out_unpins)
  * @out_metadata_bytes: kernel memory the file's regions take to track
  *	(charged to the memory cgroup of the task that pinned). On a file with
  *	%PINMGR_CAP_PHYS a region takes a fixed size plus 8 bytes per
@@ -644,8 +647,9 @@ struct pinmgr_verify {
  * after a failure; the rest is as above: the handles checked first, all
  * or nothing, the new pins counted beside the old ones for a moment, and
  * STATS counting a pin and an unpin per range. A change record
- * (&struct pinmgr_event) read while the call is under way may be one of
- * the old region; none of the old region is read once it returns.
+ * (&struct pinmgr_event) may be one of the old region if the read() was
+ * under way when the call returned; a read() begun after that never
+ * returns one.
  */
 struct pinmgr_update {
 	__u32 size;
