@@ -411,6 +411,34 @@ CASE(unpin_vec_races_publish)
 }
 
 
+/* A userfaultfd with [@p, @p + @len) registered for missing pages. */
+static int uffd_missing(void *p, size_t len)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+	if (uffd < 0)
+		h_skip("userfaultfd: %s", h_errname(errno));
+	h_keep_fd(uffd);
+	ASSERT_SYS(ioctl(uffd, UFFDIO_API, &api));
+	reg.range.start = (uintptr_t)p;
+	reg.range.len = len;
+	ASSERT_SYS(ioctl(uffd, UFFDIO_REGISTER, &reg));
+	return uffd;
+}
+
+/* Until a thread's access faults on the registered range. */
+static void uffd_wait_fault(int uffd)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	ASSERT_EQ(ASSERT_SYS(poll(&pfd, 1, h_bound_ms(30000))), 1);
+	ASSERT_EQ(ASSERT_SYS(read(uffd, &msg, sizeof(msg))), sizeof(msg));
+	ASSERT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+}
+
 /*
  * UNPIN while a lookup uses the region: an ACCESS is held inside the kernel
  * (its copy to the user buffer waits on userfaultfd) while another thread
@@ -447,12 +475,8 @@ static void *held_unpin(void *arg)
 
 CASE(unpin_waits_for_lookup)
 {
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
 	struct uffdio_copy copy = { 0 };
-	struct uffd_msg msg;
 	struct pinmgr_event ev;
-	struct pollfd pfd;
 	pthread_t ta, tu;
 	char *src, *buf;
 	int uffd;
@@ -464,24 +488,14 @@ CASE(unpin_waits_for_lookup)
 	src = h_anon(h_ps);
 	U.dst = h_map(h_ps, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-	if (uffd < 0)
-		h_skip("userfaultfd: %s", h_errname(errno));
-	h_keep_fd(uffd);
-	ASSERT_SYS(ioctl(uffd, UFFDIO_API, &api));
-	reg.range.start = (uintptr_t)U.dst;
-	reg.range.len = h_ps;
-	ASSERT_SYS(ioctl(uffd, UFFDIO_REGISTER, &reg));
+	uffd = uffd_missing(U.dst, h_ps);
 
 	U.handle = h_pin(U.ctx, buf, h_ps, PINMGR_PIN_WRITE);
 	atomic_store(&U.unpin_done, false);
 	atomic_store(&U.unpin_tid, 0);
 	ASSERT(!h_thread_create(&ta, held_access, NULL));
 	/* The ACCESS holds the region once its copy-out faults. */
-	pfd = (struct pollfd){ .fd = uffd, .events = POLLIN };
-	ASSERT_EQ(ASSERT_SYS(poll(&pfd, 1, h_bound_ms(30000))), 1);
-	ASSERT_EQ(ASSERT_SYS(read(uffd, &msg, sizeof(msg))), sizeof(msg));
-	ASSERT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+	uffd_wait_fault(uffd);
 
 	ASSERT(!h_thread_create(&tu, held_unpin, NULL));
 	/* Until UNPIN either returned or sleeps waiting for the ACCESS. */
@@ -512,34 +526,6 @@ CASE(unpin_waits_for_lookup)
 }
 
 /* ---- UPDATE_REPLACE against calls that were under way --------------- */
-
-/* A userfaultfd with [@p, @p + @len) registered for missing pages. */
-static int uffd_missing(void *p, size_t len)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	int uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-
-	if (uffd < 0)
-		h_skip("userfaultfd: %s", h_errname(errno));
-	h_keep_fd(uffd);
-	ASSERT_SYS(ioctl(uffd, UFFDIO_API, &api));
-	reg.range.start = (uintptr_t)p;
-	reg.range.len = len;
-	ASSERT_SYS(ioctl(uffd, UFFDIO_REGISTER, &reg));
-	return uffd;
-}
-
-/* Until a thread's access faults on the registered range. */
-static void uffd_wait_fault(int uffd)
-{
-	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
-	struct uffd_msg msg;
-
-	ASSERT_EQ(ASSERT_SYS(poll(&pfd, 1, h_bound_ms(30000))), 1);
-	ASSERT_EQ(ASSERT_SYS(read(uffd, &msg, sizeof(msg))), sizeof(msg));
-	ASSERT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
-}
 
 /* Make the faulting access fail: unmap the page, then wake the faulter. */
 static void uffd_fail(int uffd, void *p, size_t len)
