@@ -1224,7 +1224,7 @@ static void flags_str(uint64_t v, const char *const *names, size_t n, char *buf,
 
 static void info_print_text(const struct info_state *st)
 {
-	static const char *const pin_names[] = { "write" };
+	static const char *const pin_names[] = { "write", "no_events" };
 	static const char *const seg_names[] = { "phys" };
 	/* Indexed by bit: every PINMGR_CAP_* has its name (make lint-docs). */
 	static const char *const cap_names[] = {

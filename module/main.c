@@ -139,6 +139,16 @@ static int pinmgr_ucmd_respond(struct pinmgr_ucmd *ucmd, size_t cmd_len)
 	return 0;
 }
 
+/* The pin flags every pinning ioctl takes. */
+#define PINMGR_PIN_FLAGS (PINMGR_PIN_WRITE | PINMGR_PIN_NO_EVENTS)
+
+/* &enum pinmgr_pin_flags -> &enum pin_tracker_flags */
+static unsigned int pinmgr_tracker_flags(u32 flags)
+{
+	return (flags & PINMGR_PIN_WRITE ? PIN_TRACKER_WRITE : 0) |
+	       (flags & PINMGR_PIN_NO_EVENTS ? PIN_TRACKER_UNWATCHED : 0);
+}
+
 static int pinmgr_info(struct pinmgr_ucmd *ucmd)
 {
 	struct pinmgr_info *cmd = ucmd->cmd;
@@ -148,7 +158,7 @@ static int pinmgr_info(struct pinmgr_ucmd *ucmd)
 		return -EINVAL;
 	cmd->out_abi_version = PINMGR_ABI_VERSION;
 	cmd->out_page_size = PAGE_SIZE;
-	cmd->out_pin_flags = PINMGR_PIN_WRITE;
+	cmd->out_pin_flags = PINMGR_PIN_FLAGS;
 	cmd->out_segments_flags = PINMGR_SEGMENTS_PHYS;
 	cmd->out_caps = (ucmd->pf->phys_allowed ? PINMGR_CAP_PHYS : 0) |
 			(ucmd->pf->test_access ? PINMGR_CAP_TEST_ACCESS : 0) |
@@ -168,10 +178,11 @@ static int pinmgr_pin(struct pinmgr_ucmd *ucmd)
 	u32 handle;
 	int ret;
 
-	if (cmd->flags & ~PINMGR_PIN_WRITE)
+	if (cmd->flags & ~PINMGR_PIN_FLAGS)
 		return -EINVAL;
 	ret = pin_tracker_pin(t, cmd->addr, cmd->length,
-			      cmd->flags & PINMGR_PIN_WRITE, &handle, &npages);
+			      pinmgr_tracker_flags(cmd->flags), &handle,
+			      &npages);
 	if (ret)
 		return ret;
 	cmd->out_handle = handle;
@@ -205,7 +216,7 @@ static void pinmgr_unpin_handles(struct pin_tracker *t, const u32 *handles,
  * unpinned again. On success @handles holds the new handles, for a caller
  * that may still have to undo them.
  */
-static int pinmgr_pin_ranges(struct pin_tracker *t, bool writable,
+static int pinmgr_pin_ranges(struct pin_tracker *t, unsigned int flags,
 			     struct pinmgr_pin_range __user *uranges,
 			     u32 count, u32 *handles)
 {
@@ -222,7 +233,7 @@ static int pinmgr_pin_ranges(struct pin_tracker *t, bool writable,
 		}
 		for (i = 0; i < n; i++) {
 			ret = pin_tracker_pin(t, chunk[i].addr, chunk[i].length,
-					      writable, &handles[done + i],
+					      flags, &handles[done + i],
 					      &npages);
 			if (ret) {
 				done += i;
@@ -268,7 +279,7 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
 	u32 small[PINMGR_SMALL_HANDLES], *handles;
 	int ret;
 
-	if (cmd->flags & ~PINMGR_PIN_WRITE || cmd->__reserved || !cmd->count)
+	if (cmd->flags & ~PINMGR_PIN_FLAGS || cmd->__reserved || !cmd->count)
 		return -EINVAL;
 	if (cmd->count > PINMGR_PIN_VEC_MAX)
 		return -E2BIG;
@@ -276,7 +287,7 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
 	if (!handles)
 		return -ENOMEM;
 	ret = pinmgr_pin_ranges(&ucmd->pf->tracker,
-				cmd->flags & PINMGR_PIN_WRITE,
+				pinmgr_tracker_flags(cmd->flags),
 				u64_to_user_ptr(cmd->ranges), cmd->count,
 				handles);
 	pinmgr_handles_free(handles, small);
@@ -343,7 +354,7 @@ static int pinmgr_update_replace(struct pin_tracker *t,
 		     copy_to_user(uranges, ranges, n * sizeof(*ranges)))
 		goto out_free;
 	ret = pin_tracker_replace(t, handles, tr, n,
-				  cmd->flags & PINMGR_PIN_WRITE);
+				  pinmgr_tracker_flags(cmd->flags));
 out_free:
 	if (ranges != small_ranges)
 		kvfree(ranges);
@@ -364,7 +375,7 @@ static int pinmgr_update(struct pinmgr_ucmd *ucmd)
 	u32 *pinned, *unpin;
 	int ret;
 
-	if (cmd->flags & ~(PINMGR_PIN_WRITE | PINMGR_UPDATE_REPLACE) ||
+	if (cmd->flags & ~(PINMGR_PIN_FLAGS | PINMGR_UPDATE_REPLACE) ||
 	    (!cmd->nr_pin && !cmd->nr_unpin))
 		return -EINVAL;
 	if (cmd->nr_pin > PINMGR_PIN_VEC_MAX ||
@@ -391,7 +402,7 @@ static int pinmgr_update(struct pinmgr_ucmd *ucmd)
 		ret = -ENOMEM;
 		goto out_free_unpin;
 	}
-	ret = pinmgr_pin_ranges(t, cmd->flags & PINMGR_PIN_WRITE,
+	ret = pinmgr_pin_ranges(t, pinmgr_tracker_flags(cmd->flags),
 				u64_to_user_ptr(cmd->pin), cmd->nr_pin, pinned);
 	if (ret)
 		goto out_free_pinned;
@@ -491,7 +502,8 @@ static int pinmgr_query(struct pinmgr_ucmd *ucmd)
 	r = pin_tracker_get(t, cmd->handle);
 	if (!r)
 		return -ENOENT;
-	cmd->out_flags = r->writable ? PINMGR_PIN_WRITE : 0;
+	cmd->out_flags = (r->writable ? PINMGR_PIN_WRITE : 0) |
+			 (r->unwatched ? PINMGR_PIN_NO_EVENTS : 0);
 	cmd->out_addr = r->addr;
 	cmd->out_length = r->length;
 	cmd->out_npages = r->npages;

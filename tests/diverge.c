@@ -840,6 +840,76 @@ CASE(ev_param_off)
 	ASSERT_EQ(sys_stat("notifiers"), base);
 }
 
+/*
+ * PINMGR_PIN_NO_EVENTS on a file that watches: PIN, PIN_VEC, UPDATE and a
+ * replace make regions without a notifier, whose changes nobody hears of
+ * (VERIFY still sees them); a watched region beside them, or one that
+ * replaces an unwatched one, still gets its record.
+ */
+CASE(ev_no_events_flag)
+{
+	uint64_t base = sys_stat("notifiers");
+	struct pinmgr_ctx *ctx = h_open();
+	char *p = d_anon(9 * h_ps);
+	struct pinmgr_pin_range up = {
+		.addr = (uintptr_t)(p + 8 * h_ps), .length = h_ps,
+	};
+	struct pinmgr_pin_range vec[2] = {
+		{ .addr = (uintptr_t)(p + 2 * h_ps), .length = h_ps },
+		{ .addr = (uintptr_t)(p + 3 * h_ps), .length = h_ps },
+	};
+	struct pinmgr_pin_range r = {
+		.addr = (uintptr_t)(p + 5 * h_ps), .length = h_ps,
+	};
+	uint32_t hw, hn, hr, hs;
+	uint64_t differ, first;
+
+	nonblock(ctx);
+	hw = h_pin(ctx, p, h_ps, PINMGR_PIN_WRITE);
+	hn = h_pin(ctx, p + h_ps, h_ps, PINMGR_PIN_WRITE | PINMGR_PIN_NO_EVENTS);
+	ASSERT_OK(pinmgr_pin_vec(ctx, PINMGR_PIN_NO_EVENTS, vec, 2));
+	ASSERT_OK(pinmgr_update(ctx, NULL, 0, PINMGR_PIN_NO_EVENTS, &up, 1));
+	/* Watched, then replaced by an unwatched region: its notifier goes. */
+	hr = h_pin(ctx, p + 4 * h_ps, h_ps, 0);
+	ASSERT_EQ(sys_stat("notifiers"), base + 2);
+	ASSERT_OK(pinmgr_update(ctx, &hr, 1,
+				PINMGR_PIN_NO_EVENTS | PINMGR_UPDATE_REPLACE,
+				&r, 1));
+	ASSERT_EQ(r.out_handle, hr);
+	ASSERT_EQ(sys_stat("notifiers"), base + 1);
+	/* Unwatched, then replaced by a watched region: that one is watched. */
+	hs = h_pin(ctx, p + 6 * h_ps, h_ps, PINMGR_PIN_NO_EVENTS);
+	r.addr = (uintptr_t)(p + 7 * h_ps);
+	ASSERT_OK(pinmgr_update(ctx, &hs, 1, PINMGR_UPDATE_REPLACE, &r, 1));
+	ASSERT_EQ(sys_stat("notifiers"), base + 2);
+	expect_no_event(ctx);
+
+	/* Every page dropped: two records, for the watched regions only. */
+	ASSERT_SYS(madvise(p, 9 * h_ps, MADV_DONTNEED));
+	ASSERT_EQ(diverged_regions(ctx), 2);
+	{
+		struct pinmgr_event ev[8];
+		int n = pinmgr_events_read(ctx, ev, 8);
+
+		ASSERT_EQ(n, 2);
+		ASSERT(ev[0].handle == hw || ev[1].handle == hw);
+		ASSERT(ev[0].handle == hs || ev[1].handle == hs);
+		ASSERT_EQ(ev[0].kinds & PINMGR_EVENT_CLEAR, PINMGR_EVENT_CLEAR);
+		ASSERT_EQ(ev[1].kinds & PINMGR_EVENT_CLEAR, PINMGR_EVENT_CLEAR);
+	}
+	expect_no_event(ctx);
+	/* VERIFY still tells, for the unwatched ones too. */
+	ASSERT_EQ(pinmgr_verify(ctx, hn, &differ, &first), 1);
+	ASSERT_EQ(differ, 1);
+	ASSERT_EQ(pinmgr_verify(ctx, vec[1].out_handle, &differ, &first), 1);
+	ASSERT_EQ(pinmgr_verify(ctx, hr, &differ, &first), 1);
+	ASSERT_EQ(pinmgr_verify(ctx, up.out_handle, &differ, &first), 1);
+	ASSERT_OK(pinmgr_unpin(ctx, hs));
+	ASSERT_EQ(sys_stat("notifiers"), base + 1);
+	h_close(ctx);
+	ASSERT_EQ(sys_stat("notifiers"), base);
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -1071,6 +1141,7 @@ static const struct h_case cases[] = {
 	H_CASE(ev_other_mm_eacces, "events: with a change pending, poll() from a forked child -> POLLERR only, read() -> EACCES"),
 	H_CASE(ev_notifiers_unregistered, "events: UNPIN and close unregister notifiers (sysfs back to base)"),
 	H_CASE(ev_param_off, "events: parameter off at open -> no CAP_EVENTS, no notifier, no record; VERIFY works"),
+	H_CASE(ev_no_events_flag, "events: PINMGR_PIN_NO_EVENTS by PIN, PIN_VEC, UPDATE, replace -> no notifier, no record; VERIFY works; watched beside it still heard"),
 	H_CASE(ev_overhead, "events: notifier overhead on unrelated faults (reported)"),
 };
 

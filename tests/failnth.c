@@ -562,6 +562,11 @@ static int call_pin_ro(struct fx *fx)
 	return call_pin(fx, 0);
 }
 
+static int call_pin_w_unwatched(struct fx *fx)
+{
+	return call_pin(fx, PINMGR_PIN_WRITE | PINMGR_PIN_NO_EVENTS);
+}
+
 static void after_pin_ok(struct fx *fx)
 {
 	ASSERT_NE(fx->handle, 0);
@@ -727,16 +732,27 @@ static void after_update_err(struct fx *fx)
  */
 
 static unsigned int rpl_n;
+static uint32_t rpl_flags;
 
 static void setup_replace_1(struct fx *fx)
 {
 	rpl_n = 1;
+	rpl_flags = 0;
 	setup_update(fx);
 }
 
 static void setup_replace_3(struct fx *fx)
 {
 	rpl_n = 3;
+	rpl_flags = 0;
+	setup_update(fx);
+}
+
+/* Watched regions replaced by unwatched ones (PINMGR_PIN_NO_EVENTS). */
+static void setup_replace_3_unwatched(struct fx *fx)
+{
+	rpl_n = 3;
+	rpl_flags = PINMGR_PIN_NO_EVENTS;
 	setup_update(fx);
 }
 
@@ -744,7 +760,7 @@ static int call_replace(struct fx *fx)
 {
 	struct pinmgr_update u = {
 		.size = sizeof(u),
-		.flags = PINMGR_PIN_WRITE | PINMGR_UPDATE_REPLACE,
+		.flags = PINMGR_PIN_WRITE | PINMGR_UPDATE_REPLACE | rpl_flags,
 		.nr_unpin = rpl_n,
 		.nr_pin = rpl_n,
 		.unpin = (uintptr_t)upd_old,
@@ -1113,6 +1129,15 @@ static const struct op ops[] = {
 		.nothing_held = true,
 	},
 	{
+		.name = "PIN writable unwatched (NO_EVENTS), 616 pages",
+		.setup = setup_pin_big, .call = call_pin_w_unwatched,
+		.after_ok = after_pin_ok, .after_err = after_pin_err,
+		.teardown = teardown_region,
+		.errnos = { ENOMEM, EFAULT },
+		.min_points = 3, .min_usercopy = 2, .may_absorb = true,
+		.nothing_held = true,
+	},
+	{
 		.name = "PIN read-only, 616 pages (2 batches, 16 faulted in by GUP)",
 		.setup = setup_pin_big, .call = call_pin_ro,
 		.after_ok = after_pin_ok, .after_err = after_pin_err,
@@ -1175,6 +1200,14 @@ static const struct op ops[] = {
 		 * copy in, room for the arrays, the handles in, the ranges in
 		 * and out, room for the tracker's (3 regions may be spares)
 		 */
+		.min_points = 6, .min_usercopy = 4, .may_absorb = true,
+	},
+	{
+		.name = "UPDATE_REPLACE of 3 regions by unwatched ones (NO_EVENTS)",
+		.setup = setup_replace_3_unwatched, .call = call_replace,
+		.after_ok = after_replace_ok, .after_err = after_replace_err,
+		.teardown = teardown_update,
+		.errnos = { ENOMEM, EFAULT },
 		.min_points = 6, .min_usercopy = 4, .may_absorb = true,
 	},
 	{

@@ -1119,11 +1119,15 @@ static void op_info(struct thr *t, struct file *f)
 			(unsigned long long)out->out_caps);
 }
 
+/* The pin flags the module knows. */
+#define KNOWN_PIN_FLAGS (PINMGR_PIN_WRITE | PINMGR_PIN_NO_EVENTS)
+
 static uint32_t gen_pin_flags(struct thr *t)
 {
 	if (chance(t, 3))
-		return (uint32_t)rnd(t) | 2;
-	return chance(t, 50) ? PINMGR_PIN_WRITE : 0;
+		return (uint32_t)rnd(t) | 4;	/* a bit past the known ones */
+	return (chance(t, 50) ? PINMGR_PIN_WRITE : 0) |
+	       (chance(t, 25) ? PINMGR_PIN_NO_EVENTS : 0);
 }
 
 static void op_pin(struct thr *t, struct file *f)
@@ -1142,7 +1146,7 @@ static void op_pin(struct thr *t, struct file *f)
 	prepare(t, &is, PINMGR_CMD_PIN, &p, sizeof(p));
 	if (is.pre) {
 		expect = is.pre;
-	} else if (p.flags & ~PINMGR_PIN_WRITE) {
+	} else if (p.flags & ~KNOWN_PIN_FLAGS) {
 		expect = M(B_EINVAL);
 	} else {
 		expect = expect_pin(t, f, p.addr, p.length,
@@ -1222,7 +1226,7 @@ static void op_pin_vec(struct thr *t, struct file *f)
 	prepare(t, &is, PINMGR_CMD_PIN_VEC, &v, sizeof(v));
 	if (is.pre) {
 		expect = is.pre;
-	} else if ((v.flags & ~PINMGR_PIN_WRITE) || v.__reserved || !v.count) {
+	} else if ((v.flags & ~KNOWN_PIN_FLAGS) || v.__reserved || !v.count) {
 		expect = M(B_EINVAL);
 	} else if (v.count > PINMGR_PIN_VEC_MAX) {
 		expect = M(B_E2BIG);
@@ -1360,7 +1364,7 @@ static void op_query(struct thr *t, struct file *f)
 	if (out->out_npages != pages_of(out->out_addr, out->out_length) ||
 	    out->out_offset != out->out_addr % h_ps || !out->out_nsegs ||
 	    out->out_nsegs > out->out_npages ||
-	    (out->out_flags & ~PINMGR_PIN_WRITE) || out->__reserved)
+	    (out->out_flags & ~KNOWN_PIN_FLAGS) || out->__reserved)
 		FZ_FAIL(t, "QUERY %u: addr %#llx len %llu npages %llu offset %u nsegs %llu flags %#x",
 			q.handle, (unsigned long long)out->out_addr,
 			(unsigned long long)out->out_length,

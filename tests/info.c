@@ -119,7 +119,8 @@ static const struct ioc iocs[] = {
 	  prep_none },
 #define I_PIN 1
 	{ "PIN", PINMGR_CMD_PIN, sizeof(struct pinmgr_pin),
-	  sizeof(struct pinmgr_pin), PINMGR_PIN_WRITE, true, prep_pin },
+	  sizeof(struct pinmgr_pin), PINMGR_PIN_WRITE | PINMGR_PIN_NO_EVENTS, true,
+	  prep_pin },
 #define I_UNPIN 2
 	{ "UNPIN", PINMGR_CMD_UNPIN, sizeof(struct pinmgr_unpin),
 	  sizeof(struct pinmgr_unpin), 0, false,
@@ -139,15 +140,16 @@ static const struct ioc iocs[] = {
 	  prep_none },
 #define I_PIN_VEC 6
 	{ "PIN_VEC", PINMGR_CMD_PIN_VEC, sizeof(struct pinmgr_pin_vec),
-	  sizeof(struct pinmgr_pin_vec), PINMGR_PIN_WRITE, false,
-	  prep_pin_vec },
+	  sizeof(struct pinmgr_pin_vec), PINMGR_PIN_WRITE | PINMGR_PIN_NO_EVENTS,
+	  false, prep_pin_vec },
 #define I_VERIFY 7
 	{ "VERIFY", PINMGR_CMD_VERIFY, sizeof(struct pinmgr_verify),
 	  sizeof(struct pinmgr_verify), 0, true,
 	  prep_handle },
 #define I_UPDATE 8
 	{ "UPDATE", PINMGR_CMD_UPDATE, sizeof(struct pinmgr_update),
-	  sizeof(struct pinmgr_update), PINMGR_PIN_WRITE | PINMGR_UPDATE_REPLACE, false,
+	  sizeof(struct pinmgr_update),
+	  PINMGR_PIN_WRITE | PINMGR_PIN_NO_EVENTS | PINMGR_UPDATE_REPLACE, false,
 	  prep_update },
 #define I_EXPORT_DMABUF 9
 	{ "EXPORT_DMABUF", PINMGR_CMD_EXPORT_DMABUF,
@@ -471,7 +473,7 @@ CASE(info_pin_flags)
 	struct pinmgr_info in;
 
 	info(&in);
-	ASSERT_EQ(in.out_pin_flags, PINMGR_PIN_WRITE);
+	ASSERT_EQ(in.out_pin_flags, PINMGR_PIN_WRITE | PINMGR_PIN_NO_EVENTS);
 }
 
 CASE(info_segments_flags)
@@ -615,7 +617,7 @@ CASE(enotty_tcgets)
 static const struct h_case cases[] = {
 	H_CASE(info_abi, "INFO out_abi_version == PINMGR_ABI_VERSION"),
 	H_CASE(info_page_size, "INFO out_page_size == sysconf(_SC_PAGESIZE)"),
-	H_CASE(info_pin_flags, "INFO out_pin_flags == PINMGR_PIN_WRITE"),
+	H_CASE(info_pin_flags, "INFO out_pin_flags == PINMGR_PIN_WRITE | PINMGR_PIN_NO_EVENTS"),
 	H_CASE(info_segments_flags,
 	       "INFO out_segments_flags == PINMGR_SEGMENTS_PHYS"),
 	H_CASE(info_limits, "INFO limits == " PARAMS "{max_pages_per_pin,max_regions}"),

@@ -124,6 +124,15 @@ CASE(pin_write_unaligned)
 	round_trip(buf + 4000 % h_ps, 10000, PINMGR_PIN_WRITE);
 }
 
+/* QUERY gives the flag back; the region is pinned as any other. */
+CASE(pin_no_events)
+{
+	char *buf = h_anon(4 * h_ps);
+
+	round_trip(buf + 100, 2 * h_ps, PINMGR_PIN_NO_EVENTS);
+	round_trip(buf, 3 * h_ps, PINMGR_PIN_WRITE | PINMGR_PIN_NO_EVENTS);
+}
+
 /* out_offset/out_npages for many address/length combinations. */
 CASE(pin_offsets_lengths)
 {
@@ -671,9 +680,10 @@ CASE(pin_len0)
 	pin_err(h_anon(h_ps), 0, 0, EINVAL);
 }
 
-CASE(pin_flag_bit1)
+/* The first bit past the known ones (WRITE, NO_EVENTS). */
+CASE(pin_flag_bit2)
 {
-	pin_err(h_anon(h_ps), h_ps, 1u << 1, EINVAL);
+	pin_err(h_anon(h_ps), h_ps, 1u << 2, EINVAL);
 }
 
 CASE(pin_flag_bit31)
@@ -985,6 +995,7 @@ static const struct h_case cases[] = {
 	H_CASE(pin_two_bytes_across, "pin 2 bytes across a page boundary: npages 2"),
 	H_CASE(pin_1mib, "pin 1 MiB: npages 256, segments cover it"),
 	H_CASE(pin_write_unaligned, "pin WRITE unaligned 10000 bytes: round trip, out_flags WRITE"),
+	H_CASE(pin_no_events, "pin NO_EVENTS, WRITE | NO_EVENTS: round trip, out_flags as given"),
 	H_CASE(pin_offsets_lengths, "pin 4 offsets x 6 lengths: out_offset/out_npages/QUERY exact"),
 	H_CASE(pin_untouched, "pin never-touched anonymous memory, read and WRITE -> ok"),
 	H_CASE(pin_readonly_mapping, "pin a PROT_READ mapping without WRITE -> ok"),
@@ -1015,7 +1026,7 @@ static const struct h_case cases[] = {
 	H_CASE(segments_readonly_array, "segments into a read-only array -> EFAULT"),
 	H_CASE(segments_array_into_unmapped, "segments array running into PROT_NONE -> EFAULT"),
 	H_CASE(pin_len0, "pin len 0 -> EINVAL"),
-	H_CASE(pin_flag_bit1, "pin flags 1<<1 -> EINVAL"),
+	H_CASE(pin_flag_bit2, "pin flags 1<<2 -> EINVAL"),
 	H_CASE(pin_flag_bit31, "pin flags 1<<31 -> EINVAL"),
 	H_CASE(pin_wraps, "pin addr+len wraps (len UINT64_MAX) -> EOVERFLOW"),
 	H_CASE(pin_wraps_high, "pin 0xffffffffffff0000 + 0x20000 wraps -> EOVERFLOW"),

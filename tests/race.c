@@ -62,6 +62,18 @@ static void pin_to_cpu(int cpu)
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+/*
+ * Writable or not, watched or not (PINMGR_PIN_NO_EVENTS): regions with and
+ * without a notifier share the file, the handles and the change queue.
+ */
+static uint32_t rand_pin_flags(unsigned int *s)
+{
+	unsigned int r = rand_r(s);
+
+	return (r & 1 ? PINMGR_PIN_WRITE : 0) |
+	       (r & 2 ? PINMGR_PIN_NO_EVENTS : 0);
+}
+
 static void note_handle(uint32_t h)
 {
 	uint32_t m = atomic_load(&R.max_seen);
@@ -82,13 +94,14 @@ static void *pinner(void *arg)
 	for (i = 0; i < rounds; i++) {
 		size_t pages = 1 + rand_r(&s) % 4;
 		size_t off = (rand_r(&s) % (BUF_PAGES - pages)) * h_ps;
-		uint32_t flags = rand_r(&s) % 2 ? PINMGR_PIN_WRITE : 0;
+		uint32_t flags = rand_pin_flags(&s);
 
 		ret = pinmgr_pin(R.ctx, R.buf + off, pages * h_ps, flags, &h);
 		/* A writable pin of a page the changer made read-only. */
-		if (ret == -EFAULT && flags)
+		if (ret == -EFAULT && (flags & PINMGR_PIN_WRITE))
 			continue;
-		ASSERT_MSG(!ret, "%s pin %d: %s", flags ? "writable" : "read-only",
+		ASSERT_MSG(!ret, "%s pin %d: %s",
+			   flags & PINMGR_PIN_WRITE ? "writable" : "read-only",
 			   i, h_errname(-ret));
 		note_handle(h);
 		ret = pinmgr_unpin(R.ctx, h);
@@ -116,12 +129,12 @@ static void *updater(void *arg)
 	for (i = 0; i < rounds; i++) {
 		size_t pages = 1 + rand_r(&s) % 4;
 		size_t off = (rand_r(&s) % (BUF_PAGES - pages)) * h_ps;
-		uint32_t flags = rand_r(&s) % 2 ? PINMGR_PIN_WRITE : 0;
+		uint32_t flags = rand_pin_flags(&s);
 
 		rg = (struct pinmgr_pin_range){ .addr = (uintptr_t)R.buf + off,
 						.length = pages * h_ps };
 		ret = pinmgr_update(R.ctx, &last, last ? 1 : 0, flags, &rg, 1);
-		if (ret == -EFAULT && flags)
+		if (ret == -EFAULT && (flags & PINMGR_PIN_WRITE))
 			continue;	/* the changer made the page read-only */
 		if (ret == -ENOENT) {
 			last = 0;	/* stolen */
@@ -157,12 +170,12 @@ static void *replacer(void *arg)
 	for (i = 0; i < rounds; i++) {
 		size_t pages = 1 + rand_r(&s) % 4;
 		size_t off = (rand_r(&s) % (BUF_PAGES - pages)) * h_ps;
-		uint32_t flags = rand_r(&s) % 2 ? PINMGR_PIN_WRITE : 0;
+		uint32_t flags = rand_pin_flags(&s);
 
 		if (!slot) {
 			ret = pinmgr_pin(R.ctx, R.buf + off, pages * h_ps,
 					 flags, &slot);
-			if (ret == -EFAULT && flags) {
+			if (ret == -EFAULT && (flags & PINMGR_PIN_WRITE)) {
 				slot = 0;	/* made read-only by the changer */
 				continue;
 			}
@@ -174,7 +187,7 @@ static void *replacer(void *arg)
 						.length = pages * h_ps };
 		ret = pinmgr_update(R.ctx, &slot, 1,
 				    flags | PINMGR_UPDATE_REPLACE, &rg, 1);
-		if (ret == -EFAULT && flags)
+		if (ret == -EFAULT && (flags & PINMGR_PIN_WRITE))
 			continue;	/* the old region stays */
 		if (ret == -ENOENT) {
 			slot = 0;	/* stolen */
@@ -958,7 +971,7 @@ static void z_one(const int *weight, unsigned int *s)
 	int r, op, ret, i, total = 0;
 	size_t pages = 1 + rand_r(s) % 4;
 	char *p = Z.buf + (rand_r(s) % (FZ_PAGES - pages)) * h_ps;
-	uint32_t flags = rand_r(s) % 2 ? PINMGR_PIN_WRITE : 0;
+	uint32_t flags = rand_pin_flags(s);
 
 	for (op = 0; op < Z_NOPS; op++)
 		total += weight[op];

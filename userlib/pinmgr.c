@@ -380,7 +380,7 @@ PINMGR_EXPORT int pinmgr_access(struct pinmgr_ctx *ctx, uint32_t handle,
 /**
  * pinmgr_pin_vec() - PINMGR_PIN_VEC: pin many ranges in one call
  * @ctx: the context
- * @flags: %PINMGR_PIN_WRITE or 0, for every range
+ * @flags: &enum pinmgr_pin_flags, for every range
  * @ranges: @count ranges; the caller fills in addr and length, the call
  *	fills in out_handle, out_offset and out_npages
  * @count: number of ranges, 1 to %PINMGR_PIN_VEC_MAX
@@ -413,7 +413,7 @@ PINMGR_EXPORT int pinmgr_pin_vec(struct pinmgr_ctx *ctx, unsigned int flags,
  * @ctx: the context
  * @unpin: @nr_unpin handles of regions to unpin; may be NULL if @nr_unpin is 0
  * @nr_unpin: number of handles, 0 to %PINMGR_UNPIN_VEC_MAX
- * @flags: %PINMGR_PIN_WRITE or 0, for every range of @pin; with
+ * @flags: &enum pinmgr_pin_flags, for every range of @pin; with
  *	%PINMGR_UPDATE_REPLACE, range i takes handle i over
  * @pin: @nr_pin ranges as for pinmgr_pin_vec(); may be NULL if @nr_pin is 0
  * @nr_pin: number of ranges, 0 to %PINMGR_PIN_VEC_MAX

@@ -73,10 +73,11 @@ static int dmacopy_copy(struct pin_tracker *t, struct dmacopy_copy *c)
 	if (c->length && c->src < c->dst + c->length &&
 	    c->dst < c->src + c->length)
 		return -EINVAL;
-	ret = pin_tracker_pin(t, c->src, c->length, false, &hs, &npages);
+	ret = pin_tracker_pin(t, c->src, c->length, 0, &hs, &npages);
 	if (ret)
 		return ret;
-	ret = pin_tracker_pin(t, c->dst, c->length, true, &hd, &npages);
+	ret = pin_tracker_pin(t, c->dst, c->length, PIN_TRACKER_WRITE, &hd,
+			      &npages);
 	if (ret)
 		goto unpin_src;
 	src = pin_tracker_get(t, hs);

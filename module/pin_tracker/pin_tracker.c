@@ -231,8 +231,8 @@ static void pin_tracker_count(struct pin_tracker *t, enum pin_counter i,
  * @max_pages: most pages one pin may cover; capped at %PIN_TRACKER_MAX_PAGES
  * @max_regions: most regions held at once
  * @watch: watch every region's range for changes (an MMU interval notifier
- *	per region, see pin_region_changed()); ignored on kernels without
- *	MMU notifiers
+ *	per region, see pin_region_changed()), but those pinned with
+ *	%PIN_TRACKER_UNWATCHED; ignored on kernels without MMU notifiers
  * @shared: counters to update along with the tracker's own, or NULL; they
  *	must outlive the tracker
  *
@@ -748,18 +748,19 @@ static void pin_region_changed(struct pin_watch *w, u64 kind, u64 start,
 
 /*
  * Start watching @r's pages, [@start, @start + @len) of @t's mm
- * (current->mm), for changes. Done before the first page is pinned, so
- * that a change to a page pinned early in a long pin is seen.
+ * (current->mm), for changes, if @t watches and @watch says so. Done
+ * before the first page is pinned, so that a change to a page pinned early
+ * in a long pin is seen.
  */
 static int pin_region_watch(struct pin_tracker *t, struct pin_region *r,
-			    unsigned long start, unsigned long len)
+			    unsigned long start, unsigned long len, bool watch)
 {
 	int ret;
 
 	r->tracker = t;
 	INIT_LIST_HEAD(&r->ev_node);
 	INIT_LIST_HEAD(&r->cf_node);
-	if (!t->watch)
+	if (!t->watch || !watch)
 		return 0;
 	ret = pin_watch_start(&r->watch, pin_region_changed, t->mm, start, len);
 	if (ret)
@@ -892,8 +893,8 @@ bool pin_tracker_pop_change(struct pin_tracker *t, struct pin_change *c)
  * the region was unpinned in the meantime, or replaced
  * (pin_tracker_replace(): the record was of the region that is gone). A
  * handle replaced 2^32 - 1 times while @c was out comes back to @c's
- * generation: the record then goes to the region of that moment, a wrong
- * hint on the owner's own file, nothing worse.
+ * generation: the record then goes to the region of that moment if it is
+ * watched, a wrong hint on the owner's own file, nothing worse.
  *
  * Context: process context (the tracker's locks are taken with softirqs
  * enabled).
@@ -905,8 +906,14 @@ void pin_tracker_requeue_change(struct pin_tracker *t,
 
 	xa_lock(&t->regions);
 	r = xa_load(&t->regions, c->handle);
-	/* Not if the handle was replaced since (its record went with it). */
-	if (r && r->gen == c->gen) {
+	/*
+	 * Not if the handle was replaced since (its record went with it),
+	 * nor into a region without a watch: the record came from a watched
+	 * one, so that is another region (the handles went round), and an
+	 * unwatched region is never on @t->ev_list (pin_region_unwatch()
+	 * leaves it alone).
+	 */
+	if (r && r->gen == c->gen && pin_watch_active(&r->watch)) {
 		spin_lock(&t->ev_lock);
 		if (!r->ev_kinds) {
 			r->ev_start = c->start;
@@ -1323,7 +1330,7 @@ out_free_batch:
  * A failure after the argument checks counts as a failed pin.
  */
 static struct pin_region *pin_region_make(struct pin_tracker *t, u64 addr,
-					  u64 length, bool writable)
+					  u64 length, unsigned int flags)
 {
 	unsigned long start, total;
 	struct pin_region *r;
@@ -1335,12 +1342,14 @@ static struct pin_region *pin_region_make(struct pin_tracker *t, u64 addr,
 	ret = pin_tracker_reserve(t, total);
 	if (ret)
 		goto out_fail;
-	r = pin_region_alloc(t, addr, length, writable);
+	r = pin_region_alloc(t, addr, length, flags & PIN_TRACKER_WRITE);
 	if (!r) {
 		ret = -ENOMEM;
 		goto out_unreserve;
 	}
-	ret = pin_region_watch(t, r, start, total << PAGE_SHIFT);
+	r->unwatched = flags & PIN_TRACKER_UNWATCHED;
+	ret = pin_region_watch(t, r, start, total << PAGE_SHIFT,
+			       !r->unwatched);
 	if (ret)
 		goto out_free_region;
 	ret = pin_region_fill(t, r, start, total);
@@ -1384,7 +1393,7 @@ static void pin_region_unmake(struct pin_tracker *t, struct pin_region *r)
  * @t: the tracker
  * @addr: first byte of the range in current->mm, which must be @t's mm
  * @length: length of the range in bytes
- * @writable: the device may write (FOLL_WRITE; dirtied on unpin)
+ * @flags: &enum pin_tracker_flags
  * @handle: set to the new region's handle on success
  * @npages: set to the number of pages pinned on success
  *
@@ -1403,7 +1412,7 @@ static void pin_region_unmake(struct pin_tracker *t, struct pin_region *r)
  * errno from GUP.
  */
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
-		    bool writable, u32 *handle, unsigned long *npages)
+		    unsigned int flags, u32 *handle, unsigned long *npages)
 {
 	u64 t0 = pin_trace_clock(pin_trace_enabled(pin));
 	unsigned long total;
@@ -1413,7 +1422,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	/* GUP walks current->mm; the charge and the policy are @t's mm's. */
 	if (WARN_ON_ONCE(current->mm != t->mm))
 		return -EACCES;
-	r = pin_region_make(t, addr, length, writable);
+	r = pin_region_make(t, addr, length, flags);
 	if (IS_ERR(r))
 		return PTR_ERR(r);
 	total = r->npages;
@@ -1424,7 +1433,7 @@ int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
 	}
 	/* Published: @r may already be unpinned and freed by another thread. */
 	pin_tracker_event(t, PIN_EVENT_PIN);
-	pin_trace(pin, *handle, total, length, writable,
+	pin_trace(pin, *handle, total, length, flags & PIN_TRACKER_WRITE,
 		  pin_trace_clock(t0 != 0) - t0);
 	*npages = total;
 	return 0;
@@ -2249,7 +2258,7 @@ int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
  * @ranges: the new ranges; range i is pinned into a new region that takes
  *	@handles[i] over
  * @n: the number of handles and of ranges
- * @writable: the device may write to the new ranges' pages
+ * @flags: &enum pin_tracker_flags, for every new range
  *
  * For an owner that pins per I/O and keeps a table of handles, as io_uring
  * updates a slot of its registered buffers: a handle goes from its old
@@ -2273,7 +2282,7 @@ int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
  */
 int pin_tracker_replace(struct pin_tracker *t, const u32 *handles,
 			const struct pin_tracker_range *ranges, unsigned int n,
-			bool writable)
+			unsigned int flags)
 {
 	u64 t0 = pin_trace_clock(pin_trace_enabled(pin)), t1;
 	struct pin_region *small[2], **rs = small, **old;
@@ -2304,7 +2313,7 @@ int pin_tracker_replace(struct pin_tracker *t, const u32 *handles,
 		goto out_free;
 	for (done = 0; done < n; done++) {
 		rs[done] = pin_region_make(t, ranges[done].addr,
-					   ranges[done].length, writable);
+					   ranges[done].length, flags);
 		if (IS_ERR(rs[done])) {
 			ret = PTR_ERR(rs[done]);
 			goto out_unmake;
@@ -2331,7 +2340,7 @@ int pin_tracker_replace(struct pin_tracker *t, const u32 *handles,
 		pin_region_unpublish(t, old[i]);
 		wake |= pin_region_publish_changes(t, rs[i]);
 		pin_trace(pin, handles[i], rs[i]->npages, rs[i]->length,
-			  writable, pin_trace_clock(t0 != 0) - t0);
+			  rs[i]->writable, pin_trace_clock(t0 != 0) - t0);
 	}
 	xa_unlock(&t->regions);
 	if (ret)

@@ -84,6 +84,7 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * @metadata_bytes: bytes of memory this region's tracking takes (at most
  *	the region and 8 bytes for each of %PIN_TRACKER_MAX_PAGES runs)
  * @writable: pinned with FOLL_WRITE; unpinned with dirtying
+ * @unwatched: pinned with %PIN_TRACKER_UNWATCHED (so never watched)
  * @orphan: taken out by pin_tracker_abort() while held busy: the last
  *	hold unpins it. Under xa_lock, as @busy
  * @published: has its handle; pending changes may be queued
@@ -109,7 +110,7 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  *	handle over from another (pin_tracker_replace()), that one's @gen + 1,
  *	never 0: tells a region from the ones its handle named before
  *
- * Everything from @addr to @writable, and @gen, is written once before the
+ * Everything from @addr to @unwatched, and @gen, is written once before the
  * region is published in the tracker and is read-only afterwards, so holders of
  * a reference read it without locking; @handle too, except that the change
  * callback's tracepoint may read it (as 0) before (READ_ONCE()). @busy and
@@ -139,6 +140,7 @@ struct pin_region {
 	struct pin_tracker *tracker;
 	u32 metadata_bytes;
 	bool writable;
+	bool unwatched;
 	bool orphan;
 	bool published;
 	bool suspect;
@@ -154,6 +156,24 @@ struct pin_region {
 	u64 cf_end;
 	u32 looks;
 	u32 gen;
+};
+
+/**
+ * enum pin_tracker_flags - how a range is pinned (pin_tracker_pin(),
+ *	pin_tracker_replace())
+ * @PIN_TRACKER_WRITE: the device may write to the pages: pinned with
+ *	FOLL_WRITE, dirtied when unpinned
+ * @PIN_TRACKER_UNWATCHED: no MMU notifier for this region, even if the
+ *	tracker watches: none of its changes is recorded or queued, and only
+ *	pin_region_verify() tells whether its pages still back its range.
+ *	For pins that live for one I/O, which need no watch (io_uring's
+ *	registered buffers and RDMA's memory regions without ODP are not
+ *	watched either): a watch costs a notifier in the mm's interval tree
+ *	per region, which every change of the mm searches.
+ */
+enum pin_tracker_flags {
+	PIN_TRACKER_WRITE = 1 << 0,
+	PIN_TRACKER_UNWATCHED = 1 << 1,
 };
 
 /**
@@ -273,7 +293,8 @@ struct pin_counters {
  * @max_pages: most pages per pin (E2BIG beyond), at most
  *	%PIN_TRACKER_MAX_PAGES
  * @max_regions: most regions held at once (ENOSPC beyond)
- * @watch: regions are watched for changes of their mapping
+ * @watch: regions are watched for changes of their mapping (but those
+ *	pinned with %PIN_TRACKER_UNWATCHED)
  * @hide_layout: a region's metadata depends on its page count only, not
  *	on how physically contiguous its pages are (pin_tracker_hide_layout())
  * @nr_regions: regions held or being pinned, for @max_regions (atomic)
@@ -342,7 +363,7 @@ void pin_tracker_set_next_handle(struct pin_tracker *t, u32 handle);
 void pin_tracker_hide_layout(struct pin_tracker *t);
 void pin_tracker_destroy(struct pin_tracker *t);
 int pin_tracker_pin(struct pin_tracker *t, u64 addr, u64 length,
-		    bool writable, u32 *handle, unsigned long *npages);
+		    unsigned int flags, u32 *handle, unsigned long *npages);
 int pin_tracker_unpin(struct pin_tracker *t, u32 handle);
 int pin_tracker_check_handles(struct pin_tracker *t, u32 *handles,
 			      unsigned int n);
@@ -350,7 +371,7 @@ int pin_tracker_unpin_vec(struct pin_tracker *t, const u32 *handles,
 			  unsigned int n);
 int pin_tracker_replace(struct pin_tracker *t, const u32 *handles,
 			const struct pin_tracker_range *ranges, unsigned int n,
-			bool writable);
+			unsigned int flags);
 int pin_tracker_abort(struct pin_tracker *t, u32 handle);
 struct pin_region *pin_tracker_get(struct pin_tracker *t, u32 handle);
 void pin_tracker_put(struct pin_tracker *t, struct pin_region *r);

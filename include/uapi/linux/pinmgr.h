@@ -116,13 +116,28 @@
  */
 
 /**
- * enum pinmgr_pin_flags - flags for &struct pinmgr_pin
+ * enum pinmgr_pin_flags - flags for &struct pinmgr_pin, &struct
+ *	pinmgr_pin_vec and &struct pinmgr_update
  * @PINMGR_PIN_WRITE: the device may write to the pages. They are pinned
  *	with ``FOLL_WRITE`` (breaking copy-on-write now) and are marked dirty
  *	when unpinned.
+ * @PINMGR_PIN_NO_EVENTS: the new regions are not watched, even on a file
+ *	with %PINMGR_CAP_EVENTS: read() never returns a record for them, they
+ *	never count in &struct pinmgr_stats.out_diverged_regions, and only
+ *	%PINMGR_VERIFY tells whether their pages still back their range (it
+ *	reports, it does not mark). For pins that live for one I/O, which
+ *	need no watch (io_uring's registered buffers and RDMA's memory
+ *	regions without on-demand paging are not watched either): watching
+ *	costs each pin and unpin an MMU interval notifier, inserted into and
+ *	removed from the process's interval tree, which every change of its
+ *	mappings searches. The pages stay pinned whatever happens to the
+ *	mapping, as for any region. QUERY gives the flag back. Modules that
+ *	do not list it in &struct pinmgr_info.out_pin_flags fail it with
+ *	EINVAL.
  */
 enum pinmgr_pin_flags {
 	PINMGR_PIN_WRITE = 1 << 0,
+	PINMGR_PIN_NO_EVENTS = 1 << 1,
 };
 
 /**
@@ -160,7 +175,8 @@ enum pinmgr_access_flags {
  * @PINMGR_CAP_TEST_ACCESS: %PINMGR_ACCESS works on this file: the module
  *	parameter ``test_access`` was set when it was opened.
  * @PINMGR_CAP_EVENTS: regions are watched and divergence events are queued
- *	(&struct pinmgr_event); without it (a kernel built without
+ *	(&struct pinmgr_event), but those pinned with
+ *	%PINMGR_PIN_NO_EVENTS; without it (a kernel built without
  *	``CONFIG_MMU_NOTIFIER``, or the module parameter ``events`` was off
  *	when the file was opened) read() never returns a record and only
  *	%PINMGR_VERIFY tells whether pages still back the mapping.
@@ -389,7 +405,9 @@ struct pinmgr_segments {
  *	back their addresses (unmapped, or found so by a look at the page
  *	tables once a change was complete) since they were pinned or last
  *	found clean by %PINMGR_VERIFY. A change that leaves every page in
- *	place queues a &struct pinmgr_event but does not count here. STATS
+ *	place queues a &struct pinmgr_event but does not count here.
+ *	Regions that are not watched (%PINMGR_PIN_NO_EVENTS, or every region
+ *	of a file without %PINMGR_CAP_EVENTS) never count here. STATS
  *	first waits for the looks at changes made before it.
  *
  * Counters of this file. Totals over all files are in
@@ -534,9 +552,11 @@ enum pinmgr_event_kinds {
  *	several changes, @start..@end covers them all
  *
  * Every region watches its original range in the opener's address space
- * from PIN to UNPIN (or close). Changes are coalesced: a region has at most
- * one record pending, which accumulates kinds and ranges until it is read,
- * so the queue holds at most one record per region and never overflows.
+ * from PIN to UNPIN (or close), but those pinned with %PINMGR_PIN_NO_EVENTS
+ * (and all of them on a file without %PINMGR_CAP_EVENTS). Changes are
+ * coalesced: a region has at most one record pending, which accumulates
+ * kinds and ranges until it is read, so the queue holds at most one
+ * record per region and never overflows.
  * read() takes a buffer of whole records (EINVAL if smaller than one) and
  * returns as many as are pending and fit; it blocks until one is pending,
  * or fails with EAGAIN if the file is non-blocking. poll() reports EPOLLIN
