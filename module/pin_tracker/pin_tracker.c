@@ -748,19 +748,19 @@ static void pin_region_changed(struct pin_watch *w, u64 kind, u64 start,
 
 /*
  * Start watching @r's pages, [@start, @start + @len) of @t's mm
- * (current->mm), for changes, if @t watches and @watch says so. Done
+ * (current->mm), for changes, if @t watches and @r is not unwatched. Done
  * before the first page is pinned, so that a change to a page pinned early
  * in a long pin is seen.
  */
 static int pin_region_watch(struct pin_tracker *t, struct pin_region *r,
-			    unsigned long start, unsigned long len, bool watch)
+			    unsigned long start, unsigned long len)
 {
 	int ret;
 
 	r->tracker = t;
 	INIT_LIST_HEAD(&r->ev_node);
 	INIT_LIST_HEAD(&r->cf_node);
-	if (!t->watch || !watch)
+	if (!t->watch || r->unwatched)
 		return 0;
 	ret = pin_watch_start(&r->watch, pin_region_changed, t->mm, start, len);
 	if (ret)
@@ -1348,8 +1348,7 @@ static struct pin_region *pin_region_make(struct pin_tracker *t, u64 addr,
 		goto out_unreserve;
 	}
 	r->unwatched = flags & PIN_TRACKER_UNWATCHED;
-	ret = pin_region_watch(t, r, start, total << PAGE_SHIFT,
-			       !r->unwatched);
+	ret = pin_region_watch(t, r, start, total << PAGE_SHIFT);
 	if (ret)
 		goto out_free_region;
 	ret = pin_region_fill(t, r, start, total);
