@@ -781,6 +781,41 @@ static const struct pinmgr_ioctl_op pinmgr_ops[] = {
 			 struct pinmgr_export_dmabuf, __reserved2),
 };
 
+/*
+ * The common case, and the per-I/O one: the struct has never grown
+ * (min_size == size) and userspace gave that size. Then one user access
+ * reads it all, where reading the size word first would cost a second one
+ * (each about as much as the copy itself). Nothing is read past what every
+ * caller must pass. Without taking a fault: returns false, having decided
+ * nothing, if a page is not there (pinmgr_ucmd_read() faults it in, with
+ * userfaultfd and all) or the size differs.
+ */
+static bool pinmgr_ucmd_read_quick(struct pinmgr_ucmd *ucmd,
+				   const struct pinmgr_ioctl_op *op)
+{
+	if (op->min_size != op->size ||
+	    copy_from_user_nofault(ucmd->cmd, ucmd->ubuffer, op->size) ||
+	    *(u32 *)ucmd->cmd != op->size)
+		return false;
+	ucmd->user_size = op->size;
+	return true;
+}
+
+/* The struct of any size userspace may give, as copy_struct_from_user(). */
+static int pinmgr_ucmd_read(struct pinmgr_ucmd *ucmd,
+			    const struct pinmgr_ioctl_op *op)
+{
+	if (get_user(ucmd->user_size, (u32 __user *)ucmd->ubuffer))
+		return -EFAULT;
+	if (ucmd->user_size < op->min_size)
+		return -EINVAL;
+	/* As openat2() and clone3(): keeps the zero-tail check short. */
+	if (ucmd->user_size > PAGE_SIZE)
+		return -E2BIG;
+	return copy_struct_from_user(ucmd->cmd, op->size, ucmd->ubuffer,
+				     ucmd->user_size);
+}
+
 static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
 			      unsigned long arg)
 {
@@ -810,17 +845,11 @@ static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
 	if (current->mm != pf->tracker.mm)
 		return -EACCES;
 
-	if (get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer))
-		return -EFAULT;
-	if (ucmd.user_size < op->min_size)
-		return -EINVAL;
-	/* As openat2() and clone3(): keeps the zero-tail check short. */
-	if (ucmd.user_size > PAGE_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(&buf, op->size, ucmd.ubuffer,
-				    ucmd.user_size);
-	if (ret)
-		return ret;
+	if (!pinmgr_ucmd_read_quick(&ucmd, op)) {
+		ret = pinmgr_ucmd_read(&ucmd, op);
+		if (ret)
+			return ret;
+	}
 	return op->execute(&ucmd);
 }
 

@@ -289,6 +289,30 @@ CASE(size_runs_into_unmapped)
 	ASSERT_EQ(st.out_regions, prep_pins(io) ? 1 : 0);
 }
 
+/*
+ * The struct in a page that is not mapped yet (a shared file page, written
+ * with pwrite()): the call faults it in and works as from any other page.
+ * The module's first, fault-free read of the struct fails there, so this
+ * is the path that must fall back to the full one.
+ */
+CASE(struct_not_faulted_in)
+{
+	const struct ioc *io = arg;
+	struct pinmgr_ctx *ctx = h_open();
+	int fd = h_keep_fd(memfd_create("struct", MFD_CLOEXEC));
+	void *prep = prepared(ctx, io);
+	unsigned char *s;
+
+	ASSERT_SYS(ftruncate(fd, h_ps));
+	ASSERT_RET(pwrite(fd, prep, io->size, 0), (ssize_t)io->size);
+	s = h_map(h_ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_MSG(h_pagemap_pfn(s) == 0, "the struct's page is mapped already");
+	ASSERT_RET(h_ioctl(h_fd(ctx), cmd_of(io), s), 0);
+	ASSERT_EQ(*(uint32_t *)s, io->size);
+	/* What the call made (a dma-buf's fd) is released with @prep. */
+	memcpy(prep, s, io->size);
+}
+
 CASE(unknown_flags)
 {
 	const struct ioc *io = arg;
@@ -415,6 +439,8 @@ CASE(cmd_size_ignored)
 		   n " size page + 1 or 4 GiB, zero tail -> E2BIG; a page -> ok"), \
 	H_CASE_ARG(size_runs_into_unmapped, &iocs[i],			\
 		   n " size running into a PROT_NONE page -> EFAULT"),	\
+	H_CASE_ARG(struct_not_faulted_in, &iocs[i],			\
+		   n " struct in a page not mapped yet -> ok"),		\
 	H_CASE_ARG(unknown_flags, &iocs[i],				\
 		   n " each unknown flag bit -> EINVAL"),		\
 	H_CASE_ARG(null_struct, &iocs[i], n " NULL struct -> EFAULT"),	\
