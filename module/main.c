@@ -298,6 +298,40 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
 #define PINMGR_SMALL_REPLACE 2
 
 /*
+ * The range of a one-range replace, the per-I/O case: read into @tr and
+ * written back with its out_ fields in one user access, where a copy in
+ * and a copy out would cost two (each about as much as the copy itself).
+ * Writes the whole struct, as the copy out of several ranges does, so that
+ * a range in read-only memory fails the same way. Returns 0 or -EFAULT.
+ */
+static int pinmgr_replace_one(struct pinmgr_pin_range __user *urange,
+			      u32 handle, struct pin_tracker_range *tr)
+{
+	u64 addr, length, end;
+
+	if (!user_access_begin(urange, sizeof(*urange)))
+		return -EFAULT;
+	unsafe_get_user(addr, &urange->addr, out_fault);
+	unsafe_get_user(length, &urange->length, out_fault);
+	end = addr + length;
+	unsafe_put_user(addr, &urange->addr, out_fault);
+	unsafe_put_user(length, &urange->length, out_fault);
+	unsafe_put_user(handle, &urange->out_handle, out_fault);
+	unsafe_put_user(offset_in_page(addr), &urange->out_offset, out_fault);
+	/* Undefined for a range the tracker refuses (as on failure). */
+	unsafe_put_user((PAGE_ALIGN(end) - (addr & PAGE_MASK)) >> PAGE_SHIFT,
+			&urange->out_npages, out_fault);
+	user_access_end();
+	tr->addr = addr;
+	tr->length = length;
+	return 0;
+
+out_fault:
+	user_access_end();
+	return -EFAULT;
+}
+
+/*
  * UPDATE with PINMGR_UPDATE_REPLACE: range i takes handle i over. The out_
  * fields are known before anything is pinned (the handle is the one given)
  * and are written first, so that nothing is left to fail once the regions
@@ -330,15 +364,16 @@ static int pinmgr_update_replace(struct pin_tracker *t,
 		handles = (u32 *)(tr + n);
 	}
 	ret = -EFAULT;
-	/* One range, the per-I/O case: copies of a constant size, inlined. */
+	/* One range, the per-I/O case: see pinmgr_replace_one(). */
 	if (n == 1) {
 		if (get_user(handles[0], uhandles) ||
-		    copy_from_user(ranges, uranges, sizeof(*ranges)))
+		    pinmgr_replace_one(uranges, handles[0], tr))
 			goto out_free;
-	} else if (copy_from_user(handles, uhandles, n * sizeof(*handles)) ||
-		   copy_from_user(ranges, uranges, n * sizeof(*ranges))) {
-		goto out_free;
+		goto replace;
 	}
+	if (copy_from_user(handles, uhandles, n * sizeof(*handles)) ||
+	    copy_from_user(ranges, uranges, n * sizeof(*ranges)))
+		goto out_free;
 	for (i = 0; i < n; i++) {
 		u64 addr = ranges[i].addr, end = addr + ranges[i].length;
 
@@ -350,9 +385,9 @@ static int pinmgr_update_replace(struct pin_tracker *t,
 		ranges[i].out_npages = (PAGE_ALIGN(end) - (addr & PAGE_MASK)) >>
 				       PAGE_SHIFT;
 	}
-	if (n == 1 ? copy_to_user(uranges, ranges, sizeof(*ranges)) :
-		     copy_to_user(uranges, ranges, n * sizeof(*ranges)))
+	if (copy_to_user(uranges, ranges, n * sizeof(*ranges)))
 		goto out_free;
+replace:
 	ret = pin_tracker_replace(t, handles, tr, n,
 				  pinmgr_tracker_flags(cmd->flags));
 out_free:

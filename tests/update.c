@@ -603,6 +603,40 @@ CASE(replace_arrays_fault)
 }
 
 /*
+ * One range across two pages, its addr and length in one and its out_
+ * fields in the other, and either page read-only: EFAULT before anything
+ * is pinned, whichever part cannot be written back (the whole range is,
+ * as for several ranges). With both pages writable the replace works.
+ */
+CASE(replace_range_across_pages)
+{
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(4 * h_ps);
+	uint32_t h = h_pin(ctx, buf, h_ps, 0);
+	uint32_t h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
+	char *pages = h_map(2 * h_ps, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct pinmgr_pin_range *r = (void *)(pages + h_ps -
+					      offsetof(struct pinmgr_pin_range,
+						       out_handle));
+	int ro;
+
+	*r = range_of(buf + 2 * h_ps, h_ps);
+	for (ro = 0; ro < 2; ro++) {
+		ASSERT_SYS(mprotect(pages + ro * h_ps, h_ps, PROT_READ));
+		ASSERT_ERR(pinmgr_update(ctx, &h, 1, REPLACE, r, 1), EFAULT);
+		ASSERT_SYS(mprotect(pages + ro * h_ps, h_ps,
+				    PROT_READ | PROT_WRITE));
+		assert_unchanged(ctx, h, h2, 0);
+		assert_names(ctx, h, buf, h_ps, 0);
+	}
+	ASSERT_OK(pinmgr_update(ctx, &h, 1, REPLACE, r, 1));
+	ASSERT_EQ(r->out_handle, h);
+	ASSERT_EQ(r->out_npages, 1);
+	assert_names(ctx, h, buf + 2 * h_ps, h_ps, 0);
+}
+
+/*
  * Past the stack's few slots: 300 handles replaced at once, then a
  * handle listed twice among them fails the lot.
  */
@@ -722,6 +756,7 @@ static const struct h_case cases[] = {
 	H_CASE_ARG(bad_handle, &replace_unknown, "replace: a handle never pinned -> ENOENT before any pin"),
 	H_CASE_ARG(bad_handle, &replace_zero, "replace: handle 0 -> ENOENT before any pin"),
 	H_CASE_ARG(bad_range, &replace, "replace: an unmapped, empty or wrapping range -> EFAULT/EINVAL/EOVERFLOW, pins undone, handles keep their regions"),
+	H_CASE(replace_range_across_pages, "replace: one range across two pages, either read-only -> EFAULT before any pin; both writable -> ok"),
 	H_CASE(replace_arrays_fault, "replace: ranges not writable or unreadable, handles unreadable -> EFAULT before any pin"),
 	H_CASE(replace_many, "replace: 300 handles at once (heap arrays); one listed twice -> ENOENT, nothing changes"),
 	H_CASE(replace_exported, "replace of an exported region -> EBUSY, nothing changes; after the dma-buf's close ok"),
