@@ -747,6 +747,19 @@ static void pin_region_changed(struct pin_watch *w, u64 kind, u64 start,
 }
 
 /*
+ * Whether @r is watched, or was: whether it may have a change record, be
+ * suspect or be on one of @t's lists. A region that never had a watch has
+ * none of these (nothing but its watch's callback starts them, and
+ * pin_tracker_requeue_change() puts records back only where it finds a
+ * watch), so publishing it or taking it out needs no ev_lock.
+ */
+static bool pin_region_watched(const struct pin_tracker *t,
+			       const struct pin_region *r)
+{
+	return t->watch && !r->unwatched;
+}
+
+/*
  * Start watching @r's pages, [@start, @start + @len) of @t's mm
  * (current->mm), for changes, if @t watches and @r is not unwatched. Done
  * before the first page is pinned, so that a change to a page pinned early
@@ -760,7 +773,7 @@ static int pin_region_watch(struct pin_tracker *t, struct pin_region *r,
 	r->tracker = t;
 	INIT_LIST_HEAD(&r->ev_node);
 	INIT_LIST_HEAD(&r->cf_node);
-	if (!t->watch || r->unwatched)
+	if (!pin_region_watched(t, r))
 		return 0;
 	ret = pin_watch_start(&r->watch, pin_region_changed, t->mm, start, len);
 	if (ret)
@@ -805,6 +818,10 @@ static bool pin_region_publish_changes(struct pin_tracker *t,
 {
 	bool wake = false;
 
+	if (!pin_region_watched(t, r)) {
+		WRITE_ONCE(r->published, true);
+		return false;
+	}
 	spin_lock(&t->ev_lock);
 	WRITE_ONCE(r->published, true);
 	if (r->ev_kinds) {
@@ -954,6 +971,10 @@ static bool pin_handle_in_current_block(struct pin_tracker *t, u32 handle)
  */
 static void pin_region_unpublish(struct pin_tracker *t, struct pin_region *r)
 {
+	if (!pin_region_watched(t, r)) {
+		WRITE_ONCE(r->published, false);
+		return;
+	}
 	spin_lock(&t->ev_lock);
 	WRITE_ONCE(r->published, false);
 	pin_list_del(t, &r->ev_node);
