@@ -41,7 +41,8 @@ TIDY_CHECKS	:= -*,clang-analyzer-*,-clang-analyzer-security.insecureAPI.*,$\
 		   -bugprone-branch-clone,cert-err34-c,misc-redundant-expression
 TIDY_SRCS	:= $(SRC)/userlib/pinmgr.c $(SRC)/cli/pinmgr.c
 USER_SRCS	:= $(SRC)/userlib/pinmgr.c $(SRC)/cli/pinmgr.c \
-		   $(filter-out $(SRC)/tests/abi/%,$(wildcard $(SRC)/tests/*.c))
+		   $(filter-out $(SRC)/tests/abi/%,$(wildcard $(SRC)/tests/*.c)) \
+		   $(SRC)/tests/bench/sameboot.c
 
 ABI_SRC		:= $(SRC)/tests/abi/abi.c
 # i386 without a multilib C library: the test needs only <stddef.h> (GCC's)
@@ -57,6 +58,7 @@ SHELL_SCRIPTS	:= $(SRC)/cli/bundle.sh $(SRC)/mk/kernel-doc.sh \
 		   $(wildcard $(SRC)/scripts/*.sh) $(SRC)/.ci/run \
 		   $(SRC)/tests/vm/run.sh $(SRC)/tests/vm/init.sh \
 		   $(SRC)/tests/bench/run.sh $(SRC)/tests/bench/ab.sh \
+		   $(SRC)/tests/bench/sameboot.sh \
 		   $(SRC)/module/pin_tracker/probe.sh \
 		   $(SRC)/mk/borrow.sh $(SRC)/mk/doc-names.sh \
 		   $(wildcard $(SRC)/debian/*.postinst $(SRC)/debian/*.postrm)
@@ -71,6 +73,8 @@ lint-user: lib cli tests
 	@mkdir -p $(LINT_DIR)
 	@$(MAKE) --no-print-directory BUILD=$(LINT_DIR)/werror WERROR=-Werror userspace >$(LINT_DIR)/werror.log 2>&1 || \
 		{ grep -E -A3 'warning|error' $(LINT_DIR)/werror.log >&2; exit 1; }
+	@# Built by tests/bench/sameboot.sh itself, in the guest's image.
+	$(CC) -fsyntax-only -Wall -Wextra -Werror $(UAPI_INC) $(SRC)/tests/bench/sameboot.c
 	cppcheck $(CPPCHECK_FLAGS) $(USER_SRCS)
 	clang-tidy --quiet --warnings-as-errors='*' --checks='$(TIDY_CHECKS)' \
 		$(TIDY_SRCS) -- -D_GNU_SOURCE -I$(SRC)/userlib $(UAPI_INC) 2>&1 | \
