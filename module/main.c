@@ -301,18 +301,27 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
  * The range of a one-range replace, the per-I/O case: read into @tr and
  * written back with its out_ fields in one user access, where a copy in
  * and a copy out would cost two (each about as much as the copy itself).
- * Writes the whole struct, as the copy out of several ranges does, so that
- * a range in read-only memory fails the same way. Returns 0 or -EFAULT.
+ * As the copies of several ranges do, it reads the whole struct before it
+ * writes any of it (a struct whose second half cannot be read is left
+ * untouched: no write fault, no copy-on-write), then writes the whole
+ * struct (one in read-only memory fails the same way). Returns 0 or
+ * -EFAULT.
  */
 static int pinmgr_replace_one(struct pinmgr_pin_range __user *urange,
 			      u32 handle, struct pin_tracker_range *tr)
 {
-	u64 addr, length, end;
+	u64 addr, length, end, last;
 
 	if (!user_access_begin(urange, sizeof(*urange)))
 		return -EFAULT;
 	unsafe_get_user(addr, &urange->addr, out_fault);
 	unsafe_get_user(length, &urange->length, out_fault);
+	/*
+	 * The last field, read only to fault where the copy in would: with
+	 * the first, it touches every page the struct is on.
+	 */
+	unsafe_get_user(last, &urange->out_npages, out_fault);
+	(void)last;
 	end = addr + length;
 	unsafe_put_user(addr, &urange->addr, out_fault);
 	unsafe_put_user(length, &urange->length, out_fault);

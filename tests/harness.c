@@ -685,6 +685,16 @@ uint64_t h_pagemap_pfn(const void *addr)
 	return (ent & PM_PRESENT) ? ent & PM_PFN_MASK : 0;
 }
 
+#define PM_FILE		(1ULL << 61)
+
+bool h_pagemap_file(const void *addr)
+{
+	uint64_t ent;
+
+	pagemap_read(addr, 1, &ent);
+	return (ent & PM_PRESENT) && (ent & PM_FILE);
+}
+
 size_t h_expected_segments(const void *addr, uint64_t len,
 			   struct pinmgr_segment **segsp)
 {

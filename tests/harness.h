@@ -227,6 +227,8 @@ void h_param_set_for_case(const char *name, uint64_t val);
 /* PFN of the page mapped at @addr via /proc/self/pagemap (root only);
  * 0 if not present. */
 uint64_t h_pagemap_pfn(const void *addr);
+/* @addr's page as mapped: a file (or shared) page, not one of its own copies. */
+bool h_pagemap_file(const void *addr);
 
 /* Physically contiguous runs of the pages covering [addr, addr+len), as
  * the module should report them (phys filled in). Returns the count;

@@ -637,6 +637,36 @@ CASE(replace_range_across_pages)
 }
 
 /*
+ * One range across two pages, the second PROT_NONE: EFAULT, and the first
+ * is not written either (the range is read whole before any of it is
+ * written back): a MAP_PRIVATE file page stays the file's, not copied.
+ */
+CASE(replace_range_half_unreadable)
+{
+	const size_t off = h_ps - offsetof(struct pinmgr_pin_range, out_handle);
+	struct pinmgr_ctx *ctx = h_open();
+	char *buf = h_anon(4 * h_ps);
+	uint32_t h = h_pin(ctx, buf, h_ps, 0);
+	uint32_t h2 = h_pin(ctx, buf + h_ps, h_ps, 0);
+	struct pinmgr_pin_range in = range_of(buf + 2 * h_ps, h_ps);
+	int fd = h_keep_fd(memfd_create("range", MFD_CLOEXEC));
+	char *pages;
+
+	ASSERT_SYS(ftruncate(fd, 2 * h_ps));
+	ASSERT_RET(pwrite(fd, &in, sizeof(in), off), (ssize_t)sizeof(in));
+	pages = h_map(2 * h_ps, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_SYS(mprotect(pages + h_ps, h_ps, PROT_NONE));
+	ASSERT_EQ(*(volatile uint64_t *)(pages + off), in.addr);
+	ASSERT_MSG(h_pagemap_file(pages), "the range's first page is not the file's");
+	ASSERT_ERR(pinmgr_update(ctx, &h, 1, REPLACE, (void *)(pages + off), 1),
+		   EFAULT);
+	ASSERT_MSG(h_pagemap_file(pages),
+		   "the failing call wrote the first page (it is a private copy now)");
+	assert_unchanged(ctx, h, h2, 0);
+	assert_names(ctx, h, buf, h_ps, 0);
+}
+
+/*
  * Past the stack's few slots: 300 handles replaced at once, then a
  * handle listed twice among them fails the lot.
  */
@@ -757,6 +787,7 @@ static const struct h_case cases[] = {
 	H_CASE_ARG(bad_handle, &replace_zero, "replace: handle 0 -> ENOENT before any pin"),
 	H_CASE_ARG(bad_range, &replace, "replace: an unmapped, empty or wrapping range -> EFAULT/EINVAL/EOVERFLOW, pins undone, handles keep their regions"),
 	H_CASE(replace_range_across_pages, "replace: one range across two pages, either read-only -> EFAULT before any pin; both writable -> ok"),
+	H_CASE(replace_range_half_unreadable, "replace: one range across two pages, the second PROT_NONE -> EFAULT, the first not written"),
 	H_CASE(replace_arrays_fault, "replace: ranges not writable or unreadable, handles unreadable -> EFAULT before any pin"),
 	H_CASE(replace_many, "replace: 300 handles at once (heap arrays); one listed twice -> ENOENT, nothing changes"),
 	H_CASE(replace_exported, "replace of an exported region -> EBUSY, nothing changes; after the dma-buf's close ok"),
