@@ -115,8 +115,11 @@ static inline unsigned long pin_run_pgoff(const struct pin_run *run)
  * a reference read it without locking; @handle too, except that the change
  * callback's tracepoint may read it (as 0) before (READ_ONCE()). @busy and
  * @orphan are protected by xa_lock(&pin_tracker.regions). @published is
- * written under both xa_lock(&pin_tracker.regions) and
- * &pin_tracker.ev_lock, so either lock is enough to read it. The ev_ and
+ * written under xa_lock(&pin_tracker.regions), and for a watched region
+ * (neither the tracker nor the pin said otherwise) under
+ * &pin_tracker.ev_lock too: xa_lock is enough to read it, ev_lock only
+ * for a watched region (the only kind the change callback, the
+ * confirmation work and the change queue ever see). The ev_ and
  * cf_ fields, @looks, @suspect and @diverged are protected by
  * &pin_tracker.ev_lock (the pinner initialises them before the watch
  * starts), with one exception: pin_region_settle() peeks at @ev_kinds
