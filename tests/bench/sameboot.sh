@@ -8,15 +8,20 @@
 # loaded as pinmgr (/dev/pinmgr) and that of revision B, renamed, as
 # pinmgrb (/dev/pinmgrb), in the same boot; the guest program
 # (sameboot.c) times the same loop against each in turn, many rounds, the
-# order swapped every round, so the host's load weighs on both alike. It
-# prints, per loop, the median and the quartiles over the rounds of B's
-# time / A's in the same round.
+# order swapped every round, so the host's load weighs on both alike.
+# The two places are not alike, though: the same module measured 0.99 to
+# 1.08 as pinmgrb against itself as pinmgr (where a module's code lands
+# matters to the emulator). So the rounds come in phases (-p), and every
+# other phase reloads both revisions with their places swapped: A as
+# pinmgrb, B as pinmgr. It prints, per loop, the median and the quartiles
+# over all rounds of B's time / A's in the same round.
 #
-#   tests/bench/sameboot.sh [-n ROUNDS] [-k ITERS] [-o OPS] REV_A REV_B
+#   tests/bench/sameboot.sh [-n ROUNDS] [-p PHASES] [-k ITERS] [-o OPS] REV_A REV_B
 #
 #   REV_A, REV_B  git revisions of this repository (a commit, a tag,
 #                 HEAD~2); their module/ and include/ are built
-#   -n ROUNDS     rounds per loop (default 24)
+#   -n ROUNDS     rounds per loop and phase (default 6)
+#   -p PHASES     phases, the places swapped after each (default 8)
 #   -k ITERS      iterations per round and build (default 20000)
 #   -o OPS        loops, comma-separated OP:FLAGS, OP one of replace,
 #                 update, pin-unpin and FLAGS the pin flags as a number
@@ -36,7 +41,8 @@ BUILD=${BUILD:-$REPO/build}
 OUT=$BUILD/bench/sameboot
 KVER=${KVER:-$("$REPO/scripts/kver.sh")}
 KDIR=${KDIR:-/lib/modules/$KVER/build}
-rounds=24
+rounds=6
+phases=8
 iters=20000
 ops=replace:3,replace:1,pin-unpin:1
 
@@ -45,17 +51,19 @@ die() {
 	exit 2
 }
 
-while getopts n:k:o: opt; do
+while getopts n:p:k:o: opt; do
 	case $opt in
 	n) rounds=$OPTARG ;;
+	p) phases=$OPTARG ;;
 	k) iters=$OPTARG ;;
 	o) ops=$OPTARG ;;
-	*) die "usage: $0 [-n ROUNDS] [-k ITERS] [-o OPS] REV_A REV_B" ;;
+	*) die "usage: $0 [-n ROUNDS] [-p PHASES] [-k ITERS] [-o OPS] REV_A REV_B" ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 2 ] || die "usage: $0 [-n ROUNDS] [-k ITERS] [-o OPS] REV_A REV_B"
+[ $# -eq 2 ] || die "usage: $0 [-n ROUNDS] [-p PHASES] [-k ITERS] [-o OPS] REV_A REV_B"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "-n wants a positive number (got '$rounds')"
+[[ $phases =~ ^[1-9][0-9]*$ ]] || die "-p wants a positive number (got '$phases')"
 [[ $iters =~ ^[1-9][0-9]*$ ]] || die "-k wants a positive number (got '$iters')"
 for o in ${ops//,/ }; do
 	[[ $o =~ ^(replace|update|pin-unpin):[0-9]+$ ]] || die "-o: '$o' is not OP:FLAGS"
@@ -88,12 +96,17 @@ build() {
 	fi
 	make -C "$KDIR" M="$dir/module" modules >"$dir/build.log" 2>&1 ||
 		die "$rev: the module does not build (see $dir/build.log)"
-	echo "sameboot: $2 = $rev ($(git -C "$REPO" log -1 --format='%h %s' "$sha"))"
+	echo "sameboot: $2 = $rev ($(git -C "$REPO" log -1 --format='%h %s' "$sha")) as $name"
 }
 
 build "$1" a pinmgr
 build "$2" b pinmgrb
-cp "$OUT/b/module/pinmgrb.ko" "$OUT/extra/usr/local/lib/"
+build "$1" a2 pinmgrb
+build "$2" b2 pinmgr
+cp "$OUT/a/module/pinmgr.ko" "$OUT/extra/usr/local/lib/a-pinmgr.ko"
+cp "$OUT/b/module/pinmgrb.ko" "$OUT/extra/usr/local/lib/b-pinmgrb.ko"
+cp "$OUT/a2/module/pinmgrb.ko" "$OUT/extra/usr/local/lib/a-pinmgrb.ko"
+cp "$OUT/b2/module/pinmgr.ko" "$OUT/extra/usr/local/lib/b-pinmgr.ko"
 gcc -O2 -Wall -static -I"$REPO/include/uapi" -o "$OUT/extra/usr/local/bin/sameboot" \
 	"$HERE/sameboot.c"
 
@@ -102,20 +115,33 @@ cat >"$OUT/tests/sameboot" <<'EOF'
 #!/bin/sh
 echo "TAP version 13"
 echo "1..1"
-insmod /usr/local/lib/pinmgrb.ko || { echo "not ok 1 - insmod pinmgrb"; exit 1; }
-ok=ok
-for spec in $(echo "$SAMEBOOT_OPS" | tr , ' '); do
-	echo "# loop ${spec%:*} flags ${spec#*:}"
-	/usr/local/bin/sameboot "$SAMEBOOT_K" "$SAMEBOOT_N" "${spec%:*}" "${spec#*:}" 2>&1 |
-		sed 's/^/# /'
+L=/usr/local/lib
+p=0
+while [ "$p" -lt "$SAMEBOOT_P" ]; do
+	swap=$((p % 2))
+	if [ "$p" -gt 0 ]; then
+		rmmod pinmgrb pinmgr || { echo "not ok 1 - rmmod"; exit 1; }
+		if [ $swap = 1 ]; then first=b-pinmgr second=a-pinmgrb; else first=a-pinmgr second=b-pinmgrb; fi
+		insmod $L/$first.ko || { echo "not ok 1 - insmod $first"; exit 1; }
+	else
+		second=b-pinmgrb	# the harness loaded A as pinmgr
+	fi
+	insmod $L/$second.ko || { echo "not ok 1 - insmod $second"; exit 1; }
+	echo "# phase $p swap $swap"
+	for spec in $(echo "$SAMEBOOT_OPS" | tr , ' '); do
+		echo "# loop ${spec%:*} flags ${spec#*:}"
+		/usr/local/bin/sameboot "$SAMEBOOT_K" "$SAMEBOOT_N" "${spec%:*}" "${spec#*:}" 2>&1 |
+			sed 's/^/# /'
+	done
+	p=$((p + 1))
 done
-rmmod pinmgrb || ok="not ok"
-echo "$ok 1 - sameboot"
+rmmod pinmgrb || { echo "not ok 1 - rmmod pinmgrb"; exit 1; }
+echo "ok 1 - sameboot"
 EOF
 chmod +x "$OUT/tests/sameboot"
 
-echo "sameboot: one boot, $rounds rounds of $iters iterations per loop: $ops"
-PINMGR_VM_TEST_ENV="SAMEBOOT_OPS=$ops SAMEBOOT_N=$rounds SAMEBOOT_K=$iters" \
+echo "sameboot: one boot, $phases phases of $rounds rounds of $iters iterations per loop: $ops"
+PINMGR_VM_TEST_ENV="SAMEBOOT_OPS=$ops SAMEBOOT_N=$rounds SAMEBOOT_P=$phases SAMEBOOT_K=$iters" \
 PINMGR_KO=$OUT/a/module/pinmgr.ko PINMGR_VM_EXTRA=$OUT/extra \
 PINMGR_TESTS_DIR=$OUT/tests PINMGR_TESTS=sameboot \
 PINMGR_VM_SLUB_DEBUG='' PINMGR_VM_PREEMPT='' PINMGR_VM_MEM=4096 PINMGR_VM_SMP=2 \
@@ -127,10 +153,16 @@ sed -n 's/^@@PINMGR@@ out sameboot # //p' "$BUILD/vm/console.log" | tr -d '\r' \
 
 # Per loop: B / A per round, then the median and quartiles.
 awk '
-/^loop / { loop = $2 " flags " $4; order[++nl] = loop; next }
-/^round / {
+/^phase / { swap = $4; next }
+/^loop / {
+	loop = $2 " flags " $4
+	if (!(loop in seen)) { seen[loop] = 1; order[++nl] = loop }
+	next
+}
+/^round / {	# a=: /dev/pinmgr, b=: /dev/pinmgrb; swapped: B is pinmgr
 	split($3, a, "="); split($4, b, "=")
-	if (a[2] > 0) q[loop, ++n[loop]] = b[2] / a[2]
+	if (a[2] > 0 && b[2] > 0)
+		q[loop, ++n[loop]] = swap ? a[2] / b[2] : b[2] / a[2]
 }
 END {
 	printf "%-28s %8s %18s %6s\n", "loop", "B/A", "quartiles", "rounds"
