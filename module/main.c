@@ -317,6 +317,16 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
 #define PINMGR_SMALL_REPLACE 2
 
 /*
+ * The pages [@addr, @addr + @length) touches, as a replace answers in
+ * out_npages before pinning: undefined for a range the tracker refuses
+ * (as on failure).
+ */
+static u64 pinmgr_range_npages(u64 addr, u64 length)
+{
+	return (PAGE_ALIGN(addr + length) - (addr & PAGE_MASK)) >> PAGE_SHIFT;
+}
+
+/*
  * The range of a one-range replace, the per-I/O case: read into @tr and
  * written back with its out_ fields in one user access, where a copy in
  * and a copy out would cost two (each about as much as the copy itself).
@@ -329,7 +339,7 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
 static int pinmgr_replace_one(struct pinmgr_pin_range __user *urange,
 			      u32 handle, struct pin_tracker_range *tr)
 {
-	u64 addr, length, end, last;
+	u64 addr, length, last;
 
 	if (!user_access_begin(urange, sizeof(*urange)))
 		return -EFAULT;
@@ -341,14 +351,12 @@ static int pinmgr_replace_one(struct pinmgr_pin_range __user *urange,
 	 */
 	unsafe_get_user(last, &urange->out_npages, out_fault);
 	(void)last;
-	end = addr + length;
 	unsafe_put_user(addr, &urange->addr, out_fault);
 	unsafe_put_user(length, &urange->length, out_fault);
 	unsafe_put_user(handle, &urange->out_handle, out_fault);
 	unsafe_put_user(offset_in_page(addr), &urange->out_offset, out_fault);
-	/* Undefined for a range the tracker refuses (as on failure). */
-	unsafe_put_user((PAGE_ALIGN(end) - (addr & PAGE_MASK)) >> PAGE_SHIFT,
-			&urange->out_npages, out_fault);
+	unsafe_put_user(pinmgr_range_npages(addr, length), &urange->out_npages,
+			out_fault);
 	user_access_end();
 	tr->addr = addr;
 	tr->length = length;
@@ -403,15 +411,14 @@ static int pinmgr_update_replace(struct pin_tracker *t,
 	    copy_from_user(ranges, uranges, n * sizeof(*ranges)))
 		goto out_free;
 	for (i = 0; i < n; i++) {
-		u64 addr = ranges[i].addr, end = addr + ranges[i].length;
+		u64 addr = ranges[i].addr;
 
 		tr[i].addr = addr;
 		tr[i].length = ranges[i].length;
 		ranges[i].out_handle = handles[i];
 		ranges[i].out_offset = offset_in_page(addr);
-		/* Undefined for a range the tracker refuses (as on failure). */
-		ranges[i].out_npages = (PAGE_ALIGN(end) - (addr & PAGE_MASK)) >>
-				       PAGE_SHIFT;
+		ranges[i].out_npages = pinmgr_range_npages(addr,
+							   ranges[i].length);
 	}
 	if (copy_to_user(uranges, ranges, n * sizeof(*ranges)))
 		goto out_free;
