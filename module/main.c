@@ -9,6 +9,7 @@
 
 #include <linux/capability.h>
 #include <linux/device.h>
+#include <linux/fault-inject-usercopy.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/highmem.h>
@@ -134,7 +135,9 @@ struct pinmgr_ucmd {
  * Copy the (updated) struct back, no more than userspace gave: a word at a
  * time when that is whole words (see pinmgr_ucmd_read_quick()). A fault
  * fails the call with EFAULT, the words before it written (where
- * copy_to_user() would have written the bytes before it).
+ * copy_to_user() would have written the bytes before it). The word copy is
+ * still a user copy to fault injection (fail_usercopy), as copy_to_user()
+ * was: one point, which fails it whole.
  */
 static int pinmgr_ucmd_respond(struct pinmgr_ucmd *ucmd, size_t cmd_len)
 {
@@ -147,7 +150,7 @@ static int pinmgr_ucmd_respond(struct pinmgr_ucmd *ucmd, size_t cmd_len)
 			return -EFAULT;
 		return 0;
 	}
-	if (!user_access_begin(dst, len))
+	if (should_fail_usercopy() || !user_access_begin(dst, len))
 		return -EFAULT;
 	for (i = 0; i < len / sizeof(u64); i++)
 		unsafe_put_user(src[i], &dst[i], out_fault);
@@ -333,14 +336,21 @@ static u64 pinmgr_range_npages(u64 addr, u64 length)
  * As the copies of several ranges do, it reads the whole struct before it
  * writes any of it (a struct whose second half cannot be read is left
  * untouched: no write fault, no copy-on-write), then writes the whole
- * struct (one in read-only memory fails the same way). Returns 0 or
- * -EFAULT.
+ * struct (one in read-only memory fails the same way). To fault injection
+ * (fail_usercopy) it is still the copy in and the copy out it replaces:
+ * two points, the first failing before anything is read, the second
+ * before anything is written. Returns 0 or -EFAULT.
  */
 static int pinmgr_replace_one(struct pinmgr_pin_range __user *urange,
 			      u32 handle, struct pin_tracker_range *tr)
 {
 	u64 addr, length, last;
 
+	/* No calls inside the user access section: both points first. */
+	if (should_fail_usercopy())	/* the copy in */
+		return -EFAULT;
+	if (should_fail_usercopy())	/* the copy out */
+		return -EFAULT;
 	if (!user_access_begin(urange, sizeof(*urange)))
 		return -EFAULT;
 	unsafe_get_user(addr, &urange->addr, out_fault);
@@ -859,12 +869,15 @@ static const struct pinmgr_ioctl_op pinmgr_ops[] = {
  * caller must pass. Read a word at a time (every struct is a whole number
  * of __aligned_u64): for a few dozen bytes, four loads cost less than the
  * string copy copy_from_user() does, which software emulation runs a byte
- * at a time. Without taking a fault: returns false, having decided
- * nothing, if a page is not there (pinmgr_ucmd_read() faults it in, with
- * userfaultfd and all) or the size differs.
+ * at a time. Without taking a fault: returns 1, having decided nothing,
+ * if a page is not there (pinmgr_ucmd_read() faults it in, with
+ * userfaultfd and all) or the size differs. Fault injection
+ * (fail_usercopy) sees the copy copy_struct_from_user() would have made:
+ * when it fails that, the call fails with -EFAULT. Returns 0 when the
+ * struct is read.
  */
-static bool pinmgr_ucmd_read_quick(struct pinmgr_ucmd *ucmd,
-				   const struct pinmgr_ioctl_op *op)
+static int pinmgr_ucmd_read_quick(struct pinmgr_ucmd *ucmd,
+				  const struct pinmgr_ioctl_op *op)
 {
 	const u64 __user *src = ucmd->ubuffer;
 	u64 *dst = ucmd->cmd;
@@ -872,7 +885,9 @@ static bool pinmgr_ucmd_read_quick(struct pinmgr_ucmd *ucmd,
 	bool ok = false;
 
 	if (op->min_size != op->size || op->size % sizeof(u64))
-		return false;
+		return 1;
+	if (should_fail_usercopy())
+		return -EFAULT;
 	pagefault_disable();
 	if (user_access_begin(src, op->size)) {
 		for (i = 0; i < op->size / sizeof(u64); i++)
@@ -883,9 +898,9 @@ out_end:
 	}
 	pagefault_enable();
 	if (!ok || *(u32 *)ucmd->cmd != op->size)
-		return false;
+		return 1;
 	ucmd->user_size = op->size;
-	return true;
+	return 0;
 }
 
 /* The struct of any size userspace may give, as copy_struct_from_user(). */
@@ -932,11 +947,11 @@ static long pinmgr_fops_ioctl(struct file *filp, unsigned int cmd,
 	if (current->mm != pf->tracker.mm)
 		return -EACCES;
 
-	if (!pinmgr_ucmd_read_quick(&ucmd, op)) {
+	ret = pinmgr_ucmd_read_quick(&ucmd, op);
+	if (ret > 0)
 		ret = pinmgr_ucmd_read(&ucmd, op);
-		if (ret)
-			return ret;
-	}
+	if (ret)
+		return ret;
 	return op->execute(&ucmd);
 }
 
