@@ -150,6 +150,7 @@ static int pinmgr_ucmd_respond(struct pinmgr_ucmd *ucmd, size_t cmd_len)
 			return -EFAULT;
 		return 0;
 	}
+	might_fault();
 	if (should_fail_usercopy() || !user_access_begin(dst, len))
 		return -EFAULT;
 	for (i = 0; i < len / sizeof(u64); i++)
@@ -324,7 +325,7 @@ static int pinmgr_pin_vec(struct pinmgr_ucmd *ucmd)
  * out_npages before pinning: undefined for a range the tracker refuses
  * (as on failure).
  */
-static u64 pinmgr_range_npages(u64 addr, u64 length)
+static __always_inline u64 pinmgr_range_npages(u64 addr, u64 length)
 {
 	return (PAGE_ALIGN(addr + length) - (addr & PAGE_MASK)) >> PAGE_SHIFT;
 }
@@ -351,6 +352,7 @@ static int pinmgr_replace_one(struct pinmgr_pin_range __user *urange,
 		return -EFAULT;
 	if (should_fail_usercopy())	/* the copy out */
 		return -EFAULT;
+	might_fault();
 	if (!user_access_begin(urange, sizeof(*urange)))
 		return -EFAULT;
 	unsafe_get_user(addr, &urange->addr, out_fault);
@@ -871,10 +873,11 @@ static const struct pinmgr_ioctl_op pinmgr_ops[] = {
  * string copy copy_from_user() does, which software emulation runs a byte
  * at a time. Without taking a fault: returns 1, having decided nothing,
  * if a page is not there (pinmgr_ucmd_read() faults it in, with
- * userfaultfd and all) or the size differs. Fault injection
- * (fail_usercopy) sees the copy copy_struct_from_user() would have made:
- * when it fails that, the call fails with -EFAULT. Returns 0 when the
- * struct is read.
+ * userfaultfd and all) or the size differs. Once it has read the struct,
+ * fault injection (fail_usercopy) sees the one copy that
+ * copy_struct_from_user() would have made: when it fails that, the call
+ * fails with -EFAULT. A struct it does not read costs no point (the full
+ * path has its own). Returns 0 when the struct is read.
  */
 static int pinmgr_ucmd_read_quick(struct pinmgr_ucmd *ucmd,
 				  const struct pinmgr_ioctl_op *op)
@@ -886,8 +889,6 @@ static int pinmgr_ucmd_read_quick(struct pinmgr_ucmd *ucmd,
 
 	if (op->min_size != op->size || op->size % sizeof(u64))
 		return 1;
-	if (should_fail_usercopy())
-		return -EFAULT;
 	pagefault_disable();
 	if (user_access_begin(src, op->size)) {
 		for (i = 0; i < op->size / sizeof(u64); i++)
@@ -899,6 +900,8 @@ out_end:
 	pagefault_enable();
 	if (!ok || *(u32 *)ucmd->cmd != op->size)
 		return 1;
+	if (should_fail_usercopy())
+		return -EFAULT;
 	ucmd->user_size = op->size;
 	return 0;
 }

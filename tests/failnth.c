@@ -1561,9 +1561,47 @@ CASE(sweep)
 			   sw.by_fac[F_USERCOPY], op->min_usercopy);
 }
 
+/*
+ * A struct refused for its size is never copied: the full path reads the
+ * size word with get_user() and stops at the size check, and the quick
+ * read (one access, a struct of the module's own size) asks fail_usercopy
+ * only once it has read such a struct. So no failure point may come
+ * before the size errno, and an injected EFAULT must not take its place.
+ */
+CASE(bad_size_no_point)
+{
+	const struct { uint32_t size; int err; } bad[] = {
+		{ 4, EINVAL },			/* below the smallest size */
+		{ (uint32_t)h_ps + 8, E2BIG },	/* above a page */
+	};
+	struct pinmgr_ctx *ctx = h_open();
+	int fd = pinmgr_fd(ctx), ret;
+	struct pinmgr_info in;
+	char b[32];
+	bool reached;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(&in, 0, sizeof(in));
+		in.size = bad[i].size;
+		/* once without injection: every page it touches is mapped */
+		ASSERT_RET(h_ioctl(fd, PINMGR_INFO, &in), -bad[i].err);
+		nth_arm(1);
+		ret = h_ioctl(fd, PINMGR_INFO, &in);
+		reached = nth_disarm();
+		ASSERT_MSG(ret == -bad[i].err,
+			   "INFO with size %u and fail-nth=1: expected %s, got %s",
+			   bad[i].size, h_errname(bad[i].err),
+			   h_retstr(b, sizeof(b), ret));
+		ASSERT_MSG(!reached,
+			   "INFO with size %u reached a failure point before its size check",
+			   bad[i].size);
+	}
+}
+
 int main(void)
 {
-	static struct h_case cases[ARRAY_SIZE(ops)];
+	static struct h_case cases[ARRAY_SIZE(ops) + 1];
 	static char names[ARRAY_SIZE(ops)][160];
 	const char *env = getenv("PINMGR_FAILNTH_MAX");
 	char path[64];
@@ -1595,5 +1633,7 @@ int main(void)
 			 ops[i].name);
 		cases[i] = (struct h_case)H_CASE_ARG(sweep, &ops[i], names[i]);
 	}
+	cases[i] = (struct h_case)H_CASE(bad_size_no_point,
+		"fail-nth INFO of a struct refused for its size: EINVAL or E2BIG, no failure point before");
 	return h_main(cases, ARRAY_SIZE(cases));
 }
