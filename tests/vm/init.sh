@@ -422,7 +422,7 @@ hostname pinmgr-vm
 # tests make their own groups later.
 # And with one CPU online: multi-threaded TCG can miss a write to a page
 # whose code another vCPU is translating at that moment, and then runs the
-# stale translation. On stock 6.12 one boot in five (and one CI run) died
+# stale translation. On stock 6.12 one boot in six (and one CI run) died
 # of it: "Oops: int3" in kmem_cache_free, at a site that already read
 # "66 90", with no module loaded. One vCPU cannot race itself. The other
 # CPUs come back before anything else runs.
